@@ -1,0 +1,138 @@
+"""The API's shared parts that DRF's settings name: one error shape, cursor pagination, the module gate.
+
+Kept free of imports of DRF views, which read these settings while they load."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, pagination, permissions
+from rest_framework.response import Response
+
+from kehu.core import modules
+from kehu.core.errors import DomainError, NotFound, validation_error_from_django
+
+
+def _fields_from_drf(detail: Any) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        out = {}
+        for name, value in detail.items():
+            if isinstance(value, dict):
+                for sub, msgs in _fields_from_drf(value).items():
+                    out[f"{name}.{sub}"] = msgs
+            elif isinstance(value, list):
+                flat = []
+                for item in value:
+                    if isinstance(item, dict):
+                        for sub, msgs in _fields_from_drf(item).items():
+                            out[f"{name}.{sub}"] = msgs
+                    else:
+                        flat.append(str(item))
+                if flat:
+                    out[name] = flat
+            else:
+                out[name] = [str(value)]
+        return out
+    return {}
+
+
+_DRF_CODES = {
+    exceptions.NotAuthenticated: ("not_authenticated", 401),
+    exceptions.AuthenticationFailed: ("authentication_failed", 401),
+    exceptions.PermissionDenied: ("permission_denied", 403),
+    exceptions.NotFound: ("not_found", 404),
+    exceptions.MethodNotAllowed: ("method_not_allowed", 405),
+    exceptions.NotAcceptable: ("not_acceptable", 406),
+    exceptions.UnsupportedMediaType: ("unsupported_media_type", 415),
+    exceptions.Throttled: ("throttled", 429),
+    exceptions.ParseError: ("parse_error", 400),
+}
+
+
+def error_response(
+    code: str, message: str, status: int, fields: dict | None = None, headers: dict | None = None
+) -> Response:
+    return Response(
+        {"error": {"code": code, "message": message, "fields": fields or {}}}, status=status, headers=headers
+    )
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Every error the API returns has the shape {"error": {"code", "message", "fields"}}."""
+    from rest_framework.views import set_rollback  # not at import time: DRF's settings import this module
+
+    set_rollback()
+    if isinstance(exc, DomainError):
+        return error_response(exc.code, exc.message, exc.status, exc.fields)
+    if isinstance(exc, DjangoValidationError):
+        err = validation_error_from_django(exc)
+        return error_response(err.code, err.message, err.status, err.fields)
+    if isinstance(exc, Http404):
+        err = NotFound()
+        return error_response(err.code, err.message, 404)
+    if isinstance(exc, DjangoPermissionDenied):
+        return error_response("permission_denied", _("You do not have permission to do this."), 403)
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _fields_from_drf(exc.detail)
+        if not fields and isinstance(exc.detail, list):
+            fields = {"non_field_errors": [str(d) for d in exc.detail]}
+        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()) or _("Some fields are not valid.")
+        return error_response("validation_failed", message, 400, fields)
+    if isinstance(exc, exceptions.APIException):
+        code, status = next(
+            ((c, s) for klass, (c, s) in _DRF_CODES.items() if isinstance(exc, klass)),
+            (exc.default_code, exc.status_code),
+        )
+        headers = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return error_response(code, detail, status, headers=headers)
+    return None
+
+
+class CursorPagination(pagination.CursorPagination):
+    """{"results": [...], "next": url|null, "previous": url|null}: no COUNT on any list."""
+
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 200
+    ordering = "-id"
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response({"results": data, "next": self.get_next_link(), "previous": self.get_previous_link()})
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        return {
+            "type": "object",
+            "required": ["results", "next"],
+            "properties": {
+                "results": schema,
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+            },
+        }
+
+
+class IsOrganizationMember(permissions.BasePermission):
+    """Signed in, active, member of an organisation, and (on module routes) the module is enabled.
+
+    Raises `module_not_enabled` itself so that clients can tell "not licensed" from "not allowed".
+    """
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        if not user or not user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        if user.organization_id is None:
+            return False
+        module = getattr(view, "module", None)
+        if module:
+            modules.require_module(user.organization, module)
+        return True

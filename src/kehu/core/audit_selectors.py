@@ -1,0 +1,47 @@
+"""Reads of the audit log. Only administrators browse it; everyone sees their own recent actions."""
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from kehu.core import modules
+from kehu.core.errors import PermissionDenied
+from kehu.core.models import AuditEntry
+from kehu.core.permissions import can
+
+
+def audit_list_for(
+    *,
+    actor: Any,
+    action: str = "",
+    actor_id: Any = None,
+    target_type: str = "",
+    search: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[AuditEntry]:
+    if not can(actor, "administer", modules.PLATFORM):
+        raise PermissionDenied()
+    qs = AuditEntry.objects.filter(organization_id=actor.organization_id).select_related("actor")
+    if action:
+        qs = qs.filter(action__startswith=action)
+    if actor_id:
+        qs = qs.filter(actor_id=actor_id)
+    if target_type:
+        qs = qs.filter(target_type=target_type)
+    if search:
+        qs = qs.filter(Q(target_label__icontains=search) | Q(actor_label__icontains=search))
+    if since:
+        qs = qs.filter(created_at__gte=since)
+    if until:
+        qs = qs.filter(created_at__lt=until)
+    return qs
+
+
+def my_recent_activity(*, actor: Any, limit: int = 10) -> list[AuditEntry]:
+    return list(
+        AuditEntry.objects.filter(organization_id=actor.organization_id, actor=actor).order_by("-created_at", "-seq")[
+            :limit
+        ]
+    )

@@ -1,0 +1,44 @@
+"""A system check that refuses to start when a business model escapes the tenancy mechanism."""
+
+from typing import Any
+
+from django.apps import apps
+from django.core import checks
+
+from kehu.core.models import BusinessModel, TenantQuerySet
+
+# Models with an `organization` field that are not business records, and why.
+NOT_BUSINESS = {
+    "core.auditentry": "append-only log, read through the audit selector",
+    "accounts.user": "tenant-scoped platform record",
+    "accounts.team": "tenant-scoped platform record",
+    "accounts.role": "tenant-scoped platform record",
+    "accounts.apitoken": "tenant-scoped platform record",
+    "core.notification": "personal inbox, read through notification_list_for",
+}
+
+
+@checks.register()
+def tenancy_check(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors = []
+    for model in apps.get_models():
+        if not model.__module__.startswith("kehu."):
+            continue
+        try:
+            model._meta.get_field("organization")
+        except Exception:  # noqa: S112 - a model without tenant field is not a tenant record
+            continue
+        label = model._meta.label_lower
+        if label in NOT_BUSINESS:
+            if not isinstance(model._default_manager.all(), TenantQuerySet):
+                errors.append(checks.Error(f"{label} must use a TenantQuerySet manager.", id="kehu.E002"))
+            continue
+        if not issubclass(model, BusinessModel):
+            errors.append(
+                checks.Error(
+                    f"{label} has an organization but does not inherit kehu.core.models.BusinessModel.",
+                    hint="Inherit BusinessModel so visible_to(actor) applies the tenant and scope.",
+                    id="kehu.E001",
+                )
+            )
+    return errors

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+from kehu.core import modules
+
+
+class SalesConfig(AppConfig):
+    name = "kehu.sales"
+    label = "sales"
+    verbose_name = _("Sales")
+
+    def ready(self) -> None:
+        modules.register(modules.Module(key="sales", label=_("Sales"), icon="graph-up-arrow", order=20))
