@@ -6,7 +6,7 @@ PORT ?= 8000
 VENDOR := src/kehu/static/vendor
 export DJANGO_SETTINGS_MODULE ?= kehu.settings.embedded
 
-.PHONY: run test install install-test vendor migrate demo lint messages clean
+.PHONY: run test install install-test vendor migrate demo lint messages worker beat bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,13 +43,34 @@ demo: migrate
 	$(BIN)/kehu seed_demo
 
 run: demo
-	@echo "Kehu CRM: http://127.0.0.1:$(PORT)/"
+	@echo ""
+	@echo "Kehu CRM: http://127.0.0.1:$(PORT)/  (sign in with the demo login above; Ctrl+C stops)"
 	$(BIN)/kehu runserver 127.0.0.1:$(PORT)
 
 test: install-test
 	DJANGO_SETTINGS_MODULE=kehu.settings.test $(BIN)/ruff check src tests benchmarks
 	DJANGO_SETTINGS_MODULE=kehu.settings.test $(BIN)/kehu makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=kehu.settings.test $(BIN)/pytest $(PYTEST_ARGS)
+
+# Production-like background processing: Celery with Redis as broker. The embedded settings run jobs
+# in-process, so these targets need the production settings and their environment (see README.md).
+CELERY_SETTINGS_CHECK = case "$$DJANGO_SETTINGS_MODULE" in *.embedded|*.test) \
+	echo "Celery needs a broker: export DJANGO_SETTINGS_MODULE=kehu.settings.production, REDIS_URL, DATABASE_URL," \
+	     "DJANGO_SECRET_KEY and ALLOWED_HOSTS first (see README.md, Production)." >&2; exit 2;; esac
+WORKER_CONCURRENCY ?= 2
+
+worker: install
+	@$(CELERY_SETTINGS_CHECK)
+	$(BIN)/celery -A kehu worker --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY)
+
+beat: install
+	@$(CELERY_SETTINGS_CHECK)
+	mkdir -p $${KEHU_DATA_DIR:-var}
+	$(BIN)/celery -A kehu beat --loglevel=INFO --schedule=$${KEHU_DATA_DIR:-var}/celerybeat-schedule
+
+# Prints median/p95 of a few API endpoints (SQLite, Django test client); numbers are printed, never asserted.
+bench: install-test
+	DJANGO_SETTINGS_MODULE=kehu.settings.test $(BIN)/python benchmarks/bench_api.py $(BENCH_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check src tests benchmarks

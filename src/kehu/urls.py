@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("kehu.accounts.urls")),
     path("admin/", include("kehu.accounts.admin_urls")),
     path("audit/", include("kehu.core.audit_urls")),
+    path("customers/", include("kehu.customers.urls")),
     path("platform/", admin.site.urls),
     path("api/v1/", include("kehu.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

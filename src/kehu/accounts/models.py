@@ -69,7 +69,13 @@ class Team(models.Model):
         verbose_name = _("team")
         verbose_name_plural = _("teams")
         ordering = ["path"]
-        constraints = [models.UniqueConstraint(fields=["organization", "parent", "name"], name="team_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "parent", "name"], name="team_unique_name"),
+            # NULLs are distinct in unique constraints, so top-level teams need their own.
+            models.UniqueConstraint(
+                fields=["organization", "name"], condition=models.Q(parent__isnull=True), name="team_unique_root_name"
+            ),
+        ]
         indexes = [models.Index(fields=["organization", "path"], name="team_org_path")]
 
     def __str__(self) -> str:

@@ -61,3 +61,30 @@ def token_list_for(*, actor: User) -> QuerySet[ApiToken]:
 
 def token_get_for(*, actor: User, pk: Any) -> ApiToken:
     return _get(token_list_for(actor=actor), pk)
+
+
+# Administration pages (added for the organisation administrator's UI) --------------------------------
+
+
+def team_tree_for(*, actor: User) -> QuerySet[Team]:
+    """Teams in tree order (by path), each with `member_count` (all members: they block deletion)."""
+    from django.db.models import Count
+
+    return team_list_for(actor=actor).annotate(member_count=Count("members")).order_by("path")
+
+
+def role_list_with_counts_for(*, actor: User) -> QuerySet[Role]:
+    """Roles with `user_count`, the number of users (of any status) who hold the role."""
+    from django.db.models import Count
+
+    return role_list_for(actor=actor).annotate(user_count=Count("users"))
+
+
+def organization_get_for(*, actor: User) -> Any:
+    """A fresh copy of the actor's organisation, so that an edit that fails validation does not leave
+    half-applied values on `request.user.organization` (which the page shell also renders)."""
+    from kehu.accounts.models import Organization
+
+    if actor.organization_id is None or not can(actor, "view", "platform"):
+        raise NotFound()
+    return Organization.objects.get(pk=actor.organization_id)

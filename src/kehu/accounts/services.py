@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from kehu.accounts.models import ApiToken, Organization, Role, Team, User
 from kehu.accounts.roles import DEFAULT_ROLES
 from kehu.core import audit, modules
-from kehu.core.errors import DomainError, SeatLimitReached, ValidationFailed
+from kehu.core.errors import DomainError, PermissionDenied, SeatLimitReached, ValidationFailed
 from kehu.core.permissions import Scope
 from kehu.core.services import apply_changes, require, validate
 
@@ -108,6 +108,40 @@ def organization_update(*, actor: User, organization: Organization, data: dict[s
     return organization
 
 
+@transaction.atomic
+def organization_license_update(*, actor: Any, organization: Organization, data: dict[str, Any]) -> Organization:
+    """The vendor's side of an organisation: enabled modules, seats, active. Platform staff only (they
+    belong to no organisation); the entry goes to the organisation's own audit chain so that its
+    administrators see what the vendor changed."""
+    if not (getattr(actor, "is_staff", False) and getattr(actor, "is_active", False)) or actor.organization_id:
+        raise PermissionDenied()
+    allowed = {"enabled_modules", "seats", "is_active"}
+    unknown = set(data) - allowed
+    if unknown:
+        raise ValidationFailed(_("These fields cannot be changed here: %(f)s") % {"f": ", ".join(sorted(unknown))})
+    if "enabled_modules" in data:
+        known = {m.key for m in modules.licensable_modules()}
+        bad = set(data["enabled_modules"]) - known
+        if bad:
+            raise ValidationFailed(
+                _("Unknown modules: %(names)s") % {"names": ", ".join(sorted(bad))},
+                fields={"enabled_modules": [_("Choose from: %(names)s") % {"names": ", ".join(sorted(known))}]},
+            )
+        data["enabled_modules"] = sorted(set(data["enabled_modules"]))
+    changes = apply_changes(organization, data)
+    validate(organization)
+    organization.save()
+    if changes:
+        audit.record(
+            actor=actor,
+            action="organization.license_update",
+            target=organization,
+            organization=organization,
+            changes=changes,
+        )
+    return organization
+
+
 # Users -----------------------------------------------------------------------------------------------
 
 
@@ -125,7 +159,10 @@ def _seats_used(org: Organization) -> int:
 
 
 def _check_seat(org: Organization) -> None:
-    if org.seats is not None and _seats_used(org) >= org.seats:
+    # Read the limit fresh and lock the organisation row, so two concurrent invitations cannot both
+    # take the last seat.
+    seats = Organization.objects.select_for_update().values_list("seats", flat=True).get(pk=org.pk)
+    if seats is not None and _seats_used(org) >= seats:
         raise SeatLimitReached()
 
 
@@ -208,7 +245,8 @@ def user_invite(
         changes={"email": user.email, "role": role.key, "team": team.name if team else None},
     )
     language = org.language
-    transaction.on_commit(lambda: _send_invitation(user=user, inviter=actor, link=link, language=language))
+    # robust: without a working mail server the invitation still stands; the administrator hands over the link.
+    transaction.on_commit(lambda: _send_invitation(user=user, inviter=actor, link=link, language=language), robust=True)
     return user, link
 
 
@@ -242,6 +280,22 @@ def invitation_accept(*, user: User, token: str, password: str, name: str = "") 
     user.joined_at = timezone.now()
     user.save()
     audit.record(actor=user, action="user.invitation_accept", target=user)
+    return user
+
+
+def invitation_user(*, uidb64: str, token: str) -> User | None:
+    """The invited user a link from `invitation_path` names, or None when the link is invalid, expired or
+    already used (one answer for all three, so a link reveals nothing about other accounts)."""
+    from django.utils.encoding import force_str
+    from django.utils.http import urlsafe_base64_decode
+
+    try:
+        pk = int(force_str(urlsafe_base64_decode(uidb64)))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    user = User.objects.select_related("organization").filter(pk=pk).first()
+    if user is None or not user.is_pending_invitation or not default_token_generator.check_token(user, token):
+        return None
     return user
 
 
@@ -330,6 +384,17 @@ def password_change(*, actor: User, current: str, new: str) -> None:
     audit.record(actor=actor, action="user.password_change", target=actor)
 
 
+@transaction.atomic
+def password_reset(*, user: User, new: str) -> None:
+    """Set a new password through an emailed reset link. Proving control of the mailbox also lifts a
+    lock-out, so a locked-out user is not stuck until it expires."""
+    password_validate(new, user=user)
+    user.set_password(new)
+    user.failed_logins, user.locked_until = 0, None
+    user.save(update_fields=["password", "failed_logins", "locked_until"])
+    audit.record(actor=user, action="user.password_reset", target=user)
+
+
 # Login, lock-out, two-factor -----------------------------------------------------------------------
 
 
@@ -353,6 +418,21 @@ def login_failed(*, email: str, user: User | None, ip: str | None, reason: str =
             actor_label=email[:254],
             changes=changes,
         )
+
+
+def login_rejected(*, email: str, ip: str | None) -> datetime | None:
+    """After authenticate() refused `email`: count the failure, unless the account is already locked
+    (attempts during a lock-out do not extend it). Returns when the lock ends if the account is locked."""
+    email = (email or "").strip().lower()
+    user = User.objects.filter(email=email).first()
+    if user is not None and is_locked(user):
+        return user.locked_until
+    login_failed(email=email, user=user, ip=ip)
+    if user is not None:
+        user.refresh_from_db(fields=["locked_until"])
+        if is_locked(user):
+            return user.locked_until
+    return None
 
 
 def login_succeeded(*, user: User) -> None:
@@ -442,11 +522,19 @@ def _team_paths_rebuild(org_id: int) -> None:
             Team.objects.filter(pk=team.pk).update(path=new_path)
 
 
+def _team_name_check(team: Team) -> None:
+    siblings = Team.objects.filter(organization_id=team.organization_id, parent_id=team.parent_id, name=team.name)
+    if siblings.exclude(pk=team.pk).exists():
+        message = _("A team with this name already exists here.")
+        raise ValidationFailed(message, fields={"name": [message]})
+
+
 @transaction.atomic
 def team_create(*, actor: User, name: str, parent: Team | None = None, manager: User | None = None) -> Team:
     require(actor, "create", Team)
     _same_org(actor, parent, manager)
     team = Team(organization_id=actor.organization_id, name=name.strip(), parent=parent, manager=manager)
+    _team_name_check(team)
     validate(team)
     try:
         with transaction.atomic():
@@ -476,6 +564,7 @@ def team_update(*, actor: User, team: Team, data: dict[str, Any]) -> Team:
     require(actor, "edit", team)
     _same_org(actor, data.get("parent"), data.get("manager"))
     changes = apply_changes(team, data)
+    _team_name_check(team)
     validate(team)
     try:
         with transaction.atomic():
@@ -541,6 +630,11 @@ def _role_key(org_id: int, name: str) -> str:
 
 
 def _role_save(role: Role) -> None:
+    # Checked before full_clean, whose constraint check would report it without naming the field.
+    if Role.objects.filter(organization_id=role.organization_id, name=role.name).exclude(pk=role.pk).exists():
+        raise ValidationFailed(
+            _("A role with this name already exists."), fields={"name": [_("A role with this name already exists.")]}
+        )
     validate(role, exclude=["key"])
     try:
         with transaction.atomic():

@@ -10,7 +10,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, pagination, permissions
+from django.utils.translation import gettext_lazy
+from rest_framework import exceptions, filters, metadata, pagination, permissions, serializers
 from rest_framework.response import Response
 
 from kehu.core import modules
@@ -136,3 +137,77 @@ class IsOrganizationMember(permissions.BasePermission):
         if module:
             modules.require_module(user.organization, module)
         return True
+
+
+class SafeOrderingFilter(filters.OrderingFilter):
+    """`?ordering=` on the view's `ordering_fields` whitelist only, with `id` as the tie-breaker.
+
+    DRF's own filter falls back to every serializer field (or every model field with "__all__") when a
+    view names none; a CRM's sort parameter is a classic injection and data-probing hole, so here a
+    view without a whitelist simply cannot be sorted by the client. Unknown terms are ignored. The
+    tie-breaker keeps cursor pages stable when many rows share a value (names, dates).
+    """
+
+    def get_valid_fields(self, queryset: Any, view: Any, context: dict | None = None) -> list[tuple[str, str]]:
+        fields = getattr(view, "ordering_fields", None)
+        if not isinstance(fields, list | tuple):
+            return []
+        return [(name, name) for name in fields if isinstance(name, str) and "__" not in name]
+
+    def get_ordering(self, request: Any, queryset: Any, view: Any) -> tuple[str, ...] | None:
+        ordering = super().get_ordering(request, queryset, view)
+        if not ordering:
+            return ordering
+        terms = list(dict.fromkeys(ordering))  # "name,name" would otherwise sort twice
+        if not any(term.lstrip("-") in ("id", "pk") for term in terms):
+            terms.append("-id" if terms[0].startswith("-") else "id")
+        return tuple(terms)
+
+
+class RecordField(serializers.IntegerField):
+    """An input field holding the id of a record the actor may see, resolved through a selector.
+
+    `getter` is a `*_get_for(actor=, pk=)` selector. An id of another organisation (or outside the
+    actor's scope) fails exactly like a missing one, on the field, so input never reveals what exists
+    elsewhere.
+    """
+
+    default_error_messages = {"not_found": gettext_lazy("No such record, or it is not visible to you.")}
+
+    def __init__(self, *, getter: Any, **kwargs: Any) -> None:
+        self.getter = getter
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        pk = super().to_internal_value(data)
+        try:
+            return self.getter(actor=self.context["request"].user, pk=pk)
+        except NotFound:
+            self.fail("not_found")
+
+    def to_representation(self, value: Any) -> Any:
+        return getattr(value, "pk", value)
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape, for the OpenAPI schema."""
+
+    error = ErrorDetailSerializer()
+
+
+class Metadata(metadata.SimpleMetadata):
+    """OPTIONS without DRF's per-method field listing.
+
+    That listing asks the view for its one `serializer_class`; our view sets have an input serializer
+    per action instead, so DRF's default answered OPTIONS with a 500. The OpenAPI schema at
+    /api/schema/ describes every field.
+    """
+
+    def determine_actions(self, request: Any, view: Any) -> dict:
+        return {}

@@ -15,6 +15,7 @@ NOT_BUSINESS = {
     "accounts.role": "tenant-scoped platform record",
     "accounts.apitoken": "tenant-scoped platform record",
     "core.notification": "personal inbox, read through notification_list_for",
+    "customers.customertag": "link row of a customer and a tag, read through the customer",
 }
 
 

@@ -46,15 +46,19 @@ class BusinessQuerySet(TenantQuerySet):
 
 
 def scope_filter(actor: Any, scope: str, owner_field: str = "owner") -> models.Q:
+    """The rows of `scope` as seen by `actor`, through the user in `owner_field` ("" when the rows are users)."""
+
+    def through(suffix: str) -> str:
+        return f"{owner_field}__{suffix}" if owner_field else suffix
+
+    own = {f"{owner_field}_id" if owner_field else "pk": actor.pk}
     if scope == Scope.ORGANIZATION:
         return models.Q()
-    if scope == Scope.OWN:
-        return models.Q(**{f"{owner_field}_id": actor.pk})
-    if actor.team_id is None:
-        return models.Q(**{f"{owner_field}_id": actor.pk})
+    if scope == Scope.OWN or actor.team_id is None:
+        return models.Q(**own)
     if scope == Scope.TEAM:
-        return models.Q(**{f"{owner_field}__team_id": actor.team_id})
-    return models.Q(**{f"{owner_field}__team__path__startswith": actor.team.path})
+        return models.Q(**{through("team_id"): actor.team_id})
+    return models.Q(**{through("team__path__startswith"): actor.team.path})
 
 
 class BusinessModel(models.Model):

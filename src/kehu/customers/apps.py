@@ -10,4 +10,22 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
-        modules.register(modules.Module(key="customers", label=_("Customers"), icon="people", order=10))
+        from kehu.core import search
+        from kehu.customers import policies, selectors, timeline
+
+        policies.register()
+
+        modules.register(
+            modules.Module(
+                key="customers",
+                label=_("Customers"),
+                icon="people",
+                order=10,
+                nav=(
+                    modules.NavItem(_("Customers"), "customers:list", "people"),
+                    modules.NavItem(_("Recycle bin"), "customers:recycle_bin", "trash"),
+                ),
+            )
+        )
+        search.register_provider("customers", selectors.search_provider)
+        timeline.register(selectors.audit_timeline, module="customers")

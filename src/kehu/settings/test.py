@@ -1,7 +1,7 @@
 """The test suite: SQLite by default, PostgreSQL when DATABASE_URL names one; real SMTP on 127.0.0.1."""
 
 from kehu.settings.base import *  # noqa: F403
-from kehu.settings.base import DATA_DIR
+from kehu.settings.base import DATA_DIR, DATABASES
 
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests hash thousands
@@ -17,3 +17,9 @@ CELERY_BROKER_URL = "memory://"
 EMAIL_PORT = 2525  # the aiosmtpd fixture listens here
 REST_FRAMEWORK = {**REST_FRAMEWORK}  # noqa: F405
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "1000/minute", "user": "10000/minute"}
+
+# On PostgreSQL the test database is created from template0 so that its encoding can be UTF-8 whatever
+# template1 is; its LC_CTYPE then comes from template0 (.ci/run checks it is a UTF-8 locale), which
+# trigram search on Chinese text needs.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["TEST"] = {"TEMPLATE": "template0", "CHARSET": "UTF8"}

@@ -1,0 +1,468 @@
+"""Every read of customers, contacts and tags. Each starts from `visible_to(actor)`: a record outside the
+actor's organisation or data scope is never returned, and asking for it by id is NotFound."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from kehu.core.errors import NotFound, ValidationFailed
+from kehu.core.models import AuditEntry
+from kehu.core.permissions import can
+from kehu.core.search import SearchHit
+from kehu.customers import timeline
+from kehu.customers.models import Contact, Customer, CustomerTag, Tag
+from kehu.customers.normalize import phone_search_digits
+
+# The only columns a list may be sorted by: the sort parameter never reaches SQL unchecked.
+ORDERING_FIELDS = ("updated_at", "created_at", "name", "tier")
+DEFAULT_ORDERING = "-updated_at"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+SEARCH_MAX_LENGTH = 100
+PHONE_QUERY_RE = re.compile(r"[\d\s\-+()（）]+")
+MIN_PHONE_DIGITS = 4
+
+
+def _get(qs: QuerySet, pk: Any) -> Any:
+    try:
+        return qs.get(pk=int(pk))
+    except (ValueError, TypeError, qs.model.DoesNotExist) as exc:
+        raise NotFound() from exc
+
+
+# Filters and search ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerFilters:
+    search: str = ""
+    kind: str = ""
+    tier: str = ""
+    stage: str = ""
+    source: str = ""
+    tag: int | None = None
+    owner: int | None = None
+    province: str = ""
+    city: str = ""
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any] | None) -> CustomerFilters:
+        data = data or {}
+        values = {}
+        for name in cls.__dataclass_fields__:
+            value = data.get(name)
+            if hasattr(value, "pk"):
+                value = value.pk
+            if value not in (None, ""):
+                values[name] = value
+        return cls(**values)
+
+
+def customer_search_q(*, actor: Any, query: str) -> Q:
+    """A portable search: the same results on SQLite and PostgreSQL (icontains is ASCII-case-insensitive
+    on both, and Chinese has no case). Matches name, short name, email and, for queries of 4+ digits, the
+    normalised phone; and the same of the customer's contacts.
+
+    The fast backends (pg_trgm, FTS5 trigram, the short-Chinese-fragment path) replace this later."""
+    text = query.strip()[:SEARCH_MAX_LENGTH]
+    lowered = text.lower()
+    q = Q(name__icontains=text) | Q(short_name__icontains=text) | Q(email_normalized__contains=lowered)
+    contact_q = Q(name__icontains=text) | Q(email_normalized__contains=lowered)
+    digits = phone_search_digits(text)
+    if PHONE_QUERY_RE.fullmatch(text) and len(digits) >= MIN_PHONE_DIGITS:
+        q |= Q(phone_normalized__contains=digits)
+        contact_q |= Q(phone_normalized__contains=digits)
+    contacts = Contact.objects.filter(
+        contact_q, organization_id=actor.organization_id, customer_id=OuterRef("pk"), deleted_at__isnull=True
+    )
+    return q | Q(Exists(contacts))
+
+
+def customer_queryset_for(*, actor: Any, filters: CustomerFilters | dict | None = None) -> QuerySet[Customer]:
+    """The visible customers matching `filters`, unordered and unpaginated (callers bound it)."""
+    if not isinstance(filters, CustomerFilters):
+        filters = CustomerFilters.from_mapping(filters)
+    qs = Customer.objects.visible_to(actor)
+    if filters.search.strip():
+        qs = qs.filter(customer_search_q(actor=actor, query=filters.search))
+    for name in ("kind", "tier", "stage", "source", "province", "city"):
+        value = getattr(filters, name)
+        if value:
+            qs = qs.filter(**{name: value})
+    if filters.owner:
+        qs = qs.filter(owner_id=filters.owner)
+    if filters.tag:
+        qs = qs.filter(
+            Exists(
+                CustomerTag.objects.filter(
+                    organization_id=actor.organization_id, tag_id=filters.tag, customer_id=OuterRef("pk")
+                )
+            )
+        )
+    return qs
+
+
+# Keyset pagination ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """One page of a keyset-paginated list: no COUNT, and the cursors are opaque strings."""
+
+    items: list[Any]
+    ordering: str
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+    limit: int = DEFAULT_PAGE_SIZE
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __iter__(self) -> Any:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def parse_ordering(value: str | None) -> tuple[str, bool]:
+    """("name", descending) from "name" / "-name"; anything off the whitelist is a validation error."""
+    value = (value or DEFAULT_ORDERING).strip()
+    name = value.removeprefix("-")
+    if name not in ORDERING_FIELDS:
+        allowed = ", ".join(ORDERING_FIELDS)
+        message = _("Sort by one of: %(fields)s (prefix - for descending).") % {"fields": allowed}
+        raise ValidationFailed(message, fields={"ordering": [message]})
+    return name, value.startswith("-")
+
+
+def _cursor_value(obj: Any, name: str) -> Any:
+    value = getattr(obj, name)
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _encode_cursor(direction: str, ordering: str, obj: Any, name: str) -> str:
+    payload = {"d": direction, "o": ordering, "v": _cursor_value(obj, name), "i": obj.pk}
+    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, ordering: str, name: str) -> tuple[str, Any, int]:
+    message = _("This page link is no longer valid; start again from the first page.")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload = json.loads(raw)
+        direction, value, pk = payload["d"], payload["v"], int(payload["i"])
+        if direction not in ("n", "p") or payload["o"] != ordering:
+            raise ValueError("cursor of another list")
+        if name in ("updated_at", "created_at"):
+            value = datetime.fromisoformat(value)
+        elif not isinstance(value, str):
+            raise ValueError("bad value")
+    except (ValueError, TypeError, KeyError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(message, fields={"cursor": [message]}) from exc
+    return direction, value, pk
+
+
+def keyset_page(qs: QuerySet, *, ordering: str, cursor: str | None, limit: int) -> Page:
+    """Rows after (or, for a "previous" cursor, before) the cursor's row, in `ordering` then id."""
+    name, descending = parse_ordering(ordering)
+    ordering = f"-{name}" if descending else name
+    limit = max(1, min(int(limit or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
+    backwards = False
+    if cursor:
+        direction, value, pk = _decode_cursor(cursor, ordering, name)
+        backwards = direction == "p"
+        fetch_descending = descending != backwards
+        op = "lt" if fetch_descending else "gt"
+        qs = qs.filter(Q(**{f"{name}__{op}": value}) | Q(**{name: value, f"pk__{op}": pk}))
+    else:
+        fetch_descending = descending
+    order = (f"-{name}", "-pk") if fetch_descending else (name, "pk")
+    rows = list(qs.order_by(*order)[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+    page = Page(items=rows, ordering=ordering, limit=limit)
+    if rows:
+        if backwards:
+            page.next_cursor = _encode_cursor("n", ordering, rows[-1], name)
+            page.previous_cursor = _encode_cursor("p", ordering, rows[0], name) if has_more else None
+        else:
+            page.next_cursor = _encode_cursor("n", ordering, rows[-1], name) if has_more else None
+            page.previous_cursor = _encode_cursor("p", ordering, rows[0], name) if cursor else None
+    return page
+
+
+# Customers ------------------------------------------------------------------------------------------
+
+
+def _with_list_relations(qs: QuerySet[Customer]) -> QuerySet[Customer]:
+    return qs.select_related("owner").prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+
+
+def customers_with_relations_for(*, actor: Any) -> QuerySet[Customer]:
+    """Visible customers with what a list row or an API item shows (owner, tags) loaded up front."""
+    return _with_list_relations(Customer.objects.visible_to(actor))
+
+
+def customer_list_for(
+    *,
+    actor: Any,
+    filters: CustomerFilters | dict | None = None,
+    ordering: str | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> Page:
+    """One page of the customers the actor may see: filtered, sorted on the whitelist, keyset-paginated
+    (two queries: the rows with their owners, and their tags)."""
+    qs = _with_list_relations(customer_queryset_for(actor=actor, filters=filters))
+    return keyset_page(qs, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit)
+
+
+def customer_get_for(*, actor: Any, pk: Any) -> Customer:
+    qs = Customer.objects.visible_to(actor).select_related("owner__team", "created_by")
+    return _get(qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name"))), pk)
+
+
+def customers_for_bulk(*, actor: Any, ids: list[Any]) -> list[Customer]:
+    """The visible customers among `ids` (others are silently not part of a bulk action)."""
+    try:
+        pks = [int(pk) for pk in ids][:MAX_PAGE_SIZE]
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed(_("Select customers from the list."), fields={"ids": [_("Invalid id.")]}) from exc
+    qs = Customer.objects.visible_to(actor).filter(pk__in=pks).select_related("owner__team")
+    return list(qs.prefetch_related("tags").order_by("pk"))
+
+
+def customer_duplicates_for(
+    *, actor: Any, customer: Customer | None = None, name: str = "", phone: str = "", email: str = "", limit: int = 10
+) -> list[Customer]:
+    """Visible customers that share the normalised phone, the normalised email or the exact name."""
+    if customer is not None:
+        name, phone, email = customer.name, customer.phone_normalized, customer.email_normalized
+    q = Q()
+    if name:
+        q |= Q(name=name)
+    if phone:
+        q |= Q(phone_normalized=phone)
+    if email:
+        q |= Q(email_normalized=email)
+    if not q:
+        return []
+    qs = Customer.objects.visible_to(actor).filter(q).select_related("owner")
+    if customer is not None:
+        qs = qs.exclude(pk=customer.pk)
+    return list(qs.order_by("-updated_at", "-pk")[:limit])
+
+
+def customer_recycle_bin_for(*, actor: Any) -> QuerySet[Customer]:
+    return Customer.objects.in_recycle_bin_for(actor).select_related("owner", "updated_by")
+
+
+def customer_deleted_get_for(*, actor: Any, pk: Any) -> Customer:
+    return _get(Customer.objects.in_recycle_bin_for(actor).select_related("owner__team"), pk)
+
+
+def owner_choices_for(*, actor: Any) -> list[Any]:
+    """Active colleagues who may work with customers: the people a customer can be assigned to."""
+    from kehu.accounts.models import User
+
+    users = User.objects.visible_to(actor).filter(is_active=True).select_related("role", "organization")
+    return [user for user in users.order_by("name", "email") if can(user, "view", Customer)]
+
+
+# Contacts and tags -------------------------------------------------------------------------------------
+
+
+def contact_list_for(*, actor: Any, customer: Customer | int | None = None, search: str = "") -> QuerySet[Contact]:
+    qs = Contact.objects.visible_to(actor).select_related("customer")
+    if customer is not None:
+        qs = qs.filter(customer_id=getattr(customer, "pk", customer))
+    search = search.strip()[:SEARCH_MAX_LENGTH]
+    if search:
+        q = Q(name__icontains=search) | Q(email_normalized__contains=search.lower())
+        digits = phone_search_digits(search)
+        if PHONE_QUERY_RE.fullmatch(search) and len(digits) >= MIN_PHONE_DIGITS:
+            q |= Q(phone_normalized__contains=digits)
+        qs = qs.filter(q)
+    return qs
+
+
+def contact_get_for(*, actor: Any, pk: Any) -> Contact:
+    return _get(Contact.objects.visible_to(actor).select_related("customer__owner__team"), pk)
+
+
+def tag_list_for(*, actor: Any) -> QuerySet[Tag]:
+    return Tag.objects.visible_to(actor).order_by("name")
+
+
+def tag_get_for(*, actor: Any, pk: Any) -> Tag:
+    return _get(tag_list_for(actor=actor), pk)
+
+
+def tags_by_ids_for(*, actor: Any, ids: list[Any]) -> list[Tag]:
+    """Tags of the actor's organisation by id; an unknown id is a validation error on "tags"."""
+    try:
+        pks = {int(pk) for pk in ids}
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed(_("Choose existing tags."), fields={"tags": [_("Choose existing tags.")]}) from exc
+    tags = list(tag_list_for(actor=actor).filter(pk__in=pks))
+    if len(tags) != len(pks):
+        raise ValidationFailed(_("Choose existing tags."), fields={"tags": [_("Choose existing tags.")]})
+    return tags
+
+
+# Timeline --------------------------------------------------------------------------------------------
+
+
+_TITLES = {
+    "customer.create": (gettext_noop("Created the customer"), "plus-circle"),
+    "customer.update": (gettext_noop("Changed the customer"), "pencil"),
+    "customer.delete": (gettext_noop("Moved the customer to the recycle bin"), "trash"),
+    "customer.restore": (gettext_noop("Restored the customer from the recycle bin"), "arrow-counterclockwise"),
+    "customer.assign": (gettext_noop("Transferred the customer"), "person-check"),
+    "customer.tag_add": (gettext_noop("Added tags"), "tag"),
+    "customer.tag_remove": (gettext_noop("Removed tags"), "tag"),
+    "contact.create": (gettext_noop("Added the contact %(name)s"), "person-plus"),
+    "contact.update": (gettext_noop("Changed the contact %(name)s"), "person-gear"),
+    "contact.delete": (gettext_noop("Removed the contact %(name)s"), "person-x"),
+    "contact.restore": (gettext_noop("Restored the contact %(name)s"), "person-check"),
+}
+
+
+def _title(action: str, label: str) -> tuple[str, str]:
+    template, icon = _TITLES.get(action, (action, "clock-history"))
+    # The table holds source strings; translate now, in the reader's language.
+    text = _(template)
+    return (text % {"name": label} if "%(name)s" in text else text), icon
+
+
+def _display(model: type, name: str, value: Any, users: dict[int, str]) -> str:
+    if value in (None, "", [], {}):
+        return "—"
+    if name == "owner":
+        return users.get(value, f"#{value}")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    try:
+        model_field = model._meta.get_field(name)
+    except FieldDoesNotExist:  # a field that no longer exists shows its stored value
+        return str(value)
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, str) and model_field.get_internal_type() == "DateTimeField":
+        try:
+            return formats.date_format(timezone.localtime(datetime.fromisoformat(value)), "SHORT_DATETIME_FORMAT")
+        except ValueError:
+            return value
+    return str(value)
+
+
+def _label(model: type, name: str) -> str:
+    try:
+        return str(model._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        return name
+
+
+def audit_timeline(
+    *, actor: Any, customer: Customer, limit: int, before: datetime | None = None
+) -> list[timeline.TimelineItem]:
+    """The audit entries of the customer and of its contacts (deleted ones too), newest first."""
+    contact_ids = [
+        str(pk)
+        for pk in Contact.objects.filter(organization_id=customer.organization_id, customer=customer).values_list(
+            "pk", flat=True
+        )
+    ]
+    qs = AuditEntry.objects.filter(organization_id=actor.organization_id).filter(
+        Q(target_type="customers.customer", target_id=str(customer.pk))
+        | Q(target_type="customers.contact", target_id__in=contact_ids)
+    )
+    if before is not None:
+        qs = qs.filter(created_at__lt=before)
+    entries = list(qs.select_related("actor").order_by("-created_at", "-seq")[:limit])
+    owner_ids = set()
+    for entry in entries:
+        owner = (entry.changes or {}).get("owner")
+        if isinstance(owner, dict):
+            owner_ids.update(v for v in (owner.get("before"), owner.get("after")) if v)
+    users = {}
+    if owner_ids:
+        from kehu.accounts.models import User
+
+        users = {u.pk: str(u) for u in User.objects.filter(organization_id=actor.organization_id, pk__in=owner_ids)}
+    items = []
+    for entry in entries:
+        model = Contact if entry.target_type == "customers.contact" else Customer
+        title, icon = _title(entry.action, entry.target_label)
+        changes = tuple(
+            timeline.TimelineChange(
+                field=_label(model, name),
+                before=_display(model, name, change.get("before"), users),
+                after=_display(model, name, change.get("after"), users),
+            )
+            for name, change in sorted((entry.changes or {}).items())
+            if isinstance(change, dict) and set(change) == {"before", "after"}
+        )
+        items.append(
+            timeline.TimelineItem(
+                at=entry.created_at,
+                kind=entry.action,
+                title=title,
+                actor=str(entry.actor) if entry.actor else entry.actor_label,
+                icon=icon,
+                changes=changes,
+            )
+        )
+    return items
+
+
+def customer_timeline(
+    *, actor: Any, customer: Customer, limit: int = 50, before: datetime | None = None
+) -> list[timeline.TimelineItem]:
+    """Everything that happened to the customer, from every module the actor may see, newest first."""
+    if not can(actor, "view", customer):
+        raise NotFound()
+    return timeline.collect(actor=actor, customer=customer, limit=limit, before=before)
+
+
+# Global search ---------------------------------------------------------------------------------------
+
+
+def search_provider(*, actor: Any, query: str, limit: int = 10) -> list[SearchHit]:
+    """Customers, then contacts, for the global search box."""
+    hits = []
+    customers = customer_queryset_for(actor=actor, filters=CustomerFilters(search=query)).order_by("-updated_at", "-pk")
+    for customer in customers[:limit]:
+        subtitle = " · ".join(part for part in (customer.short_name, customer.phone, customer.region) if part)
+        hits.append(SearchHit(title=customer.name, subtitle=subtitle, url=customer.get_absolute_url(), kind="customer"))
+    remaining = limit - len(hits)
+    if remaining > 0:
+        contacts = contact_list_for(actor=actor, search=query).order_by("-updated_at", "-pk")
+        for contact in contacts[:remaining]:
+            subtitle = " · ".join(part for part in (contact.customer.name, contact.title, contact.phone) if part)
+            hits.append(
+                SearchHit(
+                    title=contact.name,
+                    subtitle=subtitle,
+                    url=reverse("customers:detail", args=[contact.customer_id]),
+                    kind="contact",
+                )
+            )
+    return hits

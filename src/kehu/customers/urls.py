@@ -1,0 +1,25 @@
+from django.urls import path
+
+from kehu.customers import views
+
+# The namespace is the module key: the middleware's module gate answers 403 for every page below when
+# the organisation has not enabled the customers module.
+app_name = "customers"
+
+urlpatterns = [
+    path("", views.customer_list, name="list"),
+    path("new/", views.customer_create, name="create"),
+    path("bulk/", views.customer_bulk, name="bulk"),
+    path("recycle-bin/", views.recycle_bin, name="recycle_bin"),
+    path("tags/", views.tag_list, name="tags"),
+    path("tags/<int:pk>/edit/", views.tag_edit, name="tag_edit"),
+    path("tags/<int:pk>/delete/", views.tag_delete, name="tag_delete"),
+    path("<int:pk>/", views.customer_detail, name="detail"),
+    path("<int:pk>/timeline/", views.customer_timeline, name="timeline"),
+    path("<int:pk>/edit/", views.customer_edit, name="edit"),
+    path("<int:pk>/delete/", views.customer_delete, name="delete"),
+    path("<int:pk>/restore/", views.customer_restore, name="restore"),
+    path("<int:pk>/contacts/new/", views.contact_create, name="contact_create"),
+    path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),
+    path("contacts/<int:pk>/delete/", views.contact_delete, name="contact_delete"),
+]
