@@ -112,7 +112,7 @@ class _Collector:
     def __init__(self) -> None:
         self.messages: list[Message] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):
         msg = message_from_bytes(envelope.content)
         msg["X-RcptTo"] = ", ".join(envelope.rcpt_tos)
         self.messages.append(msg)

@@ -150,6 +150,7 @@ def test_customer_data_is_not_registered():
     }
     assert not registered & business
     assert {"accounts.organization", "accounts.user"} <= registered
+    assert "auth.group" not in registered  # permissions come from roles, not Django's groups
 
 
 def test_users_are_read_only_for_support(staff_web, tenant_a):

@@ -42,7 +42,8 @@ def test_broken_bodies_are_400_or_415(tenant_a, api):
         400,
         "validation_failed",
     )
-    assert {"name", "permissions.customers.non_field_errors"} <= set(error["fields"]) or "name" in error["fields"]
+    assert "name" in error["fields"]
+    assert any(field.startswith("permissions.customers") for field in error["fields"]), error["fields"]
 
 
 def test_unsupported_methods_are_405(tenant_a, api):
@@ -59,7 +60,12 @@ BAD_QUERIES = [
     "limit=100000",
     "limit=0",
     "cursor=garbage",
-    "cursor=cD0yMDI2LTAx",  # base64 of a half position
+    # Forged cursors (base64 of the position): "p=2026-01", "p=abc", a huge number, a negative offset, NUL.
+    "cursor=cD0yMDI2LTAx",
+    "cursor=cD1hYmM%3D",
+    "cursor=cD05OTk5OTk5OTk5OTk5OTk5OTk5OTk5OSZyPTE%3D",
+    "cursor=bz0tNSZwPTE%3D",
+    "cursor=cD0lMDA%3D",
     "ordering=password",
     "ordering=-",
     "ordering=,,,",

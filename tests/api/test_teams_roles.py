@@ -26,7 +26,9 @@ def test_an_administrator_creates_renames_moves_and_deletes_a_team(tenant_a, api
     client = api(tenant_a.admin)
     manager = tenant_a.users["sales_manager"]
 
-    response = client.post(TEAMS, {"name": "华南区", "parent": tenant_a.teams["sales"].pk, "manager": manager.pk}, format="json")
+    response = client.post(
+        TEAMS, {"name": "华南区", "parent": tenant_a.teams["sales"].pk, "manager": manager.pk}, format="json"
+    )
     assert response.status_code == 201, response.json()
     team = response.json()
     assert team["manager"] == {"id": manager.pk, "name": manager.name, "email": manager.email}
@@ -38,7 +40,11 @@ def test_an_administrator_creates_renames_moves_and_deletes_a_team(tenant_a, api
 
     assert client.delete(f"{TEAMS}{team['id']}/").status_code == 204
     assert not Team.objects.filter(pk=team["id"]).exists()
-    actions = set(AuditEntry.objects.filter(target_id=str(team["id"]), target_type="accounts.team").values_list("action", flat=True))
+    actions = set(
+        AuditEntry.objects.filter(target_id=str(team["id"]), target_type="accounts.team").values_list(
+            "action", flat=True
+        )
+    )
     assert actions == {"team.create", "team.update", "team.delete"}
 
 
@@ -103,7 +109,11 @@ def test_an_administrator_creates_edits_copies_and_deletes_a_role(tenant_a, api)
     assert role["permissions"] == {"customers": {"actions": ["view", "edit"], "scope": "team"}}
     assert role["key"] == "key-accounts" and role["is_system"] is False
 
-    response = client.patch(f"{ROLES}{role['id']}/", {"permissions": {"sales": {"actions": ["view"], "scope": "organization"}}}, format="json")
+    response = client.patch(
+        f"{ROLES}{role['id']}/",
+        {"permissions": {"sales": {"actions": ["view"], "scope": "organization"}}},
+        format="json",
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["permissions"] == {"sales": {"actions": ["view"], "scope": "organization"}}
     entry = AuditEntry.objects.filter(action="role.update", target_id=str(role["id"])).latest("seq")
@@ -122,8 +132,14 @@ def test_role_input_errors_name_the_field(tenant_a, api):
     client = api(tenant_a.admin)
 
     cases = [
-        ({"name": "R", "permissions": {"customers": {"actions": ["view"], "scope": "galaxy"}}}, "permissions.customers.scope"),
-        ({"name": "R", "permissions": {"customers": {"actions": ["fly"], "scope": "own"}}}, "permissions.customers.actions"),
+        (
+            {"name": "R", "permissions": {"customers": {"actions": ["view"], "scope": "galaxy"}}},
+            "permissions.customers.scope",
+        ),
+        (
+            {"name": "R", "permissions": {"customers": {"actions": ["fly"], "scope": "own"}}},
+            "permissions.customers.actions",
+        ),
         ({"name": "R", "permissions": {"nonexistent": {"actions": ["view"], "scope": "own"}}}, "permissions"),
         ({"name": "R", "permissions": {"platform": {"actions": ["delete"], "scope": "own"}}}, "permissions"),
         ({"name": "R", "permissions": ["view"]}, "permissions"),

@@ -136,7 +136,12 @@ def test_it_retrieves_one_user_and_404s_for_bad_ids(tenant_a, tenant_b, api):
 def test_an_administrator_invites_a_colleague(tenant_a, api):
     response = api(tenant_a.admin).post(
         USERS,
-        {"email": "New.Person@A.test", "name": "新同事", "role": tenant_a.role("sales_rep").pk, "team": tenant_a.teams["east"].pk},
+        {
+            "email": "New.Person@A.test",
+            "name": "新同事",
+            "role": tenant_a.role("sales_rep").pk,
+            "team": tenant_a.teams["east"].pk,
+        },
         format="json",
     )
 
@@ -196,7 +201,9 @@ def test_an_administrator_changes_role_and_team(tenant_a, tenant_b, api):
     client = api(tenant_a.admin)
 
     response = client.patch(
-        f"{USERS}{rep.pk}/", {"role": tenant_a.role("sales_manager").pk, "team": None, "phone": "021-1234"}, format="json"
+        f"{USERS}{rep.pk}/",
+        {"role": tenant_a.role("sales_manager").pk, "team": None, "phone": "021-1234"},
+        format="json",
     )
 
     assert response.status_code == 200, response.json()
@@ -215,7 +222,11 @@ def test_users_edit_their_own_name_but_nobody_elses(tenant_a, api):
     client = api(rep)
 
     assert client.patch(f"{USERS}{rep.pk}/", {"name": "Me myself"}, format="json").status_code == 200
-    assert_error(client.patch(f"{USERS}{rep.pk}/", {"role": tenant_a.role("administrator").pk}, format="json"), 403, "permission_denied")
+    assert_error(
+        client.patch(f"{USERS}{rep.pk}/", {"role": tenant_a.role("administrator").pk}, format="json"),
+        403,
+        "permission_denied",
+    )
     other = tenant_a.users["sales_rep_2"]
     assert_error(client.patch(f"{USERS}{other.pk}/", {"name": "Hacked"}, format="json"), 403, "permission_denied")
     other.refresh_from_db()
@@ -242,7 +253,9 @@ def test_deactivate_and_reactivate(tenant_a, api):
     response = client.post(f"{USERS}{rep.pk}/reactivate/")
     assert response.status_code == 200
     assert response.json()["status"] == "active"
-    assert AuditEntry.objects.filter(target_id=str(rep.pk), action__in=["user.deactivate", "user.reactivate"]).count() == 2
+    assert (
+        AuditEntry.objects.filter(target_id=str(rep.pk), action__in=["user.deactivate", "user.reactivate"]).count() == 2
+    )
 
 
 def test_nobody_deactivates_themselves_and_only_administrators_deactivate(tenant_a, api):

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 from django.db import connection, transaction
 
@@ -10,7 +12,7 @@ def test_it_chains_entries_per_organization(tenant_a, tenant_b):
     entries = list(AuditEntry.objects.filter(organization=tenant_a.org).order_by("seq"))
     assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
     assert entries[0].prev_hash == ""
-    assert all(later.prev_hash == earlier.hash for earlier, later in zip(entries, entries[1:], strict=False))
+    assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(entries))
     assert {e.chain for e in entries} == {f"org:{tenant_a.org.pk}"}
     assert audit.verify() == []
 

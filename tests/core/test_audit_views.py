@@ -199,3 +199,16 @@ def test_the_export_of_a_previous_export_is_listed(admin_web, tenant_a):
 
     assert set(re.findall(r'data-action="([^"]+)"', html)) == {"audit.export"}
     assert audit.verify() == []
+
+
+def test_the_list_does_not_query_per_entry(admin_web, tenant_a):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            admin_web.get(LIST)
+        return len(ctx.captured_queries)
+
+    before = queries()
+    for n in range(10):
+        services.team_create(actor=tenant_a.users["administrator"], name=f"Team {n}")
+
+    assert queries() == before <= 12

@@ -18,8 +18,11 @@ def _extract(tmp_path: Path) -> polib.POFile:
     shutil.copytree(PACKAGE, work, ignore=shutil.ignore_patterns("vendor", "locale", "__pycache__", "migrations"))
     (work / "locale").mkdir()
     subprocess.run(
-        [sys.executable, "-m", "django", "makemessages", "-l", "zh_Hans", "--no-location", "-i", "static/*"],
-        cwd=work, check=True, capture_output=True, env={"DJANGO_SETTINGS_MODULE": "kehu.settings.test", "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-P", "-m", "django", "makemessages", "-l", "zh_Hans", "--no-location", "-i", "static/*"],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        env={"DJANGO_SETTINGS_MODULE": "kehu.settings.test", "PATH": "/usr/bin:/bin"},
     )
     return polib.pofile(str(work / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"))
 
@@ -39,5 +42,7 @@ def test_every_string_has_a_chinese_translation(tmp_path):
 def test_the_compiled_catalogue_is_current():
     mo = ZH_PO.with_suffix(".mo")
     compiled = {(e.msgctxt, e.msgid): e.msgstr for e in polib.mofile(str(mo))}
-    source = {(e.msgctxt, e.msgid): e.msgstr for e in polib.pofile(str(ZH_PO)) if e.translated() and "fuzzy" not in e.flags}
+    source = {
+        (e.msgctxt, e.msgid): e.msgstr for e in polib.pofile(str(ZH_PO)) if e.translated() and "fuzzy" not in e.flags
+    }
     assert {k: v for k, v in source.items() if k[1]} == {k: v for k, v in compiled.items() if k[1]}

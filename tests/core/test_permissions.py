@@ -46,11 +46,17 @@ def test_disabled_modules_grant_nothing(tenant_a):
 
 def test_scope_filters_follow_the_team_tree(tenant_a):
     rep, manager = tenant_a.users["sales_rep"], tenant_a.users["sales_manager"]
-    east_members = set(User.objects.filter(scope_filter(rep, Scope.TEAM, owner_field="")).values_list("email", flat=True))
+    east_members = set(
+        User.objects.filter(scope_filter(rep, Scope.TEAM, owner_field="")).values_list("email", flat=True)
+    )
     assert east_members == {"sales_rep@a.test", "sales_rep_2@a.test"}
-    tree = set(User.objects.filter(scope_filter(manager, Scope.TEAM_TREE, owner_field="")).values_list("email", flat=True))
+    tree = set(
+        User.objects.filter(scope_filter(manager, Scope.TEAM_TREE, owner_field="")).values_list("email", flat=True)
+    )
     assert {"sales_rep@a.test", "sales_manager@a.test"} <= tree
-    assert set(User.objects.filter(scope_filter(rep, Scope.OWN, owner_field="")).values_list("pk", flat=True)) == {rep.pk}
+    assert set(User.objects.filter(scope_filter(rep, Scope.OWN, owner_field="")).values_list("pk", flat=True)) == {
+        rep.pk
+    }
 
 
 def test_everyone_manages_only_their_own_tokens(tenant_a):

@@ -85,7 +85,12 @@ def test_it_updates_with_an_audit_diff_and_a_new_version(tenant_a):
         data={"name": "新名", "tier": "A", "phone": "010-8888 6666", "short_name": "", "tags": [tag]},
     )
     customer.refresh_from_db()
-    assert (customer.name, customer.tier, customer.phone_normalized, customer.version) == ("新名", "A", "01088886666", 2)
+    assert (customer.name, customer.tier, customer.phone_normalized, customer.version) == (
+        "新名",
+        "A",
+        "01088886666",
+        2,
+    )
     assert customer.updated_by == rep
     assert list(customer.tags.all()) == [tag]
     (entry,) = entries(customer, "customer.update")
@@ -268,7 +273,9 @@ def test_only_administrators_rename_or_delete_tags(tenant_a):
 def test_contacts_are_created_updated_and_deleted_with_audit(tenant_a):
     rep = tenant_a.users["sales_rep"]
     customer = make_customer(tenant_a, owner=rep)
-    first = services.contact_create(actor=rep, customer=customer, name="张三", phone="+86 139 1000 2000", is_primary=True)
+    first = services.contact_create(
+        actor=rep, customer=customer, name="张三", phone="+86 139 1000 2000", is_primary=True
+    )
     assert first.phone_normalized == "13910002000" and first.owner == rep
     second = services.contact_create(actor=rep, customer=customer, name="李四", is_primary=True)
     first.refresh_from_db()

@@ -13,6 +13,7 @@ Each module registers its routes in a file of its own in tests/isolation/routes/
     ui_page(
         list_url_name="customers:list",
         detail_url_name="customers:detail",
+        get_url_names=("customers:timeline",),
         post_url_names=("customers:edit", "customers:delete"),
         factory=...,
         module="customers",
@@ -67,6 +68,7 @@ class UiPage:
     factory: Factory
     module: str
     post_url_names: tuple[str, ...] = ()  # record-level URLs that change it (edit, delete, ...): POST -> 404
+    get_url_names: tuple[str, ...] = ()  # further record-level pages (a timeline tab, an edit form): GET -> 404
     pk_kwarg: str = "pk"
     post_data: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PATCH))
 
@@ -75,7 +77,7 @@ class UiPage:
 
     @property
     def record_url_names(self) -> tuple[str, ...]:
-        return tuple(n for n in (self.detail_url_name, *self.post_url_names) if n)
+        return tuple(dict.fromkeys(n for n in (self.detail_url_name, *self.get_url_names, *self.post_url_names) if n))
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,9 @@ def routed(url: str, method: str) -> bool:
 
 def tenant_ids(model: type[models.Model], ids: list[Any], organization_id: int) -> set[Any]:
     """Of `ids`, those whose record belongs to another organisation than `organization_id`."""
-    return set(model._base_manager.filter(pk__in=ids).exclude(organization_id=organization_id).values_list("pk", flat=True))
+    return set(
+        model._base_manager.filter(pk__in=ids).exclude(organization_id=organization_id).values_list("pk", flat=True)
+    )
 
 
 # API -------------------------------------------------------------------------------------------------
@@ -144,7 +146,7 @@ def test_ui_pages_never_show_or_change_another_organizations_records(page: UiPag
         html = response.content.decode()
         for name in page.record_url_names:
             assert url(name, theirs.pk) not in html, f"{page.list_url_name} links to a record of another organisation"
-    checks = [("get", page.detail_url_name)] if page.detail_url_name else []
+    checks = [("get", name) for name in (page.detail_url_name, *page.get_url_names) if name]
     checks += [("post", name) for name in page.post_url_names]
     for method, name in checks:
         send = getattr(client, method)
@@ -152,7 +154,9 @@ def test_ui_pages_never_show_or_change_another_organizations_records(page: UiPag
         status = send(url(name, theirs.pk), data).status_code
         missing_status = send(url(name, MISSING_PK), data).status_code
         assert status in (403, 404), f"{method.upper()} {name} as {role}: {status}"
-        assert status == missing_status, f"{method.upper()} {name} as {role}: {status}, for a missing id {missing_status}"
+        assert status == missing_status, (
+            f"{method.upper()} {name} as {role}: {status}, for a missing id {missing_status}"
+        )
         if role == "administrator":
             assert status == 404, f"{method.upper()} {name}: {status}"
 

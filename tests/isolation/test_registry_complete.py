@@ -80,9 +80,6 @@ def test_every_record_page_is_in_the_matrix():
 def test_registered_ui_pages_exist():
     names = {name for _route, name, _pattern in _walk(get_resolver().url_patterns)}
     stale = [
-        name
-        for page in UI_PAGES
-        for name in (page.list_url_name, *page.record_url_names)
-        if name and name not in names
+        name for page in UI_PAGES for name in (page.list_url_name, *page.record_url_names) if name and name not in names
     ]
     assert not stale, f"registered in the matrix but not served: {stale}"

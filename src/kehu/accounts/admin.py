@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.models import Group
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -31,6 +32,10 @@ def is_platform_staff(user: Any) -> bool:
 def _platform_has_permission(request: HttpRequest) -> bool:
     return is_platform_staff(request.user)
 
+
+# Kehu's permissions come from roles; Django's groups would only suggest a second, unused mechanism.
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
 
 # A staff flag on an organisation's user must never open the platform area: the admin site asks this
 # before every page, so organisation users are sent to the admin login instead.

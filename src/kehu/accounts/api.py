@@ -64,7 +64,7 @@ class RoleRefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
-class UserRefSerializer(serializers.Serializer):
+class UserSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     email = serializers.EmailField()
@@ -263,7 +263,7 @@ class TeamViewSet(PaginatedListMixin, ScopedViewSet):
         id = serializers.IntegerField()
         name = serializers.CharField()
         parent = serializers.IntegerField(source="parent_id", allow_null=True)
-        manager = UserRefSerializer(allow_null=True)
+        manager = UserSummarySerializer(allow_null=True)
         path = serializers.CharField()
         depth = serializers.IntegerField()
 
@@ -399,7 +399,7 @@ class ApiTokenViewSet(PaginatedListMixin, ScopedViewSet):
         name = serializers.CharField()
         prefix = serializers.CharField(help_text=_("The first characters of the token, to recognise it."))
         scope = serializers.ChoiceField(choices=ApiToken.TokenScope.choices)
-        user = UserRefSerializer()
+        user = UserSummarySerializer()
         created_at = serializers.DateTimeField()
         expires_at = serializers.DateTimeField(allow_null=True)
         last_used_at = serializers.DateTimeField(allow_null=True)

@@ -106,6 +106,14 @@ class CursorPagination(pagination.CursorPagination):
     max_page_size = 200
     ordering = "-id"
 
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list | None:
+        # A cursor is client input: a forged position that does not fit the ordering field ("2026-01"
+        # for an id) makes the ORM raise while filtering. That is a bad cursor, not a server error.
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except (ValueError, TypeError, OverflowError, DjangoValidationError) as exc:
+            raise exceptions.NotFound(self.invalid_cursor_message) from exc
+
     def get_paginated_response(self, data: Any) -> Response:
         return Response({"results": data, "next": self.get_next_link(), "previous": self.get_previous_link()})
 

@@ -211,21 +211,23 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _export_rows(qs: QuerySet[AuditEntry], tz: zoneinfo.ZoneInfo) -> Iterator[str]:
+def _export_header() -> list[str]:
+    return [
+        _("Time"),
+        _("Actor"),
+        _("IP address"),
+        _("Action"),
+        _("Record type"),
+        _("Record ID"),
+        _("Record"),
+        _("Changes"),
+    ]
+
+
+def _export_rows(qs: QuerySet[AuditEntry], tz: zoneinfo.ZoneInfo, header: list[str]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff"  # the BOM makes Excel read UTF-8 (Chinese names) correctly
-    yield writer.writerow(
-        [
-            _("Time"),
-            _("Actor"),
-            _("IP address"),
-            _("Action"),
-            _("Record type"),
-            _("Record ID"),
-            _("Record"),
-            _("Changes"),
-        ]
-    )
+    yield writer.writerow(header)
     for entry in qs.iterator(chunk_size=EXPORT_CHUNK):
         yield writer.writerow(
             [
@@ -257,7 +259,9 @@ def audit_export(request: HttpRequest) -> StreamingHttpResponse:
         changes={"filters": {k: v for k, v in filters.items() if v}},
     )
     stamp = timezone.localtime(timezone.now(), tz).strftime("%Y%m%d-%H%M")
-    response = StreamingHttpResponse(_export_rows(qs, tz), content_type="text/csv; charset=utf-8")
+    # The header is translated now: the rows are produced after this view has returned.
+    rows = _export_rows(qs, tz, _export_header())
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="kehu-audit-{stamp}.csv"'
     response["Cache-Control"] = "no-store"
     return response

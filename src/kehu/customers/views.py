@@ -65,14 +65,15 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     form = CustomerFilterForm(request.GET or None, actor=actor, with_choices=True)
     filters = form.filters() if form.is_bound else {}
     ordering = request.GET.get("ordering") or selectors.DEFAULT_ORDERING
+    limit = int(request.GET["limit"]) if request.GET.get("limit", "").isdigit() else selectors.DEFAULT_PAGE_SIZE
     try:
         page = selectors.customer_list_for(
-            actor=actor, filters=filters, ordering=ordering, cursor=request.GET.get("cursor")
+            actor=actor, filters=filters, ordering=ordering, cursor=request.GET.get("cursor"), limit=limit
         )
     except ValidationFailed as exc:  # a stale cursor or an unknown sort column: the first page instead
         messages.warning(request, exc.message)
         ordering = selectors.DEFAULT_ORDERING
-        page = selectors.customer_list_for(actor=actor, filters=filters, ordering=ordering)
+        page = selectors.customer_list_for(actor=actor, filters=filters, ordering=ordering, limit=limit)
     can_assign = can(actor, "assign", Customer)
     can_edit = can(actor, "edit", Customer)
     can_delete = can(actor, "delete", Customer)
