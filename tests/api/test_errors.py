@@ -137,3 +137,13 @@ def test_too_many_requests_are_throttled(settings, low_rates, tenant_a, api):
     assert int(response["Retry-After"]) > 0
     # The limit is per user: a colleague is not affected.
     assert api(tenant_a.users["sales_rep_2"]).get(f"{API}/me/").status_code == 200
+
+
+def test_a_browser_gets_json_never_a_500(tenant_a, client):
+    """The API renders JSON only (the interactive docs are /api/docs/)."""
+    client.force_login(tenant_a.admin)
+
+    browser = client.get(f"{API}/users/", HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    assert browser.status_code == 200
+    assert browser["Content-Type"] == "application/json"
+    assert_error(client.get(f"{API}/users/", HTTP_ACCEPT="text/html"), 406, "not_acceptable")

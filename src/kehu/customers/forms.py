@@ -208,6 +208,24 @@ class TagForm(_StyledMixin, forms.ModelForm):
         self.fields["colour"].widget.attrs["class"] = "form-control form-control-color"
 
 
+class IdListField(forms.Field):
+    """Ticked record ids. Any id is acceptable input: the selector then keeps only what the actor may see."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {
+        "required": _("Select at least one customer."),
+        "invalid": _("Select customers from the list."),
+    }
+
+    def to_python(self, value: Any) -> list[int]:
+        if not value:
+            return []
+        values = value if isinstance(value, list | tuple) else [value]
+        if not all(str(v).isdigit() for v in values):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return [int(v) for v in values]
+
+
 class BulkForm(forms.Form):
     """A bulk action on the customers ticked in the list."""
 
@@ -219,15 +237,10 @@ class BulkForm(forms.Form):
     )
 
     action = forms.ChoiceField(choices=ACTIONS)
-    ids = forms.TypedMultipleChoiceField(coerce=int, label=_("Customers"))
+    ids = IdListField(label=_("Customers"))
     owner = forms.IntegerField(required=False, label=_("Owner"))
     tag = forms.IntegerField(required=False, label=_("Tag"))
     next = forms.CharField(required=False)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Any id is acceptable input; the selector then keeps only the customers the actor may see.
-        self.fields["ids"].valid_value = lambda value: str(value).isdigit()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -138,6 +138,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["kehu.core.api.IsOrganizationMember"],
     "DEFAULT_PAGINATION_CLASS": "kehu.core.api.CursorPagination",
+    # JSON only: the interactive documentation is /api/docs/. DRF's browsable HTML renderer needs one
+    # `serializer_class` per view and answered our per-action serializers with a 500.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "kehu.core.api.SafeOrderingFilter",  # ?ordering= on each view's whitelist only
