@@ -1,11 +1,12 @@
 """One machine, nothing installed: SQLite, no broker (jobs run in-process), mail printed to the console."""
 
 from kehu.settings.base import *  # noqa: F403
-from kehu.settings.base import DATA_DIR
+from kehu.settings.base import DATA_DIR, STATIC_ROOT
 from kehu.settings.env import env_bool, env_str
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
 
 # Embedded runs serve plain static files straight from the package and the vendor folder.
 STORAGES = {
