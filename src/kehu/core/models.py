@@ -106,6 +106,9 @@ class AuditChainHead(models.Model):
     last_seq = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="")
 
+    class Meta:
+        verbose_name = _("audit chain head")
+
     def __str__(self) -> str:
         return f"{self.chain} @ {self.last_seq}"
 
@@ -133,9 +136,13 @@ class AuditEntry(models.Model):
     objects = TenantQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
         constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_chain_seq_unique")]
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="audit_org_time"),
+            # A record's timeline reads its entries newest first.
+            models.Index(fields=["organization", "target_type", "target_id", "-created_at"], name="audit_org_target"),
             models.Index(fields=["organization", "action", "-created_at"], name="audit_org_action_time"),
         ]
         ordering = ["-created_at", "-seq"]
@@ -166,6 +173,8 @@ class Notification(models.Model):
     objects = TenantQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["organization", "recipient", "read_at", "-created_at"], name="notif_inbox")]
 

@@ -29,10 +29,10 @@ class Action(models.TextChoices):
 
 
 class Scope(models.TextChoices):
-    OWN = "own", _("Own records 本人")
-    TEAM = "team", _("Own team 本部门")
-    TEAM_TREE = "team_tree", _("Team and sub-teams 本部门及下属")
-    ORGANIZATION = "organization", _("Whole organisation 全公司")
+    OWN = "own", _("Own records")
+    TEAM = "team", _("Own team")
+    TEAM_TREE = "team_tree", _("Team and sub-teams")
+    ORGANIZATION = "organization", _("Whole organisation")
 
 
 class Policy:

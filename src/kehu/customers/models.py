@@ -205,6 +205,8 @@ class CustomerTag(models.Model):
     objects = TenantQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("customer tag")
+        verbose_name_plural = _("customer tags")
         constraints = [
             models.UniqueConstraint(fields=["organization", "customer", "tag"], name="customertag_unique"),
         ]
