@@ -143,7 +143,7 @@ def test_role_input_errors_name_the_field(tenant_a, api):
         ({"name": "R", "permissions": {"nonexistent": {"actions": ["view"], "scope": "own"}}}, "permissions"),
         ({"name": "R", "permissions": {"platform": {"actions": ["delete"], "scope": "own"}}}, "permissions"),
         ({"name": "R", "permissions": ["view"]}, "permissions"),
-        ({"name": "Administrator"}, "name"),  # taken
+        ({"name": tenant_a.role("administrator").name}, "name"),  # taken (the name is translated: 管理员)
         ({"permissions": {}}, "name"),
     ]
     for data, field in cases:

@@ -160,7 +160,7 @@ def test_the_timeline_shows_the_customer_and_its_contacts_newest_first(tenant_a)
     ]
     assign, _deleted, update = items[0], items[1], items[2]
     assert assign.changes[0].before == str(rep) and assign.changes[0].after == str(tenant_a.users["sales_rep_2"])
-    assert (update.changes[0].before, update.changes[0].after) == ("C", "A (key account)")
+    assert (update.changes[0].before, update.changes[0].after) == ("C", str(Customer.Tier.A.label))
     assert "王五" in items[1].title
     assert items[0].actor == str(manager)
     older = selectors.customer_timeline(actor=manager, customer=customer, before=items[1].at)

@@ -150,6 +150,16 @@ class Customer(_ReachableMixin, BusinessModel):
     notes = models.TextField(_("notes"), blank=True)
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)
 
+    # --- Search (kehu.customers.search, kehu.core.search_backends) --------------------------------------
+    # Written by database triggers only (migration 0003_search), never by Python code: lower-cased, one
+    # field per line. `search_names` holds the names (name, short name, contact names), which 1-2
+    # character fragments match; `search_text` holds those plus phones and emails, which 3+ character
+    # fragments and 4+ phone digits match. PostgreSQL also keeps a `name_grams` text[] column (not a
+    # Django field: arrays are not portable); SQLite an FTS5 trigram table over `search_text`.
+    search_names = models.TextField(default="", blank=True, editable=False)
+    search_text = models.TextField(default="", blank=True, editable=False)
+    # --- end search ------------------------------------------------------------------------------------
+
     objects = CustomerQuerySet.as_manager()
 
     class Meta:

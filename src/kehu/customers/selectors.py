@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
 from kehu.core.search import SearchHit
+from kehu.customers import search as customer_search
 from kehu.customers import timeline
 from kehu.customers.models import Contact, Customer, CustomerTag, Tag
 from kehu.customers.normalize import phone_search_digits
@@ -71,33 +72,13 @@ class CustomerFilters:
         return cls(**values)
 
 
-def customer_search_q(*, actor: Any, query: str) -> Q:
-    """A portable search: the same results on SQLite and PostgreSQL (icontains is ASCII-case-insensitive
-    on both, and Chinese has no case). Matches name, short name, email and, for queries of 4+ digits, the
-    normalised phone; and the same of the customer's contacts.
-
-    The fast backends (pg_trgm, FTS5 trigram, the short-Chinese-fragment path) replace this later."""
-    text = query.strip()[:SEARCH_MAX_LENGTH]
-    lowered = text.lower()
-    q = Q(name__icontains=text) | Q(short_name__icontains=text) | Q(email_normalized__contains=lowered)
-    contact_q = Q(name__icontains=text) | Q(email_normalized__contains=lowered)
-    digits = phone_search_digits(text)
-    if PHONE_QUERY_RE.fullmatch(text) and len(digits) >= MIN_PHONE_DIGITS:
-        q |= Q(phone_normalized__contains=digits)
-        contact_q |= Q(phone_normalized__contains=digits)
-    contacts = Contact.objects.filter(
-        contact_q, organization_id=actor.organization_id, customer_id=OuterRef("pk"), deleted_at__isnull=True
-    )
-    return q | Q(Exists(contacts))
-
-
 def customer_queryset_for(*, actor: Any, filters: CustomerFilters | dict | None = None) -> QuerySet[Customer]:
     """The visible customers matching `filters`, unordered and unpaginated (callers bound it)."""
     if not isinstance(filters, CustomerFilters):
         filters = CustomerFilters.from_mapping(filters)
     qs = Customer.objects.visible_to(actor)
-    if filters.search.strip():
-        qs = qs.filter(customer_search_q(actor=actor, query=filters.search))
+    if filters.search.strip():  # search: customers/search.py (every match, unbounded: exports, bulk)
+        qs = customer_search.filter_queryset(qs, filters.search)
     for name in ("kind", "tier", "stage", "source", "province", "city"):
         value = getattr(filters, name)
         if value:
@@ -227,9 +208,36 @@ def customer_list_for(
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> Page:
     """One page of the customers the actor may see: filtered, sorted on the whitelist, keyset-paginated
-    (two queries: the rows with their owners, and their tags)."""
+    (two queries: the rows with their owners, and their tags; a search adds one to three)."""
+    # --- search (customers/search.py): the page's candidates come from the search backend ---------------
+    if not isinstance(filters, CustomerFilters):
+        filters = CustomerFilters.from_mapping(filters)
+    if filters.search.strip():
+        base = customer_queryset_for(actor=actor, filters=replace(filters, search=""))
+        ids = _search_page_ids(base, filters.search, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit)
+        qs = _with_list_relations(base.filter(pk__in=ids))
+        return keyset_page(qs, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit)
+    # --- end search -----------------------------------------------------------------------------------
     qs = _with_list_relations(customer_queryset_for(actor=actor, filters=filters))
     return keyset_page(qs, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit)
+
+
+def _search_page_ids(base: QuerySet, query: str, *, ordering: str, cursor: str | None, limit: int) -> list[int]:
+    """The ids a searched list page is cut from. Newest first (the default), the search itself pages:
+    each page asks for the `limit` + 1 newest matches after the cursor, so every match is reachable.
+    In any other order, the list pages through the customer_search.LIST_LIMIT most relevant matches."""
+    name, descending = parse_ordering(ordering)
+    limit = max(1, min(int(limit or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
+    if (name, descending) != ("updated_at", True):
+        return customer_search.search_ids(base, query, limit=customer_search.LIST_LIMIT)
+    if not cursor:
+        return customer_search.search_ids(base, query, limit=limit + 1, rank=False)
+    direction, value, pk = _decode_cursor(cursor, ordering, name)
+    if direction == "n":
+        older = base.filter(Q(updated_at__lt=value) | Q(updated_at=value, pk__lt=pk))
+        return customer_search.search_ids(older, query, limit=limit + 1, rank=False)
+    newer = base.filter(Q(updated_at__gt=value) | Q(updated_at=value, pk__gt=pk))
+    return customer_search.search_ids(newer, query, limit=customer_search.LIST_LIMIT, rank=False)
 
 
 def customer_get_for(*, actor: Any, pk: Any) -> Customer:
@@ -446,15 +454,21 @@ def customer_timeline(
 
 
 def search_provider(*, actor: Any, query: str, limit: int = 10) -> list[SearchHit]:
-    """Customers, then contacts, for the global search box."""
+    """Customers (most relevant first), then the matching contacts of the customers found, for the global
+    search box. Both come from the search backend (customers/search.py): three to five queries whatever
+    the size of the organisation."""
     hits = []
-    customers = customer_queryset_for(actor=actor, filters=CustomerFilters(search=query)).order_by("-updated_at", "-pk")
-    for customer in customers[:limit]:
+    base = Customer.objects.visible_to(actor)
+    # A few more candidates than shown: their contacts fill the remaining places.
+    ids = customer_search.search_ids(base, query, limit=max(limit, customer_search.BOX_LIMIT) * 3)
+    by_id = base.in_bulk(ids[:limit])
+    for customer in (by_id[pk] for pk in ids[:limit] if pk in by_id):
         subtitle = " · ".join(part for part in (customer.short_name, customer.phone, customer.region) if part)
         hits.append(SearchHit(title=customer.name, subtitle=subtitle, url=customer.get_absolute_url(), kind="customer"))
     remaining = limit - len(hits)
-    if remaining > 0:
-        contacts = contact_list_for(actor=actor, search=query).order_by("-updated_at", "-pk")
+    if remaining > 0 and ids:
+        candidates = Contact.objects.visible_to(actor).filter(customer_id__in=ids).select_related("customer")
+        contacts = [c for c in candidates.order_by("-updated_at", "-pk") if customer_search.contact_matches(c, query)]
         for contact in contacts[:remaining]:
             subtitle = " · ".join(part for part in (contact.customer.name, contact.title, contact.phone) if part)
             hits.append(

@@ -1,0 +1,279 @@
+# ruff: noqa: S608 - the SQL below is DDL built from constants in this file; no value from a request.
+"""Customer search: any fragment of a name, short name, contact name, phone (4+ digits) or email, Chinese
+included (张, 华为, 1380013), through kehu.core.search_backends (pg_trgm + name grams on PostgreSQL,
+FTS5 trigram on SQLite).
+
+Search data lives in the customer row (`search_names`, `search_text`; PostgreSQL also `name_grams`,
+SQLite also the FTS5 table `customers_customer_fts`) and is maintained by database triggers, not by the
+services. Why triggers: every path that changes what search sees, including the bulk ones that bypass
+model methods (QuerySet.update when contacts move in a merge, bulk_create in imports, the seed's COPY,
+raw fixes by an operator), stays correct without each of them remembering to refresh; the contact
+triggers refresh their customer's row, and a write that ends up stale is recomputed by the customer
+trigger. The cost is one indexed look-up of the customer's contacts per changed row.
+
+The same DDL is applied by migration 0003_search and again, idempotently, after every `migrate` on
+SQLite (`ensure_schema`): Django's SQLite schema editor rebuilds a table to add most columns, which
+drops its triggers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connections
+from django.db.models import QuerySet
+
+from kehu.core.search_backends import SearchSpec, get_backend, parse
+
+FTS_TABLE = "customers_customer_fts"
+SPEC = SearchSpec(fts_table=FTS_TABLE)
+# The global search box shows a handful; a searched list pages through at most this many matches when
+# it is sorted by anything but recency (newest-first lists page through every match).
+BOX_LIMIT = 10
+LIST_LIMIT = 500
+
+
+def search_ids(qs: QuerySet, query: str, *, limit: int = 50, rank: bool = True) -> list[int]:
+    """Up to `limit` ids of customers in `qs` (already `visible_to(actor)` and filtered) that match
+    `query`: exact name first, then name prefix, then the rest, newest first within each."""
+    terms = parse(query)
+    if terms is None:
+        return []
+    return get_backend(qs.db).search(qs, terms, SPEC, limit=limit, rank=rank)
+
+
+def filter_queryset(qs: QuerySet, query: str) -> QuerySet:
+    """Every customer of `qs` matching `query`, unbounded (exports, "select all matching")."""
+    terms = parse(query)
+    if terms is None:
+        return qs
+    return get_backend(qs.db).filter(qs, terms, SPEC)
+
+
+def contact_matches(contact: Any, query: str) -> bool:
+    """Whether the contact itself matches `query`, by the rules its customer's search data follows."""
+    terms = parse(query)
+    if terms is None:
+        return False
+    names, text, _grams = search_data(name=contact.name, phone=contact.phone_normalized, email=contact.email_normalized)
+    return terms.needle in (names if terms.mode == "names" else text)
+
+
+# Search data computed in Python, exactly as the triggers compute it (the seed writes it directly).
+
+
+def _lines(*values: str) -> str:
+    return "\n".join(v for v in values if v)
+
+
+def search_data(
+    *, name: str, short_name: str = "", phone: str = "", email: str = "", contacts: list[tuple[str, str, str]] = ()
+) -> tuple[str, str, list[str]]:
+    """(search_names, search_text, name_grams) for normalised values; contacts as (name, phone, email)."""
+    names = _lines(name, short_name, *(c[0] for c in contacts)).lower()
+    other = _lines(phone, email, *(_lines(c[1], c[2]) for c in contacts)).lower()
+    return names, _lines(names, other), name_grams(names)
+
+
+def name_grams(names: str) -> list[str]:
+    """Every 1- and 2-character substring of each line that holds no whitespace, sorted."""
+    grams = set()
+    for line in names.split("\n"):
+        for i in range(len(line)):
+            grams.add(line[i])
+            grams.add(line[i : i + 2])
+    return sorted(g for g in grams if g and not any(ch.isspace() for ch in g))
+
+
+# DDL ---------------------------------------------------------------------------------------------------
+
+_PG_INSTALL = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE EXTENSION IF NOT EXISTS btree_gin",
+    "ALTER TABLE customers_customer ADD COLUMN IF NOT EXISTS name_grams text[] NOT NULL DEFAULT '{}'",
+    r"""
+    CREATE OR REPLACE FUNCTION kehu_name_grams(names text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+      SELECT coalesce(array_agg(DISTINCT g ORDER BY g), '{}')
+      FROM unnest(string_to_array(names, E'\n')) AS line,
+           generate_series(1, char_length(line)) AS i,
+           LATERAL (VALUES (substr(line, i, 1)), (substr(line, i, 2))) AS v(g)
+      WHERE g <> '' AND g !~ '\s'
+    $$
+    """,
+    r"""
+    CREATE OR REPLACE FUNCTION customers_customer_search() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      contact_names text;
+      contact_other text;
+    BEGIN
+      SELECT string_agg(nullif(c.name, ''), E'\n' ORDER BY c.id),
+             string_agg(nullif(concat_ws(E'\n', nullif(c.phone_normalized, ''), nullif(c.email_normalized, '')), ''),
+                        E'\n' ORDER BY c.id)
+        INTO contact_names, contact_other
+        FROM customers_contact c
+       WHERE c.customer_id = NEW.id AND c.deleted_at IS NULL;
+      NEW.search_names := lower(concat_ws(E'\n', nullif(NEW.name, ''), nullif(NEW.short_name, ''), contact_names));
+      NEW.search_text := concat_ws(E'\n', nullif(NEW.search_names, ''), nullif(lower(concat_ws(E'\n',
+        nullif(NEW.phone_normalized, ''), nullif(NEW.email_normalized, ''), contact_other)), ''));
+      NEW.name_grams := kehu_name_grams(NEW.search_names);
+      RETURN NEW;
+    END $$
+    """,
+    r"""
+    CREATE OR REPLACE FUNCTION customers_contact_search() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      -- Setting search_text to NULL asks the customer trigger to recompute it (it never stays NULL).
+      IF TG_OP <> 'INSERT' THEN
+        UPDATE customers_customer SET search_text = NULL WHERE id = OLD.customer_id;
+      END IF;
+      IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.customer_id IS DISTINCT FROM OLD.customer_id) THEN
+        UPDATE customers_customer SET search_text = NULL WHERE id = NEW.customer_id;
+      END IF;
+      RETURN NULL;
+    END $$
+    """,
+    "DROP TRIGGER IF EXISTS customers_customer_search_ins ON customers_customer",
+    """CREATE TRIGGER customers_customer_search_ins BEFORE INSERT ON customers_customer
+       FOR EACH ROW EXECUTE FUNCTION customers_customer_search()""",
+    "DROP TRIGGER IF EXISTS customers_customer_search_upd ON customers_customer",
+    """CREATE TRIGGER customers_customer_search_upd BEFORE UPDATE ON customers_customer FOR EACH ROW
+       WHEN (NEW.name IS DISTINCT FROM OLD.name OR NEW.short_name IS DISTINCT FROM OLD.short_name
+             OR NEW.phone_normalized IS DISTINCT FROM OLD.phone_normalized
+             OR NEW.email_normalized IS DISTINCT FROM OLD.email_normalized
+             OR NEW.search_text IS DISTINCT FROM OLD.search_text
+             OR NEW.search_names IS DISTINCT FROM OLD.search_names)
+       EXECUTE FUNCTION customers_customer_search()""",
+    "DROP TRIGGER IF EXISTS customers_contact_search_insdel ON customers_contact",
+    """CREATE TRIGGER customers_contact_search_insdel AFTER INSERT OR DELETE ON customers_contact
+       FOR EACH ROW EXECUTE FUNCTION customers_contact_search()""",
+    "DROP TRIGGER IF EXISTS customers_contact_search_upd ON customers_contact",
+    """CREATE TRIGGER customers_contact_search_upd AFTER UPDATE ON customers_contact FOR EACH ROW
+       WHEN (NEW.name IS DISTINCT FROM OLD.name OR NEW.phone_normalized IS DISTINCT FROM OLD.phone_normalized
+             OR NEW.email_normalized IS DISTINCT FROM OLD.email_normalized
+             OR NEW.deleted_at IS DISTINCT FROM OLD.deleted_at OR NEW.customer_id IS DISTINCT FROM OLD.customer_id)
+       EXECUTE FUNCTION customers_contact_search()""",
+]
+# Backfill before the indexes exist (one pass, no index maintenance per row).
+_PG_BACKFILL = "UPDATE customers_customer SET search_text = NULL"
+_PG_INDEXES = [
+    """CREATE INDEX IF NOT EXISTS cust_search_trgm ON customers_customer
+       USING gin (organization_id, search_text gin_trgm_ops) WHERE deleted_at IS NULL""",
+    """CREATE INDEX IF NOT EXISTS cust_search_grams ON customers_customer
+       USING gin (organization_id, name_grams) WHERE deleted_at IS NULL""",
+]
+_PG_UNINSTALL = [
+    "DROP TRIGGER IF EXISTS customers_contact_search_upd ON customers_contact",
+    "DROP TRIGGER IF EXISTS customers_contact_search_insdel ON customers_contact",
+    "DROP TRIGGER IF EXISTS customers_customer_search_upd ON customers_customer",
+    "DROP TRIGGER IF EXISTS customers_customer_search_ins ON customers_customer",
+    "DROP FUNCTION IF EXISTS customers_contact_search()",
+    "DROP FUNCTION IF EXISTS customers_customer_search()",
+    "DROP FUNCTION IF EXISTS kehu_name_grams(text)",
+    "DROP INDEX IF EXISTS cust_search_grams",
+    "DROP INDEX IF EXISTS cust_search_trgm",
+    "ALTER TABLE customers_customer DROP COLUMN IF EXISTS name_grams",
+    # The extensions stay: other tables may use them, and they cost nothing unused.
+]
+
+# SQLite: the customer row's own columns are bare names inside `UPDATE customers_customer SET ...`.
+_SQ_CONTACTS = "FROM customers_contact c WHERE c.customer_id = customers_customer.id AND c.deleted_at IS NULL"
+_SQ_NAMES = (
+    "lower(name || CASE WHEN short_name <> '' THEN char(10) || short_name ELSE '' END"
+    f" || coalesce((SELECT group_concat(char(10) || c.name, '') {_SQ_CONTACTS} AND c.name <> ''), ''))"
+)
+_SQ_OTHER = (
+    "lower(CASE WHEN phone_normalized <> '' THEN char(10) || phone_normalized ELSE '' END"
+    " || CASE WHEN email_normalized <> '' THEN char(10) || email_normalized ELSE '' END"
+    " || coalesce((SELECT group_concat("
+    "CASE WHEN c.phone_normalized <> '' THEN char(10) || c.phone_normalized ELSE '' END"
+    f" || CASE WHEN c.email_normalized <> '' THEN char(10) || c.email_normalized ELSE '' END, '') {_SQ_CONTACTS}), ''))"
+)
+_SQ_REFRESH = f"UPDATE customers_customer SET search_names = {_SQ_NAMES}, search_text = {_SQ_NAMES} || {_SQ_OTHER}"
+_SQ_TOUCH = "UPDATE customers_customer SET search_text = search_text WHERE id"
+_SQ_FTS_DELETE = f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, search_text) VALUES ('delete', OLD.id, OLD.search_text)"
+_SQ_TRIGGERS = {
+    # Index what the row holds now (the AFTER UPDATE trigger below removes exactly that), then recompute.
+    "customers_customer_search_ai": f"""AFTER INSERT ON customers_customer BEGIN
+        INSERT INTO {FTS_TABLE}(rowid, search_text) VALUES (NEW.id, NEW.search_text);
+        {_SQ_TOUCH} = NEW.id;
+    END""",
+    # Every update recomputes: a Django save() writes back whatever search_text it loaded. The nested
+    # UPDATE does not fire this trigger again (SQLite's recursive_triggers is off, as Django leaves it).
+    "customers_customer_search_au": f"""AFTER UPDATE ON customers_customer BEGIN
+        {_SQ_FTS_DELETE};
+        {_SQ_REFRESH} WHERE id = NEW.id;
+        INSERT INTO {FTS_TABLE}(rowid, search_text) SELECT id, search_text FROM customers_customer WHERE id = NEW.id;
+    END""",
+    "customers_customer_search_ad": f"""AFTER DELETE ON customers_customer BEGIN
+        {_SQ_FTS_DELETE};
+    END""",
+    "customers_contact_search_ai": f"""AFTER INSERT ON customers_contact BEGIN
+        {_SQ_TOUCH} = NEW.customer_id;
+    END""",
+    "customers_contact_search_au": f"""AFTER UPDATE OF name, phone_normalized, email_normalized, deleted_at,
+        customer_id ON customers_contact BEGIN
+        {_SQ_TOUCH} IN (OLD.customer_id, NEW.customer_id);
+    END""",
+    "customers_contact_search_ad": f"""AFTER DELETE ON customers_contact BEGIN
+        {_SQ_TOUCH} = OLD.customer_id;
+    END""",
+}
+_SQ_FTS_CREATE = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
+    "search_text, content='customers_customer', content_rowid='id', tokenize='trigram')"
+)
+
+
+def install(connection: Any) -> None:
+    """Create the search columns' triggers and indexes for `connection`'s vendor and fill them in for
+    the rows that exist. Idempotent; a no-op on other vendors."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for statement in _PG_INSTALL:
+                cursor.execute(statement)
+            cursor.execute(_PG_BACKFILL)
+            for statement in _PG_INDEXES:
+                cursor.execute(statement)
+        elif connection.vendor == "sqlite":
+            _sqlite_install(cursor, backfill=True)
+
+
+def _sqlite_install(cursor: Any, *, backfill: bool) -> None:
+    cursor.execute(_SQ_FTS_CREATE)
+    if backfill:  # before the triggers exist: a plain pass, then one rebuild of the FTS index from it
+        cursor.execute(_SQ_REFRESH)
+        cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+    for name, body in _SQ_TRIGGERS.items():
+        cursor.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}")
+
+
+def uninstall(connection: Any) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for statement in _PG_UNINSTALL:
+                cursor.execute(statement)
+        elif connection.vendor == "sqlite":
+            for name in _SQ_TRIGGERS:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+            cursor.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+
+
+def ensure_schema(using: str = "default", **kwargs: Any) -> None:
+    """After `migrate` on SQLite: put back triggers that a table rebuild dropped, and re-index from the
+    rows (whose search columns the rebuild copied). A post_migrate receiver; cheap when all is there."""
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return
+    tables = set(connection.introspection.table_names())
+    if "customers_customer" not in tables or FTS_TABLE not in tables:
+        return  # migration 0003_search has not run (yet, or backwards)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        present = {row[0] for row in cursor.fetchall()}
+        if set(_SQ_TRIGGERS) <= present:
+            return
+        cursor.execute(_SQ_REFRESH)
+        cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+        for name, body in _SQ_TRIGGERS.items():
+            cursor.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}")
