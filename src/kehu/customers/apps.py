@@ -28,10 +28,11 @@ class CustomersConfig(AppConfig):
             )
         )
         search.register_provider("customers", selectors.search_provider)
-        # Search triggers on SQLite outlive table rebuilds by later migrations (customers/search.py).
-        from django.db.models.signals import post_migrate
+        # SQLite search triggers step aside while migrations rebuild tables (customers/search.py).
+        from django.db.models.signals import post_migrate, pre_migrate
 
         from kehu.customers import search as customer_search
 
-        post_migrate.connect(customer_search.ensure_schema, sender=self, dispatch_uid="customers_search_schema")
+        pre_migrate.connect(customer_search.suspend_triggers, sender=self, dispatch_uid="customers_search_off")
+        post_migrate.connect(customer_search.ensure_schema, sender=self, dispatch_uid="customers_search_on")
         timeline.register(selectors.audit_timeline, module="customers")

@@ -11,9 +11,12 @@ raw fixes by an operator), stays correct without each of them remembering to ref
 triggers refresh their customer's row, and a write that ends up stale is recomputed by the customer
 trigger. The cost is one indexed look-up of the customer's contacts per changed row.
 
-The same DDL is applied by migration 0003_search and again, idempotently, after every `migrate` on
-SQLite (`ensure_schema`): Django's SQLite schema editor rebuilds a table to add most columns, which
-drops its triggers.
+SQLite and migrations: Django's SQLite schema editor rebuilds a table to add most columns (create a new
+table, copy, drop, rename), and SQLite refuses that rename while a trigger elsewhere refers to the
+dropped table. So on SQLite the triggers exist only between migrations: `suspend_triggers` (pre_migrate)
+drops them when `migrate` has work to do, migration 0003_search creates the FTS5 table and fills it, and
+`ensure_schema` (post_migrate) recreates the triggers and re-indexes from the rows. PostgreSQL never
+rebuilds tables; its triggers and indexes are created by the migration.
 """
 
 from __future__ import annotations
@@ -79,10 +82,16 @@ def name_grams(names: str) -> list[str]:
     """Every 1- and 2-character substring of each line that holds no whitespace, sorted."""
     grams = set()
     for line in names.split("\n"):
-        for i in range(len(line)):
-            grams.add(line[i])
-            grams.add(line[i : i + 2])
-    return sorted(g for g in grams if g and not any(ch.isspace() for ch in g))
+        previous = ""
+        for ch in line:
+            if ch.isspace():
+                previous = ""
+                continue
+            grams.add(ch)
+            if previous:
+                grams.add(previous + ch)
+            previous = ch
+    return sorted(grams)
 
 
 # DDL ---------------------------------------------------------------------------------------------------
@@ -233,19 +242,23 @@ def install(connection: Any) -> None:
             for statement in _PG_INSTALL:
                 cursor.execute(statement)
             cursor.execute(_PG_BACKFILL)
-            for statement in _PG_INDEXES:
-                cursor.execute(statement)
+            install_indexes(cursor)
         elif connection.vendor == "sqlite":
-            _sqlite_install(cursor, backfill=True)
+            # The triggers come with post_migrate (ensure_schema), after every migration of this run.
+            cursor.execute(_SQ_FTS_CREATE)
+            _sqlite_refresh(cursor)
 
 
-def _sqlite_install(cursor: Any, *, backfill: bool) -> None:
-    cursor.execute(_SQ_FTS_CREATE)
-    if backfill:  # before the triggers exist: a plain pass, then one rebuild of the FTS index from it
-        cursor.execute(_SQ_REFRESH)
-        cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
-    for name, body in _SQ_TRIGGERS.items():
-        cursor.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}")
+def install_indexes(cursor: Any) -> None:
+    """PostgreSQL: the two GIN indexes (the seed drops them for a bulk load and builds them again)."""
+    for statement in _PG_INDEXES:
+        cursor.execute(statement)
+
+
+def _sqlite_refresh(cursor: Any) -> None:
+    """Recompute every row's search columns and rebuild the FTS index from them (no triggers present)."""
+    cursor.execute(_SQ_REFRESH)
+    cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
 
 
 def uninstall(connection: Any) -> None:
@@ -259,21 +272,39 @@ def uninstall(connection: Any) -> None:
             cursor.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
 
 
+def _sqlite_state(connection: Any) -> tuple[bool, set[str]]:
+    """(whether the FTS table exists, the names of the search triggers present)."""
+    tables = set(connection.introspection.table_names())
+    if "customers_customer" not in tables or FTS_TABLE not in tables:
+        return False, set()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        return True, {row[0] for row in cursor.fetchall()} & set(_SQ_TRIGGERS)
+
+
+def suspend_triggers(using: str = "default", plan: Any = None, **kwargs: Any) -> None:
+    """pre_migrate on SQLite: drop the search triggers when migrations are about to run (see above)."""
+    connection = connections[using]
+    if connection.vendor != "sqlite" or plan == []:
+        return
+    _installed, present = _sqlite_state(connection)
+    with connection.cursor() as cursor:
+        for name in present:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
 def ensure_schema(using: str = "default", **kwargs: Any) -> None:
-    """After `migrate` on SQLite: put back triggers that a table rebuild dropped, and re-index from the
-    rows (whose search columns the rebuild copied). A post_migrate receiver; cheap when all is there."""
+    """post_migrate on SQLite: recreate missing search triggers and re-index from the rows (a rebuilt
+    table kept their search columns, but writes made without triggers did not update them)."""
     connection = connections[using]
     if connection.vendor != "sqlite":
         return
-    tables = set(connection.introspection.table_names())
-    if "customers_customer" not in tables or FTS_TABLE not in tables:
-        return  # migration 0003_search has not run (yet, or backwards)
+    installed, present = _sqlite_state(connection)
+    if not installed or present == set(_SQ_TRIGGERS):
+        return  # before migration 0003_search (or after reversing it), or nothing to do
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        present = {row[0] for row in cursor.fetchall()}
-        if set(_SQ_TRIGGERS) <= present:
-            return
-        cursor.execute(_SQ_REFRESH)
-        cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+        for name in present:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+        _sqlite_refresh(cursor)
         for name, body in _SQ_TRIGGERS.items():
-            cursor.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}")
+            cursor.execute(f"CREATE TRIGGER {name} {body}")

@@ -1,0 +1,176 @@
+"""Server-side latency of the customer pages and API at scale, on a database seeded beforehand:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/kehu_bench kehu migrate
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/kehu_bench kehu seed --customers 1000000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/kehu_bench .venv/bin/python benchmarks/bench_customers.py
+
+(SQLite: DATABASE_URL=sqlite:////path/to/bench.sqlite3, e.g. with --customers 100000.)
+
+Each request goes through the whole Django stack in-process (middleware, a real database session from
+force_login, permissions, visibility, the selector, serialisation or template rendering) via the test
+Client: no network and no web server, so this is what one worker spends per request. For each case:
+warm-up requests, then N timed ones; median, p95, sequential throughput of one process (1 / mean) and
+the SQL queries of one request. Prints a Markdown table; asserts nothing. Creates customers (the POST
+case) and a few audit entries (the detail case's timeline) in the benchmark organisation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+# The test settings: local-memory cache, no whitenoise autorefresh (the embedded settings re-scan static
+# files on every request), DEBUG off; the database is whatever DATABASE_URL names.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kehu.settings.test")
+warnings.filterwarnings("ignore", message="No directory at")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.signals import request_started  # noqa: E402
+from django.db import connection, reset_queries  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+
+from kehu.accounts.models import Organization, User  # noqa: E402
+from kehu.customers import services  # noqa: E402
+from kehu.customers.models import Contact, Customer  # noqa: E402
+
+RARE_CHARS = "饕餮龘靐齉爩"  # kehu seed puts these in about 1 in 2,000 company names
+
+
+def estimate(model: type) -> int:
+    """Row count: the planner's estimate on PostgreSQL (exact counts are what we avoid), COUNT on SQLite."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [model._meta.db_table])
+            return int(cursor.fetchone()[0])
+        cursor.execute(f"SELECT count(*) FROM {model._meta.db_table}")
+        return int(cursor.fetchone()[0])
+
+
+def rare_fragment(org: Organization) -> str:
+    """Two characters of a name holding one of the rare characters (rare by construction)."""
+    for ch in RARE_CHARS:
+        name = (
+            Customer.objects.filter(organization=org, deleted_at__isnull=True, name__contains=ch)
+            .values_list("name", flat=True)
+            .first()
+        )
+        if name:
+            i = name.index(ch)
+            return name[i : i + 2]
+    return "龘龘"
+
+
+def measure(client: Client, method: str, path: str, requests: int, warmup: int, body_factory=None) -> dict:
+    def call(i: int):
+        if method == "GET":
+            return client.get(path)
+        return client.post(path, body_factory(i), content_type="application/json")
+
+    for i in range(warmup):
+        response = call(-1 - i)
+        if response.status_code not in (200, 201):
+            raise SystemExit(f"{method} {path}: HTTP {response.status_code} {response.content[:300]!r}")
+    with CaptureQueriesContext(connection) as queries:
+        call(10**6)
+    timings = []
+    for i in range(requests):
+        start = time.perf_counter()
+        response = call(i)
+        timings.append((time.perf_counter() - start) * 1000)
+        if response.status_code not in (200, 201):
+            raise SystemExit(f"{method} {path}: HTTP {response.status_code}")
+    timings.sort()
+    return {
+        "median": statistics.median(timings),
+        "p95": timings[int(len(timings) * 0.95) - 1],
+        "rps": 1000 / statistics.fmean(timings),
+        "queries": len(queries),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--org", default="基准测试有限公司")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    args = parser.parse_args()
+    setup_test_environment()  # the test Client's host, locmem mail
+    request_started.disconnect(reset_queries)  # so that the query log of a request can be counted
+
+    org = Organization.objects.get(name=args.org)
+    admin = User.objects.filter(organization=org, role__key="administrator").order_by("pk").first()
+    manager = User.objects.filter(organization=org, role__key="sales_manager").order_by("pk").first()
+    customer = Customer.objects.filter(organization=org, deleted_at__isnull=True).order_by("-updated_at").first()
+    for n in range(10):  # a timeline to show: ten changes, audited as a user would make them
+        customer = services.customer_update(
+            actor=admin, customer=customer, expected_version=customer.version, data={"notes": f"benchmark {n}"}
+        )
+    detail_id = customer.pk
+    common, rare = "科技", rare_fragment(org)
+    run = f"{time.time():.0f}"[-6:]
+
+    def new_customer(i: int) -> str:
+        import json
+
+        n = int(run) * 10000 + i + 5000
+        return json.dumps({"name": f"基准新建客户{run}-{i}", "phone": f"139{n % 10**8:08d}", "tier": "B"})
+
+    api, ui = "/api/v1/customers/", "/customers/"
+    cases = [
+        ("API list, first page", "GET", api),
+        ("UI list, first page", "GET", ui),
+        ("API list, tier + stage filter, sorted by name", "GET", f"{api}?tier=A&stage=customer&ordering=name"),
+        ("UI list, province filter, oldest first", "GET", f"{ui}?province={quote('广东省')}&ordering=updated_at"),
+        (f"API search, common 2 characters ({common})", "GET", f"{api}?search={quote(common)}"),
+        (f"API search, rare 2 characters ({rare})", "GET", f"{api}?search={quote(rare)}"),
+        ("API search, 1 character (张)", "GET", f"{api}?search={quote('张')}"),
+        ("API search, 4 phone digits (8013)", "GET", f"{api}?search=8013"),
+        ("API search, email fragment (info12)", "GET", f"{api}?search=info12"),
+        (f"Search box, 2 characters ({common})", "GET", f"/search/?q={quote(common)}"),
+        ("UI detail page with timeline", "GET", f"{ui}{detail_id}/"),
+        ("API detail", "GET", f"{api}{detail_id}/"),
+        ("API create (POST)", "POST", api),
+    ]
+    rows = []
+    for who, user in (("sales_manager", manager), ("administrator", admin)):
+        client = Client()
+        client.force_login(user)  # a real session row, read by the session middleware on every request
+        for label, method, path in cases:
+            if method == "POST" and who != "sales_manager":
+                continue
+            result = measure(client, method, path, args.requests, args.warmup, new_customer)
+            rows.append((label, who, result))
+            print(f"  {label} [{who}]: p95 {result['p95']:.1f} ms", file=sys.stderr)
+
+    vendor = connection.vendor
+    version = connection.cursor().connection.info.server_version if vendor == "postgresql" else None
+    db = (
+        f"PostgreSQL {version // 10000}.{version % 10000}"
+        if version
+        else f"SQLite {connection.Database.sqlite_version}"
+    )
+    print(
+        f"\n{db}, {estimate(Customer):,} customers, {estimate(Contact):,} contacts; "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs; {args.requests} requests per case after "
+        f"{args.warmup} warm-up, in-process (Django test Client, session auth)\n"
+    )
+    print("| case | as | median ms | p95 ms | req/s (1 process) | queries |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for label, who, r in rows:
+        print(f"| {label} | {who} | {r['median']:.1f} | {r['p95']:.1f} | {r['rps']:.0f} | {r['queries']} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""The search module: query parsing, backend choice, the index path's plan on PostgreSQL, and the
+migration's triggers surviving what Django's migrations do to the table (SQLite) and going back."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from kehu.core.search_backends import SearchBackend, get_backend, parse
+from kehu.core.search_backends.postgres import PostgresSearchBackend, like_pattern
+from kehu.core.search_backends.sqlite import SqliteSearchBackend, fts_phrase
+from kehu.customers import search
+from kehu.customers.models import Contact, Customer
+from tests.customers.factories import make_contact, make_customer
+
+
+@pytest.mark.parametrize(
+    ("query", "needle", "mode"),
+    [
+        ("张", "张", "names"),
+        (" 华为 ", "华为", "names"),
+        ("华为科技", "华为科技", "text"),
+        ("ACME Co", "acme co", "text"),
+        ("Ab", "ab", "names"),
+        ("1380013", "1380013", "phone"),
+        ("+86 138 0013", "1380013", "phone"),
+        ("0086-138-0013", "1380013", "phone"),
+        ("１３８００１３", "1380013", "phone"),  # full-width digits
+        ("(021) 5555", "0215555", "phone"),
+        ("123", "123", "names"),  # fewer than 4 digits is not a phone search
+        ("+86", "+86", "names"),
+        ("a\nb\tc", "a b c", "text"),  # control characters never reach the LIKE or the line separator
+    ],
+)
+def test_parse(query, needle, mode):
+    terms = parse(query)
+    assert (terms.needle, terms.mode) == (needle, mode)
+
+
+def test_parse_empty_and_long():
+    assert parse("") is None and parse("   ") is None and parse(None) is None
+    assert len(parse("华" * 500).needle) == 100
+
+
+def test_name_grams_are_every_one_and_two_character_piece_of_each_line():
+    assert search.name_grams("华为 ab\n李四") == sorted({"华", "为", "华为", "a", "b", "ab", "李", "四", "李四"})
+
+
+def test_patterns_are_escaped():
+    assert like_pattern("50%_a\\b") == "%50\\%\\_a\\\\b%"
+    assert fts_phrase('say "hi"') == '"say ""hi"""'
+
+
+def test_the_backend_follows_the_connection_vendor(db):
+    backend = get_backend()
+    expected = {"postgresql": PostgresSearchBackend, "sqlite": SqliteSearchBackend}.get(connection.vendor)
+    assert type(backend) is (expected or SearchBackend)
+
+
+def test_wildcards_in_a_query_are_literal(tenant_a, monkeypatch):
+    make_customer(tenant_a, name="百分之百_公司")
+    make_customer(tenant_a, name="百分之百X公司")
+    visible = Customer.objects.visible_to(tenant_a.admin)
+    for walk in (2000, 1):  # the walk and the index path
+        monkeypatch.setattr(SearchBackend, "walk_rows", walk)
+        assert [c.name for c in visible.filter(pk__in=search.search_ids(visible, "百_公司"))] == ["百分之百_公司"]
+        assert search.search_ids(visible, "%") == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL indexes")
+def test_postgres_has_the_gin_indexes_led_by_the_organisation(db):
+    """Which plan uses them depends on the data: benchmarks/RESULTS.md shows EXPLAIN ANALYZE at a million."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'customers_customer'")
+        indexes = dict(cursor.fetchall())
+    assert (
+        "USING gin (organization_id, search_text gin_trgm_ops) WHERE (deleted_at IS NULL)"
+        in indexes["cust_search_trgm"]
+    )
+    assert "USING gin (organization_id, name_grams) WHERE (deleted_at IS NULL)" in indexes["cust_search_grams"]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite table rebuilds")
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_triggers_come_back_after_a_table_rebuild(tenant_a):
+    """Django's SQLite schema editor rebuilds a table to add most columns, which a trigger referring to
+    the table would make fail; pre_migrate drops the triggers, post_migrate restores and re-indexes."""
+    customer = make_customer(tenant_a, name="重建前的公司")
+    search.suspend_triggers()
+    with connection.schema_editor() as editor:
+        editor._remake_table(Customer)
+        editor._remake_table(Contact)
+    Customer.objects.filter(pk=customer.pk).update(name="重建期间改名")  # no triggers at this moment
+    search.ensure_schema()
+    visible = Customer.objects.visible_to(tenant_a.admin)
+    assert search.search_ids(visible, "重建前的") == []
+    assert search.search_ids(visible, "重建期间") == [customer.pk]
+    make_contact(tenant_a, customer, name="重建后联系人")
+    assert search.search_ids(visible, "重建后联系") == [customer.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_is_reversible_and_backfills(tenant_a, monkeypatch):
+    customer = make_customer(tenant_a, name="迁移测试有限公司")
+    make_contact(tenant_a, customer, name="回填联系人")
+    search.suspend_triggers()  # what `migrate` does before its migrations (pre_migrate)
+    executor = MigrationExecutor(connection)
+    executor.migrate([("customers", "0002_labels_and_timeline_index")])
+    with connection.cursor() as cursor:
+        columns = {c.name for c in connection.introspection.get_table_description(cursor, "customers_customer")}
+        assert "search_text" not in columns and "name_grams" not in columns
+        assert search.FTS_TABLE not in connection.introspection.table_names(cursor)
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes("customers"))
+    search.ensure_schema()  # what `migrate` does after its migrations (post_migrate)
+    visible = Customer.objects.visible_to(tenant_a.admin)
+    assert search.search_ids(visible, "迁移测试") == [customer.pk]
+    assert search.search_ids(visible, "回填") == [customer.pk]
+    monkeypatch.setattr(SearchBackend, "walk_rows", 1)  # and through the index that the migration built
+    assert search.search_ids(visible, "迁移测试") == [customer.pk]
+    assert search.search_ids(visible, "回填") == [customer.pk]
