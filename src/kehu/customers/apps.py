@@ -29,3 +29,10 @@ class CustomersConfig(AppConfig):
         )
         search.register_provider("customers", selectors.search_provider)
         timeline.register(selectors.audit_timeline, module="customers")
+
+        # Notes and attachments (feature "notes"): their policies, and their items on the timeline.
+        from kehu.customers import note_policies, note_selectors
+
+        note_policies.register()
+        timeline.register(note_selectors.note_timeline, module="customers")
+        timeline.register(note_selectors.attachment_timeline, module="customers")
