@@ -102,7 +102,7 @@ KINDS: dict[str, FileKind] = {
     "docx": FileKind("Word", f"{_OX}wordprocessingml.document", _ooxml("word/")),
     "xlsx": FileKind("Excel", f"{_OX}spreadsheetml.sheet", _ooxml("xl/")),
     "pptx": FileKind("PowerPoint", f"{_OX}presentationml.presentation", _ooxml("ppt/")),
-    "txt": FileKind(gettext_lazy("text"), "text/plain", _text),
+    "txt": FileKind(gettext_lazy("plain text"), "text/plain", _text),
     "csv": FileKind("CSV", "text/csv", _text),
     "zip": FileKind("ZIP", "application/zip", _zip),
 }
