@@ -63,6 +63,7 @@ def test_a_type_outside_the_list_is_refused(tenant_a, settings):
     customer = make_customer(tenant_a)
     message = refused(tenant_a.admin, customer, upload("setup.exe", EXE))
     assert "setup.exe" in message and ".exe" in message and "pdf" in message
+    assert "no file extension" in refused(tenant_a.admin, customer, upload("说明书", PDF))
     settings.KEHU_ATTACHMENT_TYPES = ["pdf"]
     assert "照片.png" in refused(tenant_a.admin, customer, upload("照片.png", PNG))
 

@@ -166,11 +166,15 @@ def check_upload(file: Any) -> CheckedFile:
         )
     ext = extension(name)
     allowed = allowed_extensions()
-    if ext not in allowed:
-        kind = f".{ext}" if ext else _("without an extension")
+    if not ext:
         raise _refuse(
-            _("“%(name)s”: files %(kind)s are not allowed. Allowed types: %(allowed)s.")
-            % {"name": name, "kind": kind, "allowed": ", ".join(allowed)}
+            _("“%(name)s” has no file extension. Allowed types: %(allowed)s.")
+            % {"name": name, "allowed": ", ".join(allowed)}
+        )
+    if ext not in allowed:
+        raise _refuse(
+            _("“%(name)s”: .%(ext)s files are not allowed. Allowed types: %(allowed)s.")
+            % {"name": name, "ext": ext, "allowed": ", ".join(allowed)}
         )
     kind = KINDS[ext]
     file.seek(0)
