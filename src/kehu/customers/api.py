@@ -454,6 +454,11 @@ ROUTES = [
     ("tags", TagViewSet, "tag"),
 ]
 
+# Notes and attachments (feature "notes"): their view sets live in note_api.py.
+from kehu.customers.note_api import ROUTES as NOTE_ROUTES  # noqa: E402
+
+ROUTES += NOTE_ROUTES
+
 
 def register_routes(router: Any) -> None:
     """For a router other than /api/v1/'s (which reads ROUTES itself)."""

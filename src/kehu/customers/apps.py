@@ -36,3 +36,10 @@ class CustomersConfig(AppConfig):
         pre_migrate.connect(customer_search.suspend_triggers, sender=self, dispatch_uid="customers_search_off")
         post_migrate.connect(customer_search.ensure_schema, sender=self, dispatch_uid="customers_search_on")
         timeline.register(selectors.audit_timeline, module="customers")
+
+        # Notes and attachments (feature "notes"): their policies, and their items on the timeline.
+        from kehu.customers import note_policies, note_selectors
+
+        note_policies.register()
+        timeline.register(note_selectors.note_timeline, module="customers")
+        timeline.register(note_selectors.attachment_timeline, module="customers")

@@ -282,3 +282,7 @@ class Contact(_ReachableMixin, BusinessModel):
         errors = self.clean_reachability()
         if errors:
             raise ValidationError(errors)
+
+
+# Notes and attachments (feature "notes"): defined in their own module, registered with the app here.
+from kehu.customers.note_models import *  # noqa: E402,F403

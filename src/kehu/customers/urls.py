@@ -23,3 +23,16 @@ urlpatterns = [
     path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),
     path("contacts/<int:pk>/delete/", views.contact_delete, name="contact_delete"),
 ]
+
+# Notes and attachments (feature "notes").
+from kehu.customers import note_views  # noqa: E402
+
+urlpatterns += [
+    path("<int:pk>/notes/new/", note_views.note_create, name="note_create"),
+    path("<int:pk>/mentions/", note_views.mention_suggestions, name="mention_suggestions"),
+    path("<int:pk>/attachments/new/", note_views.attachment_upload, name="attachment_upload"),
+    path("notes/<int:pk>/", note_views.note_edit, name="note_edit"),
+    path("notes/<int:pk>/delete/", note_views.note_delete, name="note_delete"),
+    path("attachments/<int:pk>/download/", note_views.attachment_download, name="attachment_download"),
+    path("attachments/<int:pk>/delete/", note_views.attachment_delete, name="attachment_delete"),
+]

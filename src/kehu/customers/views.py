@@ -176,6 +176,10 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_assign": can_assign,
         "owners": selectors.owner_choices_for(actor=actor) if can_assign else [],
     }
+    # Notes and attachments (feature "notes"): the note box and the files panel.
+    from kehu.customers.note_views import detail_context
+
+    context.update(detail_context(request, customer, contacts=context["contacts"]))
     return render(request, "customers/detail.html", context)
 
 

@@ -197,3 +197,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {"kehu": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }
+
+# Attachments of customers and notes (kehu.customers.uploads): the size limit, and the extensions
+# accepted (each is also checked against the file's content). Files outside this list are refused.
+KEHU_ATTACHMENT_MAX_MB = env_int("KEHU_ATTACHMENT_MAX_MB", 20)
+KEHU_ATTACHMENT_TYPES = env_list(
+    "KEHU_ATTACHMENT_TYPES",
+    ["pdf", "png", "jpg", "jpeg", "gif", "webp", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "txt", "csv", "zip"],
+)

@@ -1,0 +1,135 @@
+"""Reads of notes and attachments, the mention picker's candidates, and the timeline providers.
+
+Every read starts from `visible_to(actor)`: a note or file is visible exactly when its customer is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from kehu.core.errors import NotFound
+from kehu.core.permissions import can
+from kehu.customers import mentions, timeline
+from kehu.customers.models import Customer
+from kehu.customers.note_models import Attachment, Note
+
+MENTION_LIMIT = 8
+MENTION_QUERY_MAX = 50
+
+
+def _get(qs: QuerySet, pk: Any) -> Any:
+    try:
+        return qs.get(pk=int(pk))
+    except (ValueError, TypeError, qs.model.DoesNotExist) as exc:
+        raise NotFound() from exc
+
+
+def note_list_for(*, actor: Any, customer: Customer | int | None = None) -> QuerySet[Note]:
+    qs = Note.objects.visible_to(actor).select_related("customer__owner__team", "created_by", "contact")
+    if customer is not None:
+        qs = qs.filter(customer_id=getattr(customer, "pk", customer))
+    return qs
+
+
+def note_get_for(*, actor: Any, pk: Any) -> Note:
+    return _get(note_list_for(actor=actor), pk)
+
+
+def attachment_list_for(
+    *, actor: Any, customer: Customer | int | None = None, note: Note | int | None = None
+) -> QuerySet[Attachment]:
+    qs = Attachment.objects.visible_to(actor).select_related("customer__owner__team", "created_by")
+    if customer is not None:
+        qs = qs.filter(customer_id=getattr(customer, "pk", customer))
+    if note is not None:
+        qs = qs.filter(note_id=getattr(note, "pk", note))
+    return qs
+
+
+def attachment_get_for(*, actor: Any, pk: Any) -> Attachment:
+    return _get(attachment_list_for(actor=actor), pk)
+
+
+@dataclass(frozen=True)
+class MentionCandidate:
+    user: Any
+    can_see: bool  # may they open the customer? If not, a mention notifies nobody.
+
+    @property
+    def token(self) -> str:
+        return mentions.token(str(self.user), self.user.pk)
+
+
+def mention_candidates_for(*, actor: Any, customer: Customer, query: str, limit: int = MENTION_LIMIT) -> list[Any]:
+    """Active colleagues whose name or email contains `query`, each with whether they can see `customer`
+    (the picker says so before the author mentions someone who would not be notified)."""
+    from kehu.accounts.models import User
+
+    if not can(actor, "view", customer):
+        raise NotFound()
+    query = (query or "").strip().lstrip("@")[:MENTION_QUERY_MAX]
+    qs = User.objects.visible_to(actor).filter(is_active=True).exclude(pk=actor.pk)
+    if query:
+        qs = qs.filter(Q(name__icontains=query) | Q(email__icontains=query))
+    users = qs.select_related("role", "team", "organization").order_by("name", "email")[:limit]
+    return [MentionCandidate(user=u, can_see=can(u, "view", customer)) for u in users]
+
+
+# Timeline --------------------------------------------------------------------------------------------
+
+
+def note_timeline(
+    *, actor: Any, customer: Customer, limit: int, before: datetime | None = None
+) -> list[timeline.TimelineItem]:
+    """The customer's notes, rendered (mentions as @Name), with their author and time."""
+    qs = note_list_for(actor=actor, customer=customer)
+    if before is not None:
+        qs = qs.filter(created_at__lt=before)
+    items = []
+    for note in qs.order_by("-created_at", "-pk")[:limit]:
+        title = _("Note")
+        if note.contact_id:
+            title = _("Note about %(contact)s") % {"contact": note.contact}
+        if note.edited:
+            title = f"{title} ({_('edited')})"
+        items.append(
+            timeline.TimelineItem(
+                at=note.created_at,
+                kind="note",
+                title=title,
+                actor=str(note.created_by) if note.created_by else "",
+                body=mentions.plain(note.body),
+                url=reverse("customers:note_edit", args=[note.pk]),
+                icon="sticky",
+            )
+        )
+    return items
+
+
+def attachment_timeline(
+    *, actor: Any, customer: Customer, limit: int, before: datetime | None = None
+) -> list[timeline.TimelineItem]:
+    qs = attachment_list_for(actor=actor, customer=customer)
+    if before is not None:
+        qs = qs.filter(created_at__lt=before)
+    items = []
+    for attachment in qs.order_by("-created_at", "-pk")[:limit]:
+        items.append(
+            timeline.TimelineItem(
+                at=attachment.created_at,
+                kind="attachment",
+                title=_("Attached %(name)s") % {"name": attachment.original_name},
+                actor=str(attachment.created_by) if attachment.created_by else "",
+                body=filesizeformat(attachment.size),
+                url=reverse("customers:attachment_download", args=[attachment.pk]),
+                icon="paperclip",
+            )
+        )
+    return items
