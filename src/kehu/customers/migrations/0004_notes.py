@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('customers', '0001_initial'),
+        ('customers', '0003_search'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
