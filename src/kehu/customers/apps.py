@@ -24,8 +24,11 @@ class CustomersConfig(AppConfig):
                 nav=(
                     modules.NavItem(_("Customers"), "customers:list", "people"),
                     modules.NavItem(_("Recycle bin"), "customers:recycle_bin", "trash"),
+                    modules.NavItem(_("Public pool 公海"), "customers:pool", "inbox"),
                 ),
             )
         )
         search.register_provider("customers", selectors.search_provider)
         timeline.register(selectors.audit_timeline, module="customers")
+        # Public pool 公海 and merge: their timeline texts and the built-in merge handlers.
+        from kehu.customers import merge, pool  # noqa: F401

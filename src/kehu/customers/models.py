@@ -149,6 +149,16 @@ class Customer(_ReachableMixin, BusinessModel):
     next_follow_up_at = models.DateTimeField(_("next follow-up at"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)
+    # Duplicates merge (customers/merge.py): the survivor this soft-deleted record was merged into.
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("merged into"),
+    )
 
     objects = CustomerQuerySet.as_manager()
 
@@ -270,3 +280,7 @@ class Contact(_ReachableMixin, BusinessModel):
         errors = self.clean_reachability()
         if errors:
             raise ValidationError(errors)
+
+
+# Public pool 公海 settings and moves (customers/pool_models.py).
+from kehu.customers.pool_models import *  # noqa: E402,F403

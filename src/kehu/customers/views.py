@@ -176,6 +176,10 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_assign": can_assign,
         "owners": selectors.owner_choices_for(actor=actor) if can_assign else [],
     }
+    # Public pool 公海: claim / release buttons, and the contacts of a pool customer.
+    from kehu.customers.pool_views import detail_context
+
+    context.update(detail_context(actor, customer))
     return render(request, "customers/detail.html", context)
 
 
@@ -255,7 +259,12 @@ def recycle_bin(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "customers/recycle_bin.html",
-        {"customers": customers, "can_restore": can(actor, "restore", Customer), "limit": RECYCLE_BIN_LIMIT},
+        {
+            "customers": customers,
+            "can_restore": can(actor, "restore", Customer),
+            "limit": RECYCLE_BIN_LIMIT,
+            "can_purge": can(actor, "purge", Customer),  # administrators delete for good (pool_views.py)
+        },
     )
 
 
