@@ -32,10 +32,11 @@ def make_tag(tenant: Any, name: str | None = None, colour: str = "#0d6efd") -> T
 
 
 def make_pool_customer(tenant: Any, **fields: Any) -> Customer:
-    """A customer in the public pool 公海 of `tenant` (released by its first owner, with a reason)."""
+    """A customer in the public pool 公海 of `tenant`, released by the administrator who held it (so no
+    rep's reclaim cooldown applies)."""
     from kehu.customers import pool
 
-    customer = make_customer(tenant, **fields)
+    customer = make_customer(tenant, tenant.admin, **fields)
     return pool.customer_release(actor=tenant.admin, customer=customer, reason="测试：放入公海")
 
 

@@ -217,8 +217,11 @@ def _with_list_relations(qs: QuerySet[Customer]) -> QuerySet[Customer]:
 
 
 def customers_with_relations_for(*, actor: Any) -> QuerySet[Customer]:
-    """Visible customers with what a list row or an API item shows (owner, tags) loaded up front."""
-    return _with_list_relations(Customer.objects.visible_to(actor))
+    """Customers the actor may open (their scope and the public pool) with what an API item shows (owner,
+    tags) loaded up front."""
+    from kehu.customers.pool_selectors import customers_visible_or_pool_for
+
+    return _with_list_relations(customers_visible_or_pool_for(actor))
 
 
 def customer_list_for(
