@@ -121,13 +121,18 @@ def customers_claim(*, actor: Any, customers: Iterable[Customer], owner: Any = N
     if limit:
         held = held_count(user=owner)
         if held + len(customers) > limit:
-            who = _("You hold") if owner.pk == actor.pk else _("%(name)s holds") % {"name": owner}
-            raise PoolLimitReached(
-                _(
-                    "%(who)s %(held)d customers; the limit is %(limit)d per user, so %(count)d more cannot be "
+            if owner.pk == actor.pk:
+                text = _(
+                    "You hold %(held)d customers; the limit is %(limit)d per user, so %(count)d more cannot be "
                     "claimed. Release customers to the pool first."
                 )
-                % {"who": who, "held": held, "limit": limit, "count": len(customers)},
+            else:
+                text = _(
+                    "%(name)s holds %(held)d customers; the limit is %(limit)d per user, so %(count)d more cannot "
+                    "be assigned to them."
+                )
+            raise PoolLimitReached(
+                text % {"name": owner, "held": held, "limit": limit, "count": len(customers)},
                 fields={"ids": [_("The limit is %(limit)d customers per user.") % {"limit": limit}]},
             )
     now = timezone.now()

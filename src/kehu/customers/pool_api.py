@@ -172,7 +172,11 @@ def release(self: Any, request: Request, pk: str | None = None) -> Response:
     return Response(CustomerOutputSerializer(self.get_object_for(customer.pk)).data)
 
 
-@extend_schema(request=BulkClaimSerializer, responses={200: IdsSerializer, **errors(400, 401, 403, 409)})
+@extend_schema(
+    operation_id="customers_bulk_claim",
+    request=BulkClaimSerializer,
+    responses={200: IdsSerializer, **errors(400, 401, 403, 409)},
+)
 @action(detail=False, methods=["post"], url_path="claim", url_name="bulk-claim")
 def bulk_claim(self: Any, request: Request) -> Response:
     """Claim several pool customers; all or nothing. Answers {"ids": [claimed ids]}."""
@@ -185,7 +189,11 @@ def bulk_claim(self: Any, request: Request) -> Response:
     return Response({"ids": [c.pk for c in claimed]})
 
 
-@extend_schema(request=BulkReleaseSerializer, responses={200: IdsSerializer, **errors(400, 401, 403)})
+@extend_schema(
+    operation_id="customers_bulk_release",
+    request=BulkReleaseSerializer,
+    responses={200: IdsSerializer, **errors(400, 401, 403)},
+)
 @action(detail=False, methods=["post"], url_path="release", url_name="bulk-release")
 def bulk_release(self: Any, request: Request) -> Response:
     """Release several customers into the pool with one reason; all or nothing."""
