@@ -29,3 +29,17 @@ def make_contact(tenant: Any, customer: Customer | None = None, **fields: Any) -
 
 def make_tag(tenant: Any, name: str | None = None, colour: str = "#0d6efd") -> Tag:
     return services.tag_create(actor=tenant.admin, name=name or f"标签 {next(_seq)}", colour=colour)
+
+
+def make_pool_customer(tenant: Any, **fields: Any) -> Customer:
+    """A customer in the public pool 公海 of `tenant`, released by the administrator who held it (so no
+    rep's reclaim cooldown applies)."""
+    from kehu.customers import pool
+
+    customer = make_customer(tenant, tenant.admin, **fields)
+    return pool.customer_release(actor=tenant.admin, customer=customer, reason="测试：放入公海")
+
+
+def make_deleted_customer(tenant: Any, **fields: Any) -> Customer:
+    """A customer in the recycle bin of `tenant`."""
+    return services.customer_delete(actor=tenant.admin, customer=make_customer(tenant, **fields))

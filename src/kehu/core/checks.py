@@ -16,6 +16,8 @@ NOT_BUSINESS = {
     "accounts.apitoken": "tenant-scoped platform record",
     "core.notification": "personal inbox, read through notification_list_for",
     "customers.customertag": "link row of a customer and a tag, read through the customer",
+    "customers.poolsettings": "one settings row per organisation, read through pool_settings_for",
+    "customers.poolmove": "log row of a customer's pool moves, read through the pool rules",
 }
 
 

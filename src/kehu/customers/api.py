@@ -464,3 +464,10 @@ def register_routes(router: Any) -> None:
     """For a router other than /api/v1/'s (which reads ROUTES itself)."""
     for prefix, viewset, basename in ROUTES:
         router.register(prefix, viewset, basename=basename)
+
+
+# Public pool 公海, duplicates, merge and purge (customers/pool_api.py): actions on the customers routes,
+# and GET /api/v1/pool/.
+from kehu.customers.pool_api import install as _install_pool_api  # noqa: E402
+
+_install_pool_api(CustomerViewSet, ROUTES)

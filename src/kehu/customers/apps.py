@@ -24,6 +24,7 @@ class CustomersConfig(AppConfig):
                 nav=(
                     modules.NavItem(_("Customers"), "customers:list", "people"),
                     modules.NavItem(_("Recycle bin"), "customers:recycle_bin", "trash"),
+                    modules.NavItem(_("Public pool 公海"), "customers:pool", "inbox"),
                 ),
             )
         )
@@ -43,3 +44,6 @@ class CustomersConfig(AppConfig):
         note_policies.register()
         timeline.register(note_selectors.note_timeline, module="customers")
         timeline.register(note_selectors.attachment_timeline, module="customers")
+
+        # Public pool 公海 and merge: their timeline texts and the built-in merge handlers.
+        from kehu.customers import merge, pool  # noqa: F401

@@ -149,6 +149,16 @@ class Customer(_ReachableMixin, BusinessModel):
     next_follow_up_at = models.DateTimeField(_("next follow-up at"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)
+    # Duplicates merge (customers/merge.py): the survivor this soft-deleted record was merged into.
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("merged into"),
+    )
 
     # --- Search (kehu.customers.search, kehu.core.search_backends) --------------------------------------
     # Written by database triggers only (migration 0003_search), never by Python code: lower-cased, one
@@ -286,3 +296,6 @@ class Contact(_ReachableMixin, BusinessModel):
 
 # Notes and attachments (feature "notes"): defined in their own module, registered with the app here.
 from kehu.customers.note_models import *  # noqa: E402,F403
+
+# Public pool 公海 settings and moves (customers/pool_models.py).
+from kehu.customers.pool_models import *  # noqa: E402,F403

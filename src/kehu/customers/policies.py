@@ -17,7 +17,43 @@ class CustomerPolicy(Policy):
     module = MODULE
 
     def can(self, actor: User, action: str, target: Any) -> bool:
+        # Public pool 公海, merge and purge: the rules are pool_can() below.
+        if action in POOL_ACTIONS or _in_pool(actor, target):
+            return self.pool_can(actor, action, target)
         return super().can(actor, "delete" if action == "restore" else action, target)
+
+    def pool_can(self, actor: User, action: str, target: Any) -> bool:
+        """A customer without an owner sits in the organisation's public pool: everyone with `view` in
+        customers sees it, whoever may `edit` (or `create`) customers claims it, and `assign` gives it to a
+        colleague. Releasing needs `edit` on the customer as its scope stands; purging from the recycle
+        bin needs `administer`. Other actions on a pool customer follow the role's scope as usual."""
+        grant = actor.grant_for(self.module)
+        if action == "purge":
+            return super().can(actor, "administer", target)
+        if action == "release":
+            if isinstance(target, Customer) and target.owner_id is None:
+                return False
+            return super().can(actor, "edit", target)
+        if action == "claim":
+            if isinstance(target, Customer) and not _in_pool(actor, target):
+                return False
+            return "view" in grant.actions and bool({"edit", "create"} & set(grant.actions))
+        if action in ("view", "assign"):  # target is a pool customer here
+            return action in grant.actions
+        return super().can(actor, "delete" if action == "restore" else action, target)
+
+
+POOL_ACTIONS = ("claim", "release", "purge")
+
+
+def _in_pool(actor: User, target: Any) -> bool:
+    """A live customer of the actor's organisation without an owner."""
+    return (
+        isinstance(target, Customer)
+        and target.owner_id is None
+        and target.deleted_at is None
+        and target.organization_id == actor.organization_id
+    )
 
 
 class ContactPolicy(Policy):

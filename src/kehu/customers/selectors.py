@@ -72,11 +72,14 @@ class CustomerFilters:
         return cls(**values)
 
 
-def customer_queryset_for(*, actor: Any, filters: CustomerFilters | dict | None = None) -> QuerySet[Customer]:
-    """The visible customers matching `filters`, unordered and unpaginated (callers bound it)."""
+def customer_queryset_for(
+    *, actor: Any, filters: CustomerFilters | dict | None = None, base: QuerySet[Customer] | None = None
+) -> QuerySet[Customer]:
+    """The visible customers matching `filters`, unordered and unpaginated (callers bound it). `base`
+    replaces `visible_to(actor)` for a selector that already bounds the rows (the public pool)."""
     if not isinstance(filters, CustomerFilters):
         filters = CustomerFilters.from_mapping(filters)
-    qs = Customer.objects.visible_to(actor)
+    qs = Customer.objects.visible_to(actor) if base is None else base
     if filters.search.strip():  # search: customers/search.py (every match, unbounded: exports, bulk)
         qs = customer_search.filter_queryset(qs, filters.search)
     for name in ("kind", "tier", "stage", "source", "province", "city"):
@@ -195,8 +198,11 @@ def _with_list_relations(qs: QuerySet[Customer]) -> QuerySet[Customer]:
 
 
 def customers_with_relations_for(*, actor: Any) -> QuerySet[Customer]:
-    """Visible customers with what a list row or an API item shows (owner, tags) loaded up front."""
-    return _with_list_relations(Customer.objects.visible_to(actor))
+    """Customers the actor may open (their scope and the public pool) with what an API item shows (owner,
+    tags) loaded up front."""
+    from kehu.customers.pool_selectors import customers_visible_or_pool_for
+
+    return _with_list_relations(customers_visible_or_pool_for(actor))
 
 
 def customer_list_for(
@@ -241,7 +247,9 @@ def _search_page_ids(base: QuerySet, query: str, *, ordering: str, cursor: str |
 
 
 def customer_get_for(*, actor: Any, pk: Any) -> Customer:
-    qs = Customer.objects.visible_to(actor).select_related("owner__team", "created_by")
+    from kehu.customers.pool_selectors import customers_visible_or_pool_for  # the pool: open before claiming
+
+    qs = customers_visible_or_pool_for(actor).select_related("owner__team", "created_by")
     return _get(qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name"))), pk)
 
 
@@ -436,6 +444,7 @@ def audit_timeline(
                 actor=str(entry.actor) if entry.actor else entry.actor_label,
                 icon=icon,
                 changes=changes,
+                body=AUDIT_BODIES[entry.action](entry.changes or {}) if entry.action in AUDIT_BODIES else "",
             )
         )
     return items
@@ -480,3 +489,18 @@ def search_provider(*, actor: Any, query: str, limit: int = 10) -> list[SearchHi
                 )
             )
     return hits
+
+
+# Public pool 公海, merge and purge (customers/pool.py, merge.py): their timeline titles, and a line of
+# text from the entry's stored values (a release reason, the merged records) in the reader's language.
+_TITLES.update(
+    {
+        "customer.claim": (gettext_noop("Claimed from the public pool"), "box-arrow-in-down"),
+        "customer.release": (gettext_noop("Released to the public pool"), "box-arrow-up"),
+        "customer.auto_return": (gettext_noop("Returned to the public pool automatically"), "hourglass-bottom"),
+        "customer.merge": (gettext_noop("Merged duplicates into this customer"), "union"),
+        "customer.merged_into": (gettext_noop("Merged into another customer"), "sign-merge-right"),
+        "customer.purge": (gettext_noop("Deleted for good from the recycle bin"), "x-octagon"),
+    }
+)
+AUDIT_BODIES: dict[str, Any] = {}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kehu.customers import views
+from kehu.customers import pool_views, views
 
 # The namespace is the module key: the middleware's module gate answers 403 for every page below when
 # the organisation has not enabled the customers module.
@@ -22,6 +22,16 @@ urlpatterns = [
     path("<int:pk>/contacts/new/", views.contact_create, name="contact_create"),
     path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),
     path("contacts/<int:pk>/delete/", views.contact_delete, name="contact_delete"),
+    # Public pool 公海, duplicates and merge, recycle-bin purge (customers/pool_views.py).
+    path("pool/", pool_views.pool_list, name="pool"),
+    path("pool/bulk/", pool_views.pool_bulk, name="pool_bulk"),
+    path("pool/release/", pool_views.release_bulk, name="pool_release_bulk"),
+    path("pool/settings/", pool_views.pool_settings, name="pool_settings"),
+    path("duplicates/", pool_views.duplicates, name="duplicates"),
+    path("merge/", pool_views.customer_merge, name="merge"),
+    path("<int:pk>/claim/", pool_views.customer_claim, name="claim"),
+    path("<int:pk>/release/", pool_views.customer_release, name="release"),
+    path("<int:pk>/purge/", pool_views.customer_purge, name="purge"),
 ]
 
 # Notes and attachments (feature "notes").

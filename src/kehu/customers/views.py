@@ -177,9 +177,13 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "owners": selectors.owner_choices_for(actor=actor) if can_assign else [],
     }
     # Notes and attachments (feature "notes"): the note box and the files panel.
-    from kehu.customers.note_views import detail_context
+    from kehu.customers.note_views import detail_context as notes_context
 
-    context.update(detail_context(request, customer, contacts=context["contacts"]))
+    context.update(notes_context(request, customer, contacts=context["contacts"]))
+    # Public pool 公海: claim / release buttons, and the contacts of a pool customer.
+    from kehu.customers.pool_views import detail_context as pool_context
+
+    context.update(pool_context(actor, customer))
     return render(request, "customers/detail.html", context)
 
 
@@ -259,7 +263,12 @@ def recycle_bin(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "customers/recycle_bin.html",
-        {"customers": customers, "can_restore": can(actor, "restore", Customer), "limit": RECYCLE_BIN_LIMIT},
+        {
+            "customers": customers,
+            "can_restore": can(actor, "restore", Customer),
+            "limit": RECYCLE_BIN_LIMIT,
+            "can_purge": can(actor, "purge", Customer),  # administrators delete for good (pool_views.py)
+        },
     )
 
 

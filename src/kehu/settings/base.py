@@ -187,6 +187,13 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE: dict = {}
+# Customers: neglected customers back to the public pool, and the recycle bin's retention (customers/tasks.py).
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "customers.pool_recycle": {"task": "customers.pool_recycle", "schedule": timedelta(hours=1)},
+        "customers.recycle_bin_purge": {"task": "customers.recycle_bin_purge", "schedule": timedelta(hours=6)},
+    }
+)
 
 API_TOKEN_DEFAULT_EXPIRY = timedelta(days=365)
 

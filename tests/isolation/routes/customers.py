@@ -10,7 +10,7 @@ api_route(
     detail_url="/api/v1/customers/{id}/",
     factory=make_customer,
     module="customers",
-    detail_actions=("restore",),
+    detail_actions=("restore", "claim", "release", "purge"),  # claim/release/purge: customers/pool_api.py
     patch_data={"name": "changed by another organisation", "version": 1},
     owned_factory=lambda tenant, owner: make_customer(tenant, owner),
 )

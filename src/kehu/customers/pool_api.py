@@ -1,0 +1,252 @@
+"""The API of the public pool 公海, duplicates, merge and purge.
+
+    GET  /api/v1/pool/                       pool customers (the list's filters, cursor pages)
+    POST /api/v1/customers/{id}/claim/       {"owner": id?}            claim (for a colleague: assign)
+    POST /api/v1/customers/{id}/release/     {"reason": "..."}         release into the pool
+    POST /api/v1/customers/claim/            {"ids": [...], "owner"?}  bulk claim, all or nothing
+    POST /api/v1/customers/release/          {"ids": [...], "reason"}  bulk release, all or nothing
+    GET  /api/v1/customers/duplicates/       likely duplicate pairs
+    POST /api/v1/customers/merge/            {"survivor", "others": [...], "choices": {field: id}}
+    POST /api/v1/customers/{id}/purge/       delete for good from the recycle bin (administrators)
+
+`install()` (called at the end of customers/api.py) adds the customer actions to CustomerViewSet, so that
+they share its routes, and the pool's own view set to ROUTES.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from kehu.accounts import selectors as account_selectors
+from kehu.core.api import RecordField
+from kehu.core.errors import ValidationFailed
+from kehu.core.viewsets import ScopedViewSet
+from kehu.customers import merge, pool, pool_selectors, selectors
+from kehu.customers.api import (
+    FILTER_PARAMETERS,
+    CustomerListSerializer,
+    CustomerOutputSerializer,
+    CustomerRefSerializer,
+    _validated,
+    errors,
+)
+from kehu.customers.forms import CustomerFilterForm
+from kehu.customers.models import MODULE, Customer
+from kehu.customers.pool_selectors import MAX_MERGE
+
+
+class ClaimSerializer(serializers.Serializer):
+    owner = RecordField(
+        getter=account_selectors.user_get_for,
+        required=False,
+        allow_null=True,
+        help_text="Defaults to you; claiming for a colleague needs the assign right.",
+    )
+
+
+class BulkClaimSerializer(ClaimSerializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=selectors.MAX_PAGE_SIZE
+    )
+
+
+class ReleaseSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=pool.REASON_MAX_LENGTH)
+
+
+class BulkReleaseSerializer(ReleaseSerializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=selectors.MAX_PAGE_SIZE
+    )
+
+
+class IdsSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class MergeSerializer(serializers.Serializer):
+    survivor = serializers.IntegerField(min_value=1)
+    others = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=MAX_MERGE - 1)
+    choices = serializers.DictField(child=serializers.IntegerField(min_value=1), required=False)
+
+
+class DuplicatePairSerializer(serializers.Serializer):
+    first = CustomerRefSerializer()
+    second = CustomerRefSerializer()
+    reasons = serializers.ListField(child=serializers.ChoiceField(choices=["phone", "email", "name"]))
+
+
+class DuplicatesSerializer(serializers.Serializer):
+    results = DuplicatePairSerializer(many=True)
+
+
+class PoolCustomerSerializer(CustomerOutputSerializer):
+    pool_since = serializers.DateTimeField(allow_null=True)
+    pool_reason = serializers.CharField(allow_null=True)
+
+
+def _page_url(request: Request, cursor: str | None) -> str | None:
+    from rest_framework.utils.urls import replace_query_param
+
+    return replace_query_param(request.build_absolute_uri(), "cursor", cursor) if cursor else None
+
+
+def _customers_or_400(actor: Any, wanted: list[int], found: list[Customer]) -> list[Customer]:
+    missing = sorted(set(wanted) - {c.pk for c in found})
+    if missing:
+        message = _("No such customers, or they are not visible to you: %(ids)s") % {
+            "ids": ", ".join(map(str, missing))
+        }
+        raise ValidationFailed(message, fields={"ids": [message]})
+    return found
+
+
+class PoolViewSet(ScopedViewSet):
+    """The public pool 公海: customers nobody owns, visible to every member with `view` in customers."""
+
+    module = MODULE
+    queryset = Customer.objects.none()
+    filter_backends = ()
+
+    def list_for(self, actor: Any) -> Any:
+        return pool_selectors.pool_queryset_for(actor)
+
+    @extend_schema(
+        parameters=[p for p in FILTER_PARAMETERS if p.name != "owner"],
+        responses={200: CustomerListSerializer, **errors(400, 401, 403)},
+    )
+    def list(self, request: Request) -> Response:
+        params = request.query_params
+        form = CustomerFilterForm(params)
+        if not form.is_valid():
+            raise ValidationFailed(fields={name: [str(e) for e in errs] for name, errs in form.errors.items()})
+        try:
+            limit = int(params.get("limit") or selectors.DEFAULT_PAGE_SIZE)
+        except ValueError as exc:
+            raise ValidationFailed(fields={"limit": [_("Enter a whole number.")]}) from exc
+        filters = form.filters()
+        filters.pop("owner", None)
+        page = pool_selectors.pool_list_for(
+            actor=request.user,
+            filters=filters,
+            ordering=params.get("ordering"),
+            cursor=params.get("cursor"),
+            limit=limit,
+        )
+        return Response(
+            {
+                "results": PoolCustomerSerializer(page.items, many=True).data,
+                "next": _page_url(request, page.next_cursor),
+                "previous": _page_url(request, page.previous_cursor),
+            }
+        )
+
+
+# Actions added to CustomerViewSet ------------------------------------------------------------------------
+
+
+@extend_schema(request=ClaimSerializer, responses={200: CustomerOutputSerializer, **errors(400, 401, 403, 404, 409)})
+@action(detail=True, methods=["post"])
+def claim(self: Any, request: Request, pk: str | None = None) -> Response:
+    """Claim a pool customer (refused above the per-user limit or within the reclaim cooldown)."""
+    customer = pool_selectors.pool_customer_get_for(actor=request.user, pk=pk)
+    data = _validated(ClaimSerializer, request)
+    pool.customer_claim(actor=request.user, customer=customer, owner=data.get("owner"))
+    return Response(CustomerOutputSerializer(self.get_object_for(customer.pk)).data)
+
+
+@extend_schema(request=ReleaseSerializer, responses={200: CustomerOutputSerializer, **errors(400, 401, 403, 404)})
+@action(detail=True, methods=["post"])
+def release(self: Any, request: Request, pk: str | None = None) -> Response:
+    """Release a customer into the public pool, with the reason (required)."""
+    customer = selectors.customer_get_for(actor=request.user, pk=pk)
+    data = _validated(ReleaseSerializer, request)
+    pool.customer_release(actor=request.user, customer=customer, reason=data["reason"])
+    return Response(CustomerOutputSerializer(self.get_object_for(customer.pk)).data)
+
+
+@extend_schema(
+    operation_id="customers_bulk_claim",
+    request=BulkClaimSerializer,
+    responses={200: IdsSerializer, **errors(400, 401, 403, 409)},
+)
+@action(detail=False, methods=["post"], url_path="claim", url_name="bulk-claim")
+def bulk_claim(self: Any, request: Request) -> Response:
+    """Claim several pool customers; all or nothing. Answers {"ids": [claimed ids]}."""
+    data = _validated(BulkClaimSerializer, request)
+    wanted = list(dict.fromkeys(data["ids"]))
+    customers = _customers_or_400(
+        request.user, wanted, pool_selectors.pool_customers_for_bulk(actor=request.user, ids=wanted)
+    )
+    claimed = pool.customers_claim(actor=request.user, customers=customers, owner=data.get("owner"))
+    return Response({"ids": [c.pk for c in claimed]})
+
+
+@extend_schema(
+    operation_id="customers_bulk_release",
+    request=BulkReleaseSerializer,
+    responses={200: IdsSerializer, **errors(400, 401, 403)},
+)
+@action(detail=False, methods=["post"], url_path="release", url_name="bulk-release")
+def bulk_release(self: Any, request: Request) -> Response:
+    """Release several customers into the pool with one reason; all or nothing."""
+    data = _validated(BulkReleaseSerializer, request)
+    wanted = list(dict.fromkeys(data["ids"]))
+    customers = _customers_or_400(request.user, wanted, selectors.customers_for_bulk(actor=request.user, ids=wanted))
+    released = pool.customers_release(actor=request.user, customers=customers, reason=data["reason"])
+    return Response({"ids": [c.pk for c in released]})
+
+
+@extend_schema(responses={200: DuplicatesSerializer, **errors(401, 403)})
+@action(detail=False, methods=["get"])
+def duplicates(self: Any, request: Request) -> Response:
+    """Pairs of customers you can see with the same normalised phone, normalised email or name."""
+    pairs = pool_selectors.duplicate_pairs_for(actor=request.user)
+    return Response({"results": DuplicatePairSerializer(pairs, many=True).data})
+
+
+@extend_schema(request=MergeSerializer, responses={200: CustomerOutputSerializer, **errors(400, 401, 403, 404, 409)})
+@action(detail=False, methods=["post"], url_path="merge", url_name="merge")
+def merge_customers(self: Any, request: Request) -> Response:
+    """Merge `others` into `survivor`, keeping per field the value of the customer `choices` names."""
+    data = _validated(MergeSerializer, request)
+    records = pool_selectors.merge_candidates_for(actor=request.user, ids=[data["survivor"], *data["others"]])
+    survivor, others = records[0], records[1:]
+    merge.customer_merge(actor=request.user, survivor=survivor, others=others, choices=data.get("choices") or {})
+    return Response(CustomerOutputSerializer(self.get_object_for(survivor.pk)).data)
+
+
+@extend_schema(request=None, responses={204: None, **errors(401, 403, 404)})
+@action(detail=True, methods=["post"])
+def purge(self: Any, request: Request, pk: str | None = None) -> Response:
+    """Delete a customer of the recycle bin for good (administrators only; cannot be undone)."""
+    customer = selectors.customer_deleted_get_for(actor=request.user, pk=pk)
+    pool.customer_purge(actor=request.user, customer=customer)
+    return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+CUSTOMER_ACTIONS = {
+    "claim": claim,
+    "release": release,
+    "bulk_claim": bulk_claim,
+    "bulk_release": bulk_release,
+    "duplicates": duplicates,
+    "merge_customers": merge_customers,
+    "purge": purge,
+}
+
+
+def install(customer_viewset: type, routes: list) -> None:
+    """Add the actions to the customers view set (they share its /api/v1/customers/ routes) and the pool's
+    list to the module's routes."""
+    for name, function in CUSTOMER_ACTIONS.items():
+        setattr(customer_viewset, name, function)
+    if not any(prefix == "pool" for prefix, _viewset, _basename in routes):
+        routes.append(("pool", PoolViewSet, "pool"))
