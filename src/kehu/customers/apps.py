@@ -29,3 +29,8 @@ class CustomersConfig(AppConfig):
         )
         search.register_provider("customers", selectors.search_provider)
         timeline.register(selectors.audit_timeline, module="customers")
+
+        # Custom fields and saved views (kehu.core.custom_fields / saved_views).
+        from kehu.customers import list_columns
+
+        list_columns.register()
