@@ -489,18 +489,32 @@ class Shown:
 
 def shown(record: Any, definitions: list[Any], json_field: str = "custom") -> list[Shown]:
     """The record's values of `definitions`, for a detail page."""
-    values = getattr(record, json_field, None) or {}
-    users = users_for(record.organization_id, definitions, [record], json_field)
-    return [Shown(d, values.get(d.key), display(d, values.get(d.key), users)) for d in definitions]
+    return shown_many([record], definitions, json_field)[0] if record is not None else []
+
+
+def shown_many(records: list[Any], definitions: list[Any], json_field: str = "custom") -> list[list[Shown]]:
+    """The values of `definitions` for each of `records` (user names in one query for all of them)."""
+    if not records or not definitions:
+        return [[] for _record in records]
+    users = users_for(records[0].organization_id, definitions, records, json_field)
+    out = []
+    for record in records:
+        values = getattr(record, json_field, None) or {}
+        out.append([Shown(d, values.get(d.key), display(d, values.get(d.key), users)) for d in definitions])
+    return out
 
 
 # Forms -----------------------------------------------------------------------------------------------
 
 
-def _user_choices(actor: Any) -> list[tuple[Any, str]]:
+def _user_choices(actor: Any, organization_id: int | None = None) -> list[tuple[Any, str]]:
     from kehu.accounts.models import User
 
-    users = User.objects.visible_to(actor).filter(is_active=True).order_by("name", "email")
+    if actor is not None:
+        users = User.objects.visible_to(actor)
+    else:
+        users = User.objects.filter(organization_id=organization_id)
+    users = users.filter(is_active=True).order_by("name", "email")
     return [("", "—"), *((u.pk, str(u)) for u in users)]
 
 
@@ -550,11 +564,12 @@ def form_field(definition: Any, *, actor: Any = None, user_choices: list | None 
     return field
 
 
-def form_fields(definitions: list[Any], *, actor: Any) -> dict[str, forms.Field]:
-    """{"custom.<key>": field} for the active definitions, in their order."""
+def form_fields(definitions: list[Any], *, actor: Any = None, organization_id: int | None = None) -> dict[str, forms.Field]:
+    """{"custom.<key>": field} for the active definitions, in their order (user choices: the actor's
+    colleagues, or the active users of `organization_id`)."""
     user_choices = None
     if any(d.field_type == FieldType.USER for d in definitions):
-        user_choices = _user_choices(actor)
+        user_choices = _user_choices(actor, organization_id)
     return {d.param: form_field(d, actor=actor, user_choices=user_choices) for d in definitions if d.is_active}
 
 
@@ -639,9 +654,11 @@ def filter_form_fields(definitions: list[Any], *, actor: Any = None) -> dict[str
         elif d.field_type == FieldType.BOOLEAN:
             choices = [("", format_lazy_any(label)), ("true", _("Yes")), ("false", _("No"))]
             fields[d.param] = forms.ChoiceField(label=label, required=False, choices=choices)
+        elif d.field_type == FieldType.USER and actor is None:  # the API: any id (the filter matches or not)
+            fields[d.param] = forms.IntegerField(label=label, required=False, min_value=1)
         elif d.field_type == FieldType.USER:
             if user_choices is None:
-                user_choices = _user_choices(actor) if actor is not None else []
+                user_choices = _user_choices(actor)
             choices = [("", format_lazy_any(label)), *user_choices[1:]]
             fields[d.param] = forms.TypedChoiceField(
                 label=label, required=False, choices=choices, coerce=int, empty_value=None

@@ -18,11 +18,13 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from kehu.core import custom_fields
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
 from kehu.core.search import SearchHit
 from kehu.customers import timeline
+from kehu.customers.list_columns import CUSTOMER_TYPE
 from kehu.customers.models import Contact, Customer, CustomerTag, Tag
 from kehu.customers.normalize import phone_search_digits
 
@@ -57,6 +59,8 @@ class CustomerFilters:
     owner: int | None = None
     province: str = ""
     city: str = ""
+    # Custom fields: {"custom.<key>" | "custom.<key>.min|max": value} (kehu.core.custom_fields.filter_q).
+    custom: dict = field(default_factory=dict, hash=False)
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any] | None) -> CustomerFilters:
@@ -104,6 +108,9 @@ def customer_queryset_for(*, actor: Any, filters: CustomerFilters | dict | None 
             qs = qs.filter(**{name: value})
     if filters.owner:
         qs = qs.filter(owner_id=filters.owner)
+    if filters.custom:
+        definitions = custom_fields.definitions_for(actor.organization_id, CUSTOMER_TYPE)
+        qs = qs.filter(custom_fields.filter_q(definitions, filters.custom))
     if filters.tag:
         qs = qs.filter(
             Exists(

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from kehu.core import custom_fields
 from kehu.core.errors import DomainError, ValidationFailed, VersionConflict
 from kehu.core.permissions import can
 from kehu.core.services import require
@@ -29,6 +30,7 @@ from kehu.customers.forms import (
     TagForm,
     apply_service_errors,
 )
+from kehu.customers.list_columns import CONTACT_TYPE, CUSTOMER_TYPE
 from kehu.customers.models import Customer, Tag
 
 TIMELINE_PAGE = 30
@@ -165,9 +167,17 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     customer = selectors.customer_get_for(actor=actor, pk=pk)
     can_assign = can(actor, "assign", customer)
+    contacts = list(selectors.contact_list_for(actor=actor, customer=customer))
+    # Custom fields (kehu.core.custom_fields): the customer's and each contact's values.
+    contact_definitions = custom_fields.definitions_for(actor.organization_id, CONTACT_TYPE)
+    for contact, values in zip(contacts, custom_fields.shown_many(contacts, contact_definitions), strict=True):
+        contact.custom_values = [v for v in values if v.text]
     context = {
         "customer": customer,
-        "contacts": list(selectors.contact_list_for(actor=actor, customer=customer)),
+        "custom_values": custom_fields.shown(
+            customer, custom_fields.definitions_for(actor.organization_id, CUSTOMER_TYPE)
+        ),
+        "contacts": contacts,
         "timeline": selectors.customer_timeline(actor=actor, customer=customer, limit=TIMELINE_PAGE),
         "timeline_limit": TIMELINE_PAGE,
         "duplicates": selectors.customer_duplicates_for(actor=actor, customer=customer),
