@@ -21,7 +21,7 @@ from kehu.core import custom_fields
 from kehu.core.errors import DomainError, ValidationFailed, VersionConflict
 from kehu.core.permissions import can
 from kehu.core.services import require
-from kehu.customers import selectors, services
+from kehu.customers import saved_view_views, selectors, services
 from kehu.customers.forms import (
     BulkForm,
     ContactForm,
@@ -64,6 +64,8 @@ def _sort_links(current: str) -> dict[str, dict[str, str]]:
 def customer_list(request: HttpRequest) -> HttpResponse:
     actor = request.user
     require(actor, "view", Customer)
+    if (default_view := saved_view_views.default_redirect(request)) is not None:
+        return default_view
     form = CustomerFilterForm(request.GET or None, actor=actor, with_choices=True)
     filters = form.filters() if form.is_bound else {}
     ordering = request.GET.get("ordering") or selectors.DEFAULT_ORDERING
@@ -92,7 +94,10 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "bulk_enabled": can_assign or can_edit or can_delete,
         "owners": selectors.owner_choices_for(actor=actor) if can_assign else [],
         "tags": list(selectors.tag_list_for(actor=actor)) if can_edit else [],
+        "can_manage_fields": can(actor, "administer", "customers"),
     }
+    # Columns, saved views and custom-field filters (customers/saved_view_views.py).
+    context.update(saved_view_views.list_context(request, page=page, form=form, sort=context["sort"]))
     return render(request, "customers/list.html", context)
 
 
