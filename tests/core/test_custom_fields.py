@@ -195,7 +195,7 @@ def test_the_type_of_a_field_with_values_cannot_change(tenant_a):
 
 
 def test_an_unused_field_is_deleted_and_reordered(tenant_a):
-    a, b, c = (make_field(tenant_a, "text", key=k) for k in ("a1", "b1", "c1"))
+    a, _b, c = (make_field(tenant_a, "text", key=k) for k in ("a1", "b1", "c1"))
     custom_fields.definition_move(actor=tenant_a.admin, definition=c, offset=-1)
     assert [d.key for d in custom_fields.definitions_for(tenant_a.org, RT)] == ["a1", "c1", "b1"]
     custom_fields.definition_delete(actor=tenant_a.admin, definition=a)

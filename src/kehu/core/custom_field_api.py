@@ -107,7 +107,9 @@ class CustomFieldViewSet(ScopedViewSet):
         request=DefinitionInputSerializer, responses={201: DefinitionOutputSerializer, **_errors(400, 401, 403)}
     )
     def create(self, request: Request) -> Response:
-        definition = custom_fields.definition_create(actor=request.user, **_validated(DefinitionInputSerializer, request))
+        definition = custom_fields.definition_create(
+            actor=request.user, **_validated(DefinitionInputSerializer, request)
+        )
         return Response(DefinitionOutputSerializer(definition).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -211,13 +213,16 @@ class SavedViewViewSet(ScopedViewSet):
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         return Response(self._out(self.get_object()))
 
-    @extend_schema(request=SavedViewInputSerializer, responses={201: SavedViewOutputSerializer, **_errors(400, 401, 403)})
+    @extend_schema(
+        request=SavedViewInputSerializer, responses={201: SavedViewOutputSerializer, **_errors(400, 401, 403)}
+    )
     def create(self, request: Request) -> Response:
         view = saved_views.saved_view_create(actor=request.user, **_validated(SavedViewInputSerializer, request))
         return Response(self._out(view), status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        request=SavedViewUpdateSerializer, responses={200: SavedViewOutputSerializer, **_errors(400, 401, 403, 404, 409)}
+        request=SavedViewUpdateSerializer,
+        responses={200: SavedViewOutputSerializer, **_errors(400, 401, 403, 404, 409)},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         view = self.get_object()

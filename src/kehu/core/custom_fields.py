@@ -36,8 +36,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -232,7 +231,7 @@ def _datetime(value: Any) -> str:
     if timezone.is_naive(value):
         # A time without a zone is the organisation's local time (the active time zone).
         value = timezone.make_aware(value)
-    return value.astimezone(dt_timezone.utc).strftime(DATETIME_FORMAT)
+    return value.astimezone(UTC).strftime(DATETIME_FORMAT)
 
 
 def _boolean(value: Any) -> bool:
@@ -564,7 +563,9 @@ def form_field(definition: Any, *, actor: Any = None, user_choices: list | None 
     return field
 
 
-def form_fields(definitions: list[Any], *, actor: Any = None, organization_id: int | None = None) -> dict[str, forms.Field]:
+def form_fields(
+    definitions: list[Any], *, actor: Any = None, organization_id: int | None = None
+) -> dict[str, forms.Field]:
     """{"custom.<key>": field} for the active definitions, in their order (user choices: the actor's
     colleagues, or the active users of `organization_id`)."""
     user_choices = None
@@ -627,7 +628,8 @@ class _Match(Lookup):
             return f"{lhs} @> %s::jsonb", [*lhs_params, json.dumps({key: [value] if in_array else value})]
         path = f'$."{key}"'
         if in_array:
-            sql = f"EXISTS (SELECT 1 FROM json_each({lhs}, %s) AS kehu_item WHERE kehu_item.value = %s)"
+            # `lhs` is the compiled column reference; the key and value travel as parameters.
+            sql = f"EXISTS (SELECT 1 FROM json_each({lhs}, %s) AS kehu_item WHERE kehu_item.value = %s)"  # noqa: S608
             return sql, [*lhs_params, path, value]
         if isinstance(value, bool):
             value = int(value)  # JSON_EXTRACT answers true/false as 1/0
@@ -689,7 +691,7 @@ def _bound(d: Any, value: Any, end: str) -> Any:
     day = datetime.combine(value, time.min if end == "min" else time.max)
     if end == "max":
         day = day.replace(microsecond=0)
-    return timezone.make_aware(day).astimezone(dt_timezone.utc).strftime(DATETIME_FORMAT)
+    return timezone.make_aware(day).astimezone(UTC).strftime(DATETIME_FORMAT)
 
 
 def filter_q(definitions: list[Any], cleaned: dict[str, Any], json_field: str = "custom") -> Q:

@@ -45,7 +45,9 @@ class DefinitionForm(_StyledMixin, forms.Form):
         label=gettext_lazy("Default"),
         required=False,
         max_length=500,
-        help_text=gettext_lazy("Filled in on new records. Multi select: options separated by commas; yes/no: true or false."),
+        help_text=gettext_lazy(
+            "Filled in on new records. Multi select: options separated by commas; yes/no: true or false."
+        ),
     )
     help_text = forms.CharField(label=gettext_lazy("Help text"), required=False, max_length=255)
     required = forms.BooleanField(label=gettext_lazy("Required"), required=False)

@@ -219,9 +219,7 @@ class ContactForm(_StyledMixin, forms.ModelForm):
             del self.fields["version"]
         # Custom fields of contacts, as for customers.
         self.custom_definitions = custom_fields.definitions_for(customer.organization_id, CONTACT_TYPE)
-        self.fields.update(
-            custom_fields.form_fields(self.custom_definitions, organization_id=customer.organization_id)
-        )
+        self.fields.update(custom_fields.form_fields(self.custom_definitions, organization_id=customer.organization_id))
         if not editing and not self.is_bound:
             self.initial.update(custom_fields.form_initial(self.custom_definitions, None, creating=True))
         self.style()

@@ -1,7 +1,7 @@
 """The test suite: SQLite by default, PostgreSQL when DATABASE_URL names one; real SMTP on 127.0.0.1."""
 
 from kehu.settings.base import *  # noqa: F403
-from kehu.settings.base import DATA_DIR, STATIC_ROOT, DATABASES
+from kehu.settings.base import DATA_DIR, DATABASES, STATIC_ROOT
 
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
