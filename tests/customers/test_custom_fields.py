@@ -286,3 +286,15 @@ def test_administrators_manage_fields_in_the_ui(client, tenant_a, fields):
         {"version": seats.version, "label": "Seats", "field_type": "text", "is_active": "on"},
     )
     assert response.status_code == 200 and 'data-testid="error-field_type"' in html(response)
+
+
+def test_the_audit_entry_names_each_custom_field_that_changed(tenant_a, fields):
+    from kehu.core.models import AuditEntry
+    from kehu.customers import services
+
+    customer = make_customer(tenant_a, custom={"seats": 1})
+    services.customer_update(
+        actor=tenant_a.admin, customer=customer, expected_version=customer.version, data={"custom": {"seats": 2}}
+    )
+    entry = AuditEntry.objects.filter(action="customer.update", target_id=str(customer.pk)).get()
+    assert entry.changes == {"custom.seats": {"before": 1, "after": 2}}

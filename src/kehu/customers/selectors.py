@@ -381,6 +381,8 @@ def _display(model: type, name: str, value: Any, users: dict[int, str]) -> str:
 
 
 def _label(model: type, name: str) -> str:
+    if name.startswith("custom."):  # a custom field: its key (labels may change; the key never does)
+        return name.removeprefix("custom.")
     try:
         return str(model._meta.get_field(name).verbose_name)
     except FieldDoesNotExist:

@@ -130,6 +130,17 @@ def _clean_custom(actor: Any, record_type: str, values: Any, *, current: dict[st
     )
 
 
+def _audit_custom(changes: dict[str, Any]) -> dict[str, Any]:
+    """The audit entry (and so the timeline) names each custom field that changed, not the whole object."""
+    change = changes.pop("custom", None)
+    if change:
+        before, after = change.get("before") or {}, change.get("after") or {}
+        for key in sorted(set(before) | set(after)):
+            if before.get(key) != after.get(key):
+                changes[f"custom.{key}"] = {"before": before.get(key), "after": after.get(key)}
+    return changes
+
+
 # Customers -------------------------------------------------------------------------------------------
 
 
@@ -188,7 +199,7 @@ def customer_update(*, actor: Any, customer: Customer, expected_version: int | N
     if tag_change:
         _set_tags(customer, new_tags)
         changes["tags"] = tag_change
-    audit.record(actor=actor, action="customer.update", target=customer, changes=changes)
+    audit.record(actor=actor, action="customer.update", target=customer, changes=_audit_custom(changes))
     return customer
 
 
@@ -439,7 +450,7 @@ def contact_update(*, actor: Any, contact: Contact, expected_version: int | None
     if contact.is_primary and "is_primary" in changes:
         _clear_other_primaries(contact)
     save_versioned(contact, actor=actor, expected_version=expected_version, fields=_changed_fields(changes))
-    audit.record(actor=actor, action="contact.update", target=contact, changes=changes)
+    audit.record(actor=actor, action="contact.update", target=contact, changes=_audit_custom(changes))
     return contact
 
 
