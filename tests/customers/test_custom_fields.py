@@ -298,3 +298,14 @@ def test_the_audit_entry_names_each_custom_field_that_changed(tenant_a, fields):
     )
     entry = AuditEntry.objects.filter(action="customer.update", target_id=str(customer.pk)).get()
     assert entry.changes == {"custom.seats": {"before": 1, "after": 2}}
+
+
+def test_postgresql_has_a_gin_index_on_custom_values(db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("GIN indexes are PostgreSQL's; the migration is a no-op on SQLite")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname IN ('cust_custom_gin', 'contact_custom_gin')")
+        definitions = [row[0] for row in cursor.fetchall()]
+    assert len(definitions) == 2 and all("gin" in d and "jsonb_path_ops" in d for d in definitions)
