@@ -25,6 +25,7 @@ from rest_framework.routers import SimpleRouter
 
 from kehu.accounts.api import ApiTokenViewSet, MeView, RoleViewSet, TeamViewSet, UserViewSet
 from kehu.core.audit_api import AuditEntryViewSet
+from kehu.core.custom_field_api import CustomFieldViewSet, SavedViewViewSet
 
 app_name = "api"
 
@@ -34,6 +35,9 @@ router.register("teams", TeamViewSet, basename="team")
 router.register("roles", RoleViewSet, basename="role")
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("audit-entries", AuditEntryViewSet, basename="audit-entry")
+# Custom fields and saved views: generic over every module's record types.
+router.register("custom-fields", CustomFieldViewSet, basename="custom-field")
+router.register("saved-views", SavedViewViewSet, basename="saved-view")
 
 PLATFORM_APPS = ("kehu.core", "kehu.accounts")
 

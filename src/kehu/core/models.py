@@ -180,3 +180,8 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# Custom fields and saved views (generic over record types): models in their own files.
+from kehu.core.custom_field_models import *  # noqa: E402,F403
+from kehu.core.saved_view_models import *  # noqa: E402,F403

@@ -125,7 +125,9 @@ class CustomerInputSerializer(serializers.Serializer):
     last_contacted_at = serializers.DateTimeField(required=False, allow_null=True)
     next_follow_up_at = serializers.DateTimeField(required=False, allow_null=True)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=20000)
-    custom = serializers.DictField(required=False)
+    custom = serializers.DictField(
+        required=False, help_text="Custom field values by key; on PATCH only the keys sent change (null clears)."
+    )
 
 
 class CustomerCreateSerializer(CustomerInputSerializer):
@@ -208,7 +210,7 @@ class CustomerViewSet(ScopedViewSet):
     @extend_schema(parameters=FILTER_PARAMETERS, responses={200: CustomerListSerializer, **errors(400, 401, 403)})
     def list(self, request: Request) -> Response:
         params = request.query_params
-        form = CustomerFilterForm(params)
+        form = CustomerFilterForm(params, actor=request.user)
         if not form.is_valid():
             fields = {name: [str(e) for e in errs] for name, errs in form.errors.items()}
             raise ValidationFailed(fields=fields)
@@ -310,6 +312,7 @@ class ContactOutputSerializer(serializers.Serializer):
     birthday = serializers.DateField(allow_null=True)
     is_primary = serializers.BooleanField()
     notes = serializers.CharField()
+    custom = serializers.DictField(help_text="Custom field values by key (see /api/v1/custom-fields/).")
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -325,6 +328,9 @@ class ContactInputSerializer(serializers.Serializer):
     birthday = serializers.DateField(required=False, allow_null=True)
     is_primary = serializers.BooleanField(required=False)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    custom = serializers.DictField(
+        required=False, help_text="Custom field values by key; on PATCH only the keys sent change (null clears)."
+    )
 
 
 class ContactCreateSerializer(ContactInputSerializer):

@@ -46,4 +46,7 @@ class CustomersConfig(AppConfig):
         timeline.register(note_selectors.attachment_timeline, module="customers")
 
         # Public pool 公海 and merge: their timeline texts and the built-in merge handlers.
-        from kehu.customers import merge, pool  # noqa: F401
+        # Custom fields and saved views (kehu.core.custom_fields / saved_views).
+        from kehu.customers import list_columns, merge, pool  # noqa: F401
+
+        list_columns.register()

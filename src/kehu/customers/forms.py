@@ -8,8 +8,10 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core import custom_fields
 from kehu.core.errors import ValidationFailed
 from kehu.customers import selectors
+from kehu.customers.list_columns import CONTACT_TYPE, CUSTOMER_TYPE
 from kehu.customers.models import Contact, Customer, Tag
 
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -59,6 +61,15 @@ class CustomerFilterForm(forms.Form):
             owners = [(u.pk, str(u)) for u in selectors.owner_choices_for(actor=actor)]
             self.fields["tag"].widget = forms.Select(choices=_blank(tags, _("Any tag")))
             self.fields["owner"].widget = forms.Select(choices=_blank(owners, _("Any owner")))
+        # Custom fields (kehu.core.custom_fields): filter inputs named "custom.<key>" / "custom.<key>.min|max".
+        # Loaded for the page's filter bar, or when the query names a custom field (not for every API list).
+        wanted = with_choices or any(str(name).startswith("custom.") for name in (self.data or {}))
+        self.custom_definitions = (
+            custom_fields.definitions_for(actor.organization_id, CUSTOMER_TYPE) if actor and wanted else []
+        )
+        self.fields.update(
+            custom_fields.filter_form_fields(self.custom_definitions, actor=actor if with_choices else None)
+        )
         for name, field in self.fields.items():
             css = (
                 "form-select form-select-sm"
@@ -71,7 +82,17 @@ class CustomerFilterForm(forms.Form):
                 field.widget.attrs.setdefault("placeholder", str(field.label))
 
     def filters(self) -> dict[str, Any]:
-        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")} if self.is_valid() else {}
+        if not self.is_valid():
+            return {}
+        data = {k: v for k, v in self.cleaned_data.items() if v not in (None, "") and not k.startswith("custom.")}
+        custom = custom_fields.jsonable_filters({k: v for k, v in self.cleaned_data.items() if k.startswith("custom.")})
+        if custom:
+            data["custom"] = custom
+        return data
+
+    @property
+    def custom_filter_fields(self) -> list[Any]:
+        return [self[name] for name in self.fields if name.startswith("custom.")]
 
 
 class _StyledMixin:
@@ -143,7 +164,16 @@ class CustomerForm(_StyledMixin, forms.ModelForm):
             del self.fields["version"]
         else:
             self.fields["version"].required = True
+        # Custom fields (kehu.core.custom_fields): one form field per active definition, named "custom.<key>".
+        self.custom_definitions = custom_fields.definitions_for(actor.organization_id, CUSTOMER_TYPE)
+        self.fields.update(custom_fields.form_fields(self.custom_definitions, actor=actor))
+        if not editing and not self.is_bound:
+            self.initial.update(custom_fields.form_initial(self.custom_definitions, None, creating=True))
         self.style()
+
+    @property
+    def custom_fields(self) -> list[Any]:
+        return [self[d.param] for d in self.custom_definitions]
 
     def clean_owner(self) -> Any:
         pk = self.cleaned_data.get("owner")
@@ -153,6 +183,8 @@ class CustomerForm(_StyledMixin, forms.ModelForm):
         """The cleaned values a service takes (without owner and version)."""
         data = {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.cleaned_data}
         data["tags"] = list(data.get("tags") or [])
+        if self.custom_definitions:
+            data["custom"] = custom_fields.form_values(self.custom_definitions, self.cleaned_data)
         return data
 
     @staticmethod
@@ -160,6 +192,8 @@ class CustomerForm(_StyledMixin, forms.ModelForm):
         initial = forms.model_to_dict(customer, fields=CustomerForm.Meta.fields)
         initial["tags"] = [t.pk for t in customer.tags.all()]
         initial["version"] = customer.version
+        definitions = custom_fields.definitions_for(customer.organization_id, CUSTOMER_TYPE)
+        initial.update(custom_fields.form_initial(definitions, customer.custom))
         return initial
 
 
@@ -183,15 +217,29 @@ class ContactForm(_StyledMixin, forms.ModelForm):
             self.fields["version"].required = True
         else:
             del self.fields["version"]
+        # Custom fields of contacts, as for customers.
+        self.custom_definitions = custom_fields.definitions_for(customer.organization_id, CONTACT_TYPE)
+        self.fields.update(custom_fields.form_fields(self.custom_definitions, organization_id=customer.organization_id))
+        if not editing and not self.is_bound:
+            self.initial.update(custom_fields.form_initial(self.custom_definitions, None, creating=True))
         self.style()
 
+    @property
+    def custom_fields(self) -> list[Any]:
+        return [self[d.param] for d in self.custom_definitions]
+
     def service_data(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.cleaned_data}
+        data = {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.cleaned_data}
+        if self.custom_definitions:
+            data["custom"] = custom_fields.form_values(self.custom_definitions, self.cleaned_data)
+        return data
 
     @staticmethod
     def initial_for(contact: Contact) -> dict[str, Any]:
         initial = forms.model_to_dict(contact, fields=ContactForm.Meta.fields)
         initial["version"] = contact.version
+        definitions = custom_fields.definitions_for(contact.organization_id, CONTACT_TYPE)
+        initial.update(custom_fields.form_initial(definitions, contact.custom))
         return initial
 
 

@@ -262,6 +262,8 @@ class Contact(_ReachableMixin, BusinessModel):
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     is_primary = models.BooleanField(_("primary contact"), default=False)
     notes = models.TextField(_("notes"), blank=True)
+    # Custom fields (kehu.core.custom_fields): values of the organisation's "customers.contact" fields.
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)
 
     objects = ContactQuerySet.as_manager()
 

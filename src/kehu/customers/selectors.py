@@ -18,12 +18,14 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from kehu.core import custom_fields
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
 from kehu.core.search import SearchHit
 from kehu.customers import search as customer_search
 from kehu.customers import timeline
+from kehu.customers.list_columns import CUSTOMER_TYPE
 from kehu.customers.models import Contact, Customer, CustomerTag, Tag
 from kehu.customers.normalize import phone_search_digits
 
@@ -58,6 +60,8 @@ class CustomerFilters:
     owner: int | None = None
     province: str = ""
     city: str = ""
+    # Custom fields: {"custom.<key>" | "custom.<key>.min|max": value} (kehu.core.custom_fields.filter_q).
+    custom: dict = field(default_factory=dict, hash=False)
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any] | None) -> CustomerFilters:
@@ -88,6 +92,9 @@ def customer_queryset_for(
             qs = qs.filter(**{name: value})
     if filters.owner:
         qs = qs.filter(owner_id=filters.owner)
+    if filters.custom:
+        definitions = custom_fields.definitions_for(actor.organization_id, CUSTOMER_TYPE)
+        qs = qs.filter(custom_fields.filter_q(definitions, filters.custom))
     if filters.tag:
         qs = qs.filter(
             Exists(
@@ -390,6 +397,8 @@ def _display(model: type, name: str, value: Any, users: dict[int, str]) -> str:
 
 
 def _label(model: type, name: str) -> str:
+    if name.startswith("custom."):  # a custom field: its key (labels may change; the key never does)
+        return name.removeprefix("custom.")
     try:
         return str(model._meta.get_field(name).verbose_name)
     except FieldDoesNotExist:

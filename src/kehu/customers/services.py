@@ -13,11 +13,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from kehu.core import audit
+from kehu.core import audit, custom_fields
 from kehu.core.errors import ValidationFailed, VersionConflict
 from kehu.core.notifications import notify
 from kehu.core.permissions import can
 from kehu.core.services import require, save_versioned, validate
+from kehu.customers.list_columns import CONTACT_TYPE, CUSTOMER_TYPE
 from kehu.customers.models import Contact, Customer, CustomerTag, Tag
 
 CUSTOMER_FIELDS = (
@@ -40,7 +41,18 @@ CUSTOMER_FIELDS = (
     "notes",
     "custom",
 )
-CONTACT_FIELDS = ("name", "title", "department", "phone", "email", "wechat", "birthday", "is_primary", "notes")
+CONTACT_FIELDS = (
+    "name",
+    "title",
+    "department",
+    "phone",
+    "email",
+    "wechat",
+    "birthday",
+    "is_primary",
+    "notes",
+    "custom",
+)
 TAG_FIELDS = ("name", "colour")
 # Stored alongside the field a user edits; saved whenever that field changes.
 _DERIVED = {"phone": "phone_normalized", "email": "email_normalized"}
@@ -110,6 +122,25 @@ def _bump(customer: Customer, actor: Any) -> None:
     customer.version, customer.updated_at, customer.updated_by_id = customer.version + 1, now, actor.pk
 
 
+def _clean_custom(actor: Any, record_type: str, values: Any, *, current: dict[str, Any] | None) -> dict[str, Any]:
+    """Custom field values through the one validation (kehu.core.custom_fields): on create every field
+    (required ones enforced, defaults applied), on update only the keys given (merged into `current`)."""
+    return custom_fields.clean(
+        actor.organization_id, record_type, values or {}, partial=current is not None, current=current
+    )
+
+
+def _audit_custom(changes: dict[str, Any]) -> dict[str, Any]:
+    """The audit entry (and so the timeline) names each custom field that changed, not the whole object."""
+    change = changes.pop("custom", None)
+    if change:
+        before, after = change.get("before") or {}, change.get("after") or {}
+        for key in sorted(set(before) | set(after)):
+            if before.get(key) != after.get(key):
+                changes[f"custom.{key}"] = {"before": before.get(key), "after": after.get(key)}
+    return changes
+
+
 # Customers -------------------------------------------------------------------------------------------
 
 
@@ -126,6 +157,7 @@ def customer_create(*, actor: Any, owner: Any = None, tags: Iterable[Tag] = (), 
         require(actor, "assign", Customer)
     _check_owner(actor, owner)
     tags = _check_tags(actor, tags)
+    fields["custom"] = _clean_custom(actor, CUSTOMER_TYPE, fields.get("custom"), current=None)
     customer = Customer(
         organization_id=actor.organization_id, owner=owner, created_by=actor, updated_by=actor, **fields
     )
@@ -152,6 +184,8 @@ def customer_update(*, actor: Any, customer: Customer, expected_version: int | N
     _check_fields(data, CUSTOMER_FIELDS)
     if expected_version is not None and expected_version != customer.version:
         raise VersionConflict()
+    if "custom" in data:
+        data["custom"] = _clean_custom(actor, CUSTOMER_TYPE, data["custom"], current=customer.custom)
     changes = _set_and_diff(customer, data, _TRUSTED)
     tag_change = None
     if new_tags is not None:
@@ -165,7 +199,7 @@ def customer_update(*, actor: Any, customer: Customer, expected_version: int | N
     if tag_change:
         _set_tags(customer, new_tags)
         changes["tags"] = tag_change
-    audit.record(actor=actor, action="customer.update", target=customer, changes=changes)
+    audit.record(actor=actor, action="customer.update", target=customer, changes=_audit_custom(changes))
     return customer
 
 
@@ -383,6 +417,7 @@ def contact_create(*, actor: Any, customer: Customer, **fields: Any) -> Contact:
     """Add a contact to a customer; adding, changing or removing contacts needs `edit` on the customer."""
     require(actor, "edit", customer)
     _check_fields(fields, CONTACT_FIELDS)
+    fields["custom"] = _clean_custom(actor, CONTACT_TYPE, fields.get("custom"), current=None)
     contact = Contact(
         organization_id=customer.organization_id,
         customer=customer,
@@ -395,7 +430,7 @@ def contact_create(*, actor: Any, customer: Customer, **fields: Any) -> Contact:
     if contact.is_primary:
         _clear_other_primaries(contact)
     contact.save()
-    recorded = {name: getattr(contact, name) for name in CONTACT_FIELDS if getattr(contact, name) not in ("", None)}
+    recorded = {name: getattr(contact, name) for name in CONTACT_FIELDS if getattr(contact, name) not in ("", None, {})}
     recorded["customer"] = customer.pk
     audit.record(actor=actor, action="contact.create", target=contact, changes=recorded)
     return contact
@@ -407,13 +442,15 @@ def contact_update(*, actor: Any, contact: Contact, expected_version: int | None
     _check_fields(data, CONTACT_FIELDS)
     if expected_version is not None and expected_version != contact.version:
         raise VersionConflict()
+    if "custom" in data:
+        data["custom"] = _clean_custom(actor, CONTACT_TYPE, data["custom"], current=contact.custom)
     changes = _set_and_diff(contact, data, [*_TRUSTED, "customer"])
     if not changes:
         return contact
     if contact.is_primary and "is_primary" in changes:
         _clear_other_primaries(contact)
     save_versioned(contact, actor=actor, expected_version=expected_version, fields=_changed_fields(changes))
-    audit.record(actor=actor, action="contact.update", target=contact, changes=changes)
+    audit.record(actor=actor, action="contact.update", target=contact, changes=_audit_custom(changes))
     return contact
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kehu.customers import pool_views, views
+from kehu.customers import custom_field_views, pool_views, saved_view_views, views
 
 # The namespace is the module key: the middleware's module gate answers 403 for every page below when
 # the organisation has not enabled the customers module.
@@ -45,4 +45,15 @@ urlpatterns += [
     path("notes/<int:pk>/delete/", note_views.note_delete, name="note_delete"),
     path("attachments/<int:pk>/download/", note_views.attachment_download, name="attachment_download"),
     path("attachments/<int:pk>/delete/", note_views.attachment_delete, name="attachment_delete"),
+    # Custom fields (administrators) and saved views of the list.
+    path("custom-fields/", custom_field_views.custom_field_list, name="custom_fields"),
+    path("custom-fields/new/", custom_field_views.custom_field_create, name="custom_field_create"),
+    path("custom-fields/<int:pk>/edit/", custom_field_views.custom_field_edit, name="custom_field_edit"),
+    path("custom-fields/<int:pk>/toggle/", custom_field_views.custom_field_toggle, name="custom_field_toggle"),
+    path("custom-fields/<int:pk>/move/", custom_field_views.custom_field_move, name="custom_field_move"),
+    path("custom-fields/<int:pk>/delete/", custom_field_views.custom_field_delete, name="custom_field_delete"),
+    path("views/new/", saved_view_views.saved_view_create, name="saved_view_create"),
+    path("views/<int:pk>/edit/", saved_view_views.saved_view_edit, name="saved_view_edit"),
+    path("views/<int:pk>/delete/", saved_view_views.saved_view_delete, name="saved_view_delete"),
+    path("views/<int:pk>/default/", saved_view_views.saved_view_default, name="saved_view_default"),
 ]

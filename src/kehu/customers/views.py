@@ -17,10 +17,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from kehu.core import custom_fields
 from kehu.core.errors import DomainError, ValidationFailed, VersionConflict
 from kehu.core.permissions import can
 from kehu.core.services import require
-from kehu.customers import selectors, services
+from kehu.customers import saved_view_views, selectors, services
 from kehu.customers.forms import (
     BulkForm,
     ContactForm,
@@ -29,6 +30,7 @@ from kehu.customers.forms import (
     TagForm,
     apply_service_errors,
 )
+from kehu.customers.list_columns import CONTACT_TYPE, CUSTOMER_TYPE
 from kehu.customers.models import Customer, Tag
 
 TIMELINE_PAGE = 30
@@ -62,6 +64,8 @@ def _sort_links(current: str) -> dict[str, dict[str, str]]:
 def customer_list(request: HttpRequest) -> HttpResponse:
     actor = request.user
     require(actor, "view", Customer)
+    if (default_view := saved_view_views.default_redirect(request)) is not None:
+        return default_view
     form = CustomerFilterForm(request.GET or None, actor=actor, with_choices=True)
     filters = form.filters() if form.is_bound else {}
     ordering = request.GET.get("ordering") or selectors.DEFAULT_ORDERING
@@ -90,7 +94,10 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "bulk_enabled": can_assign or can_edit or can_delete,
         "owners": selectors.owner_choices_for(actor=actor) if can_assign else [],
         "tags": list(selectors.tag_list_for(actor=actor)) if can_edit else [],
+        "can_manage_fields": can(actor, "administer", "customers"),
     }
+    # Columns, saved views and custom-field filters (customers/saved_view_views.py).
+    context.update(saved_view_views.list_context(request, page=page, form=form, sort=context["sort"]))
     return render(request, "customers/list.html", context)
 
 
@@ -165,9 +172,17 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     customer = selectors.customer_get_for(actor=actor, pk=pk)
     can_assign = can(actor, "assign", customer)
+    contacts = list(selectors.contact_list_for(actor=actor, customer=customer))
+    # Custom fields (kehu.core.custom_fields): the customer's and each contact's values.
+    contact_definitions = custom_fields.definitions_for(actor.organization_id, CONTACT_TYPE)
+    for contact, values in zip(contacts, custom_fields.shown_many(contacts, contact_definitions), strict=True):
+        contact.custom_values = [v for v in values if v.text]
     context = {
         "customer": customer,
-        "contacts": list(selectors.contact_list_for(actor=actor, customer=customer)),
+        "custom_values": custom_fields.shown(
+            customer, custom_fields.definitions_for(actor.organization_id, CUSTOMER_TYPE)
+        ),
+        "contacts": contacts,
         "timeline": selectors.customer_timeline(actor=actor, customer=customer, limit=TIMELINE_PAGE),
         "timeline_limit": TIMELINE_PAGE,
         "duplicates": selectors.customer_duplicates_for(actor=actor, customer=customer),

@@ -114,7 +114,9 @@ class SearchBackend:
     """The algorithm of the module docstring; subclasses supply `index_matches` for their database."""
 
     vendor = ""
-    walk_rows = 2000
+    walk_rows = 2000  # the first walk
+    min_sample = 8  # matches in the first walk that make its frequency worth trusting
+    max_walk_rows = 8000  # measured at a million rows: a longer walk costs more than the index path
 
     def predicate(self, terms: Terms, spec: SearchSpec) -> Q:
         """The exact meaning of a match, as an ORM condition (used by the walk and by unbounded filters)."""
@@ -130,9 +132,16 @@ class SearchBackend:
         """Up to `limit` primary keys of `qs` matching `terms`: ranked (exact name, prefix, other) when
         `rank`, else newest first, which is the list's keyset order (so pages stay consistent)."""
         qs = qs.order_by()
-        matches, complete = self.walk(qs, terms, spec, limit=limit)
+        matches, complete = self.walk(qs, terms, spec, limit=limit, rows=self.walk_rows)
         if len(matches) < limit and not complete:
-            matches = self.index_matches(qs, terms, spec, limit=limit)
+            # In between common and rare: the index would return every match (thousands), so walking a
+            # little further is cheaper, sized by the frequency the first walk saw.
+            if len(matches) >= self.min_sample:
+                rows = int(limit * self.walk_rows / len(matches) * 1.3) + 1
+                if rows <= self.max_walk_rows:
+                    matches, complete = self.walk(qs, terms, spec, limit=limit, rows=rows)
+            if len(matches) < limit and not complete:
+                matches = self.index_matches(qs, terms, spec, limit=limit)
         hits = {h.pk: h for h in (_rank(terms, *row) for row in matches)}
         if rank and terms.mode != "phone":
             for row in self.prefix_matches(qs, terms, spec, limit=limit):
@@ -140,13 +149,13 @@ class SearchBackend:
         ordered = sorted(hits.values(), key=lambda h: (h.rank if rank else 0, *_newest_first(h)))
         return [h.pk for h in ordered[:limit]]
 
-    def walk(self, qs: QuerySet, terms: Terms, spec: SearchSpec, *, limit: int) -> tuple[list[tuple], bool]:
-        """Matches among the newest `walk_rows` rows (bounded work), and whether those were all the rows."""
+    def walk(self, qs: QuerySet, terms: Terms, spec: SearchSpec, *, limit: int, rows: int) -> tuple[list[tuple], bool]:
+        """Matches among the newest `rows` rows (bounded work), and whether those were all the rows."""
         hit = ExpressionWrapper(self.predicate(terms, spec), output_field=BooleanField())
         newest = (
             qs.annotate(_hit=hit)
             .order_by(f"-{spec.recency_field}", "-pk")
-            .values_list("pk", spec.title_field, spec.recency_field, "_hit")[: self.walk_rows]
+            .values_list("pk", spec.title_field, spec.recency_field, "_hit")[:rows]
         )
         sql, params = newest.query.sql_with_params()
         # One statement: the matching rows, then one row holding how many rows were walked.
@@ -156,11 +165,11 @@ class SearchBackend:
         )
         with connections[qs.db].cursor() as cursor:
             cursor.execute(statement, params)
-            rows = cursor.fetchall()
-        walked = rows.pop()[0]
-        matches = [self.row(r[:3]) for r in rows]
+            result = cursor.fetchall()
+        walked = result.pop()[0]
+        matches = [self.row(r[:3]) for r in result]
         matches.sort(key=lambda r: (r[2], r[0]), reverse=True)
-        return matches[:limit], walked < self.walk_rows
+        return matches[:limit], walked < rows
 
     def prefix_matches(self, qs: QuerySet, terms: Terms, spec: SearchSpec, *, limit: int) -> list[tuple]:
         """Rows whose title starts with the query (in its common capitalisations), by the title index."""
