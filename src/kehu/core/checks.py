@@ -16,6 +16,7 @@ NOT_BUSINESS = {
     "accounts.apitoken": "tenant-scoped platform record",
     "core.notification": "personal inbox, read through notification_list_for",
     "customers.customertag": "link row of a customer and a tag, read through the customer",
+    "core.importrow": "outcome of one row of an import job, read through the job",  # imports
 }
 
 

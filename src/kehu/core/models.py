@@ -171,3 +171,6 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+from kehu.core.import_models import *  # noqa: E402,F403  (import jobs)

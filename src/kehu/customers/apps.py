@@ -29,3 +29,6 @@ class CustomersConfig(AppConfig):
         )
         search.register_provider("customers", selectors.search_provider)
         timeline.register(selectors.audit_timeline, module="customers")
+        from kehu.customers import importing  # imports: the customers adapter of the import engine
+
+        importing.register()
