@@ -25,6 +25,7 @@ from rest_framework.routers import SimpleRouter
 
 from kehu.accounts.api import ApiTokenViewSet, MeView, RoleViewSet, TeamViewSet, UserViewSet
 from kehu.core.audit_api import AuditEntryViewSet
+from kehu.core.import_api import ImportJobViewSet
 
 app_name = "api"
 
@@ -34,6 +35,7 @@ router.register("teams", TeamViewSet, basename="team")
 router.register("roles", RoleViewSet, basename="role")
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("audit-entries", AuditEntryViewSet, basename="audit-entry")
+router.register("imports", ImportJobViewSet, basename="import-job")  # import jobs of any record type
 
 PLATFORM_APPS = ("kehu.core", "kehu.accounts")
 

@@ -255,7 +255,7 @@ def guess_mapping(adapter: ImportAdapter, headers: list[str], preset: Preset | N
                 used.add(name)
     aliases = {}
     for spec in adapter.fields:
-        for alias in (spec.name, *spec.aliases):
+        for alias in (spec.name, str(spec.label), *spec.aliases):
             aliases.setdefault(_clean_header(alias), spec.name)
     for index, header in enumerate(headers):
         if str(index) in mapping:

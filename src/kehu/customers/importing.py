@@ -257,6 +257,14 @@ class CustomerImportAdapter(ImportAdapter):
             "tags": {t.name: t for t in selectors.tag_list_for(actor=actor)},
             "keys": {},  # (kind, value) -> record id or a pending Customer, across the whole run
             "lengths": {name: Customer._meta.get_field(name).max_length for name in TEXT_FIELDS},
+            # The choices' labels in the reader's language too, so that an exported file imports back.
+            "words": {
+                name: {
+                    **table,
+                    **{_key(str(label)): value for value, label in Customer._meta.get_field(name).flatchoices},
+                }
+                for name, table in (("kind", KIND_WORDS), ("stage", STAGE_WORDS), ("source", SOURCE_WORDS))
+            },
         }
 
     # Checking one row ------------------------------------------------------------------------------------
@@ -277,7 +285,7 @@ class CustomerImportAdapter(ImportAdapter):
             clean[name] = value
         if not clean.get("name"):
             errors["name"] = _("A customer needs a name.")
-        for name, table in (("kind", KIND_WORDS), ("stage", STAGE_WORDS), ("source", SOURCE_WORDS)):
+        for name, table in state["words"].items():
             value = values.get(name, "").strip()
             if value:
                 found = table.get(_key(value))
