@@ -20,6 +20,7 @@ import io
 import json
 import os
 import re
+import sqlite3
 import tempfile
 import unicodedata
 import uuid
@@ -32,7 +33,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connections, models, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -290,7 +291,11 @@ def pending_rows(job: ImportJob, rows: list[tuple[int, list[str]]]) -> list[Pend
     mapping = {int(k): v for k, v in job.mapping.items()}
     pending = []
     for row_number, cells in rows:
-        values = {name: unescape_cell(cells[i]) if i < len(cells) else "" for i, name in mapping.items()}
+        width = len(cells)
+        values = {
+            name: (unescape_cell(cells[i]) if cells[i][:1] == "'" else cells[i]) if i < width else ""
+            for i, name in mapping.items()
+        }
         pending.append(PendingRow(row_number, cells, values, fingerprint(values)))
     return pending
 
@@ -304,6 +309,74 @@ def _chunks(rows: Iterator[tuple[int, list[str]]], size: int) -> Iterator[list[t
             chunk = []
     if chunk:
         yield chunk
+
+
+# Fast inserts -------------------------------------------------------------------------------------------
+
+
+def _converter(model_field: Any, connection: Any) -> Any:
+    if isinstance(model_field, models.DateTimeField):
+        return connection.ops.adapt_datetimefield_value
+    if isinstance(model_field, models.DateField):
+        return connection.ops.adapt_datefield_value
+    if isinstance(model_field, models.JSONField):
+        return lambda value: model_field.get_db_prep_save(value, connection)
+    return None
+
+
+def insert_rows(model: type[models.Model], rows: list[dict[str, Any]], *, returning: bool = False) -> list[int]:
+    """INSERT many rows given as {attname: value} (missing columns take the field's default), in
+    multi-row statements; with `returning`, the new primary keys in the order of `rows`.
+
+    What bulk_create does, without building a model instance per row: at 100,000 rows, instances and
+    their per-field preparation were most of an import's time. Callers validate the values first (the
+    adapter's clean_row applies the same normalisation and limits as the model's clean()).
+    """
+    if not rows:
+        return []
+    connection = connections[router.db_for_write(model)]
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    plan = []
+    for f in fields:
+        convert = _converter(f, connection)
+        default = f.get_default()
+        if convert is not None and default is not None:
+            default = convert(default)  # once per call, not once per row
+        plan.append((f.attname, convert, default, {}))
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    # SQLite >= 3.32 takes 32,766 parameters (Django assumes 999); PostgreSQL 65,535.
+    sqlite_limit = 30_000 if sqlite3.sqlite_version_info >= (3, 32) else 999
+    limit = sqlite_limit if connection.vendor == "sqlite" else 60_000
+    batch = max(1, min(CHUNK_SIZE, limit // len(fields)))
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    suffix = f" RETURNING {quote(model._meta.pk.column)}" if returning else ""
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch):
+            part = rows[start : start + batch]
+            params: list[Any] = []
+            for row in part:
+                for name, convert, default, memo in plan:
+                    if name not in row:
+                        params.append(default)
+                        continue
+                    value = row[name]
+                    if convert is not None and value is not None:
+                        if isinstance(value, datetime):  # the chunk's rows share their timestamps
+                            if value not in memo:
+                                memo[value] = convert(value)
+                            value = memo[value]
+                        else:
+                            value = convert(value)
+                    params.append(value)
+            table = quote(model._meta.db_table)
+            # Only quoted model metadata and placeholders are in the SQL text; every value is a parameter.
+            sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(part))}{suffix}"  # noqa: S608
+            cursor.execute(sql, params)
+            if returning:
+                ids.extend(r[0] for r in cursor.fetchall())
+    return ids
 
 
 # Selectors ----------------------------------------------------------------------------------------------
@@ -634,18 +707,18 @@ def _run_chunk(
         for row, result in zip(rows, results, strict=True):
             counts[result.outcome] += 1
             outcomes.append(
-                ImportRow(
-                    organization_id=locked.organization_id,
-                    job=locked,
-                    row_number=row.row_number,
-                    fingerprint=row.fingerprint,
-                    outcome=result.outcome,
-                    record_id=result.record_id,
-                    message=error_text(result.errors) if result.errors else result.message,
-                    data=row.cells if result.outcome == Outcome.ERROR else None,
-                )
+                {
+                    "organization_id": locked.organization_id,
+                    "job_id": locked.pk,
+                    "row_number": row.row_number,
+                    "fingerprint": row.fingerprint,
+                    "outcome": str(result.outcome),
+                    "record_id": result.record_id,
+                    "message": error_text(result.errors) if result.errors else result.message,
+                    "data": row.cells if result.outcome == Outcome.ERROR else None,
+                }
             )
-        ImportRow.objects.bulk_create(outcomes, batch_size=CHUNK_SIZE)
+        insert_rows(ImportRow, outcomes)
         locked.processed_rows = position + len(chunk)
         locked.created_count += counts[Outcome.CREATED]
         locked.updated_count += counts[Outcome.UPDATED]

@@ -76,8 +76,13 @@ def _header() -> list[str]:
 def _rows(qs: Any, organization_id: int) -> Iterator[list[Any]]:
     """Keyset chunks by id: each chunk is one query for the rows and one for their tags."""
     values = [v for _name, v in COLUMNS if v] + ["pk", "created_at", "updated_at"]
-    displays = {name: dict(Customer._meta.get_field(name).flatchoices) for name in CHOICE_COLUMNS}
+    # Labels translated once, not once per cell (lazy strings cost a translation lookup each time).
+    displays = {
+        name: {value: str(label) for value, label in Customer._meta.get_field(name).flatchoices}
+        for name in CHOICE_COLUMNS
+    }
     positions = {name: values.index(name) for name in CHOICE_COLUMNS}
+    zone = timezone.get_current_timezone()
     last = 0
     while True:
         batch = list(qs.filter(pk__gt=last).order_by("pk").values_list(*values)[:CHUNK_SIZE])
@@ -91,16 +96,15 @@ def _rows(qs: Any, organization_id: int) -> Iterator[list[Any]]:
         for row in batch:
             out = list(row)
             for name, index in positions.items():
-                out[index] = str(displays[name].get(out[index], out[index])) if out[index] else ""
+                out[index] = displays[name].get(out[index], out[index]) if out[index] else ""
             pk, created_at, updated_at = out[-3:]
             cells = out[:-3]
             cells.insert(14, ", ".join(tags.get(pk, ())))  # the tags column, after website
-            local = timezone.localtime
             yield [
                 *cells,
                 pk,
-                local(created_at).strftime("%Y-%m-%d %H:%M"),
-                local(updated_at).strftime("%Y-%m-%d %H:%M"),
+                f"{created_at.astimezone(zone):%Y-%m-%d %H:%M}",
+                f"{updated_at.astimezone(zone):%Y-%m-%d %H:%M}",
             ]
         last = ids[-1]
 

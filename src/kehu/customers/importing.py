@@ -33,6 +33,7 @@ Outcome = imports.Outcome
 TAG_SPLIT_RE = re.compile(r"[,;，；、|]+")
 # Customer fields an import sets directly (text, checked against the column's max_length).
 TEXT_FIELDS = ("name", "short_name", "industry", "province", "city", "district", "address", "notes")
+TIERS = frozenset(Customer.Tier.values)
 UPDATABLE = (*TEXT_FIELDS, "kind", "tier", "stage", "source", "phone", "email", "website")
 
 
@@ -300,7 +301,7 @@ class CustomerImportAdapter(ImportAdapter):
         tier = unicodedata.normalize("NFKC", values.get("tier", "")).strip().upper()
         if tier:
             letter = tier[0]
-            if letter in Customer.Tier.values and (len(tier) == 1 or tier[1:].strip() in ("类", "级", "(KEY ACCOUNT)")):
+            if letter in TIERS and (len(tier) == 1 or tier[1:].strip() in ("类", "级", "(KEY ACCOUNT)")):
                 clean["tier"] = letter
             else:
                 errors["tier"] = _("Use A, B, C or D.")
@@ -392,7 +393,7 @@ class CustomerImportAdapter(ImportAdapter):
         wanted = {key for clean, errors in cleaned if not errors for key in self.match_keys(clean)}
         existing = self._existing(actor, wanted - set(state["keys"]))
         results: list[RowResult] = []
-        creates: list[tuple[int, Customer, dict[str, Any]]] = []
+        creates: list[tuple[int, _New, dict[str, Any]]] = []
         updates: dict[int, Customer] = {}
         update_fields: set[str] = set()
         update_tags: list[tuple[Customer, list[str]]] = []
@@ -409,11 +410,11 @@ class CustomerImportAdapter(ImportAdapter):
                     if match is not None:
                         break
             if match is None:
-                customer = self._new_customer(actor, clean, now)
+                new = _New(self._new_values(actor, clean, now))
                 results.append(RowResult(Outcome.CREATED))
-                creates.append((len(results) - 1, customer, clean))
+                creates.append((len(results) - 1, new, clean))
                 for key in keys:
-                    state["keys"].setdefault(key, customer)
+                    state["keys"].setdefault(key, new)
                 continue
             if policy == "skip":
                 results.append(
@@ -421,10 +422,8 @@ class CustomerImportAdapter(ImportAdapter):
                 )
                 continue
             # policy == "update"
-            if match.pk is None:  # a customer created earlier in this file: fold the row into it
-                for name in UPDATABLE:
-                    if name in clean:
-                        setattr(match, name, clean[name])
+            if isinstance(match, _New):  # a customer this file creates: fold the row into it
+                match.values.update(self._new_values(actor, clean, now, only_filled=True))
                 results.append(RowResult(Outcome.UPDATED))
                 creates.append((len(results) - 1, match, clean))
                 continue
@@ -449,23 +448,29 @@ class CustomerImportAdapter(ImportAdapter):
         if dry_run:
             return results
         self._write(actor, creates, updates, update_fields, update_tags, results, state)
+        # Written and committed with this chunk: later chunks find them with their one query.
+        state["keys"] = {k: v for k, v in state["keys"].items() if not isinstance(v, _New)}
         return results
 
-    def _new_customer(self, actor: Any, clean: dict[str, Any], now: Any) -> Customer:
-        fields = {name: clean[name] for name in UPDATABLE if name in clean}
+    @staticmethod
+    def _new_values(actor: Any, clean: dict[str, Any], now: Any, only_filled: bool = False) -> dict[str, Any]:
+        values = {name: clean[name] for name in UPDATABLE if name in clean}
         for derived in ("phone_normalized", "email_normalized"):
             if derived in clean:
-                fields[derived] = clean[derived]
-        owner = clean.get("owner") or actor
-        return Customer(
+                values[derived] = clean[derived]
+        if clean.get("owner") is not None:
+            values["owner_id"] = clean["owner"].pk
+        if only_filled:
+            return values
+        values.setdefault("owner_id", actor.pk)
+        values.update(
             organization_id=actor.organization_id,
-            owner=owner,
-            created_by=actor,
-            updated_by=actor,
+            created_by_id=actor.pk,
+            updated_by_id=actor.pk,
             created_at=now,
             updated_at=now,
-            **fields,
         )
+        return values
 
     @staticmethod
     def _apply(customer: Customer, clean: dict[str, Any]) -> list[str]:
@@ -488,58 +493,63 @@ class CustomerImportAdapter(ImportAdapter):
     def _write(
         self,
         actor: Any,
-        creates: list[tuple[int, Customer, dict[str, Any]]],
+        creates: list[tuple[int, _New, dict[str, Any]]],
         updates: dict[int, Customer],
         update_fields: set[str],
         update_tags: list[tuple[Customer, list[str]]],
         results: list[RowResult],
         state: dict[str, Any],
     ) -> None:
-        new: list[Customer] = list({id(c): c for _i, c, _clean in creates}.values())
-        Customer.objects.bulk_create(new, batch_size=imports.CHUNK_SIZE)
-        for index, customer, _clean in creates:
-            results[index].record_id = customer.pk
+        new = list({id(n): n for _i, n, _clean in creates}.values())
+        for item, pk in zip(new, imports.insert_rows(Customer, [n.values for n in new], returning=True), strict=True):
+            item.pk = pk
+        for index, item, _clean in creates:
+            results[index].record_id = item.pk
         if updates:
             Customer.objects.bulk_update(
                 list(updates.values()),
                 [*sorted(update_fields), "version", "updated_at", "updated_by"],
                 batch_size=imports.CHUNK_SIZE,
             )
-            moved = [c.pk for c in updates.values() if "owner" in update_fields]
-            for customer in updates.values():
-                if customer.pk in moved:
+            if "owner" in update_fields:  # contacts follow their customer's owner (as customer_assign does)
+                for customer in updates.values():
                     Contact.objects.filter(organization_id=customer.organization_id, customer=customer).update(
                         owner_id=customer.owner_id
                     )
-        tag_links: list[CustomerTag] = []
-        contacts: list[Contact] = []
+        organization_id = actor.organization_id
+        links: list[dict[str, Any]] = []
+        contacts: list[dict[str, Any]] = []
         seen_links: set[tuple[int, int]] = set()
         with_contact: set[int] = set()
-        for _index, customer, clean in creates:
+        now = timezone.now()
+        for _index, item, clean in creates:
             for tag in self._tags(actor, clean.get("tags", ()), state):
-                if (customer.pk, tag.pk) not in seen_links:
-                    seen_links.add((customer.pk, tag.pk))
-                    tag_links.append(CustomerTag(organization_id=customer.organization_id, customer=customer, tag=tag))
-            if clean.get("contact_name") and id(customer) not in with_contact:
-                with_contact.add(id(customer))
+                if (item.pk, tag.pk) not in seen_links:
+                    seen_links.add((item.pk, tag.pk))
+                    links.append({"organization_id": organization_id, "customer_id": item.pk, "tag_id": tag.pk})
+            if clean.get("contact_name") and item.pk not in with_contact:
+                with_contact.add(item.pk)
                 contacts.append(
-                    Contact(
-                        organization_id=customer.organization_id,
-                        customer=customer,
-                        owner_id=customer.owner_id,
-                        created_by=actor,
-                        updated_by=actor,
-                        name=clean["contact_name"],
-                        is_primary=True,
-                    )
+                    {
+                        "organization_id": organization_id,
+                        "customer_id": item.pk,
+                        "owner_id": item.values["owner_id"],
+                        "created_by_id": actor.pk,
+                        "updated_by_id": actor.pk,
+                        "created_at": now,
+                        "updated_at": now,
+                        "name": clean["contact_name"],
+                        "is_primary": True,
+                    }
                 )
-        for customer, names in update_tags:
-            for tag in self._tags(actor, names, state):
-                if (customer.pk, tag.pk) not in seen_links:
-                    seen_links.add((customer.pk, tag.pk))
-                    tag_links.append(CustomerTag(organization_id=customer.organization_id, customer=customer, tag=tag))
-        CustomerTag.objects.bulk_create(tag_links, batch_size=imports.CHUNK_SIZE, ignore_conflicts=True)
-        Contact.objects.bulk_create(contacts, batch_size=imports.CHUNK_SIZE)
+        imports.insert_rows(CustomerTag, links)
+        imports.insert_rows(Contact, contacts)
+        existing_links = [
+            CustomerTag(organization_id=organization_id, customer=customer, tag=tag)
+            for customer, names in update_tags
+            for tag in self._tags(actor, names, state)
+        ]
+        CustomerTag.objects.bulk_create(existing_links, ignore_conflicts=True)
 
     @staticmethod
     def _tags(actor: Any, names: Iterable[str], state: dict[str, Any]) -> list[Tag]:
@@ -551,6 +561,16 @@ class CustomerImportAdapter(ImportAdapter):
                 state["tags"][name] = tag
             tags.append(tag)
         return tags
+
+
+class _New:
+    """A customer this import will create: its column values, and its id once inserted."""
+
+    __slots__ = ("pk", "values")
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+        self.pk: int | None = None
 
 
 ADAPTER = CustomerImportAdapter()
