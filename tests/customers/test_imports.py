@@ -396,3 +396,16 @@ def test_cancel_stops_and_only_the_uploader_or_an_administrator_sees_a_job(rep, 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.CANCELLED
     assert default_storage.exists(job.file)
+
+
+def test_stopping_a_check_returns_to_the_mapping_without_a_checkpoint(rep):
+    job = upload(rep, csv_bytes(good_rows(3)))
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.VALIDATING, processed_rows=2)
+    job.refresh_from_db()
+
+    imports.import_job_cancel(actor=rep, job=job)
+    job.refresh_from_db()
+
+    assert (job.status, job.processed_rows) == (ImportJob.Status.MAPPED, 0)
+    with pytest.raises(ValidationFailed):
+        imports.import_job_resume(actor=rep, job=job)  # nothing was imported: run, not resume

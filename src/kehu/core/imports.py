@@ -596,8 +596,13 @@ def import_job_cancel(*, actor: Any, job: ImportJob) -> ImportJob:
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if job.status in (Status.DONE, Status.CANCELLED):
         raise _fail("status", _("This import has already finished."))
-    job.status, job.finished_at = Status.CANCELLED, timezone.now()
-    job.save(update_fields=["status", "finished_at"])
+    if job.status == Status.VALIDATING:
+        # Stopping a check: back to the mapping. Its progress is no import checkpoint, so it is cleared
+        # (else a later resume would skip rows that were only checked).
+        job.status, job.processed_rows = Status.MAPPED, 0
+    else:
+        job.status, job.finished_at = Status.CANCELLED, timezone.now()
+    job.save(update_fields=["status", "processed_rows", "finished_at"])
     audit.record(actor=actor, action="import.cancel", target=job, changes={"at_row": job.processed_rows})
     return job
 

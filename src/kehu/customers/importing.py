@@ -410,7 +410,8 @@ class CustomerImportAdapter(ImportAdapter):
                     if match is not None:
                         break
             if match is None:
-                new = _New(self._new_values(actor, clean, now))
+                # A check only needs to know that the key is taken: no values kept (memory stays flat).
+                new = _CHECKED if dry_run else _New(self._new_values(actor, clean, now))
                 results.append(RowResult(Outcome.CREATED))
                 creates.append((len(results) - 1, new, clean))
                 for key in keys:
@@ -423,7 +424,8 @@ class CustomerImportAdapter(ImportAdapter):
                 continue
             # policy == "update"
             if isinstance(match, _New):  # a customer this file creates: fold the row into it
-                match.values.update(self._new_values(actor, clean, now, only_filled=True))
+                if not dry_run:
+                    match.values.update(self._new_values(actor, clean, now, only_filled=True))
                 results.append(RowResult(Outcome.UPDATED))
                 creates.append((len(results) - 1, match, clean))
                 continue
@@ -572,6 +574,8 @@ class _New:
         self.values = values
         self.pk: int | None = None
 
+
+_CHECKED = _New({})  # stands for every customer a dry run would create
 
 ADAPTER = CustomerImportAdapter()
 
