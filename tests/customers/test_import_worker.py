@@ -82,9 +82,10 @@ def test_an_import_runs_in_a_real_celery_worker(tmp_path):
     }
     subprocess.run([str(BIN / "kehu"), "migrate", "-v", "0"], env=env, check=True, timeout=300)
     queue = f"kehu-test-{uuid.uuid4().hex[:8]}"  # our own queue: no other worker on db 12 takes the task
+    command = [str(BIN / "celery"), "-A", "kehu", "worker", "--pool=solo", "-Q", queue, "-l", "warning"]
+    command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     worker = subprocess.Popen(
-        [str(BIN / "celery"), "-A", "kehu", "worker", "--pool=solo", "-Q", queue, "-l", "warning",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],  # fmt: skip
+        command,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
