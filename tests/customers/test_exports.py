@@ -125,7 +125,7 @@ def test_an_exported_file_imports_back_without_duplicates(tenant_a, customers, a
 
 def test_the_import_api_flow(tenant_a, api, django_capture_on_commit_callbacks):
     client = api(tenant_a.users["sales_rep"])
-    content = csv_bytes(good_rows(3) + [["", "1", "", "", "", "", "", "", "", ""]], encoding="gbk")
+    content = csv_bytes([*good_rows(3), ["", "1", "", "", "", "", "", "", "", ""]], encoding="gbk")
 
     response = client.post(
         "/api/v1/imports/", {"file": SimpleUploadedFile("客户.csv", content), "record_type": "customers"},
@@ -188,7 +188,7 @@ def test_the_import_wizard_pages(tenant_a, client, django_capture_on_commit_call
     response = client.post(reverse("customers:imports"), {"file": SimpleUploadedFile("x.txt", b"hi")})
     assert response.status_code == 400 and "CSV" in response.content.decode()
 
-    content = csv_bytes(good_rows(2) + [["坏电话", "12", "", "", "", "", "", "", "", ""]], encoding="utf-8-sig")
+    content = csv_bytes([*good_rows(2), ["坏电话", "12", "", "", "", "", "", "", "", ""]], encoding="utf-8-sig")
     response = client.post(reverse("customers:imports"), {"file": SimpleUploadedFile("c.csv", content)})
     job = ImportJob.objects.get(organization=tenant_a.org)
     assert response.status_code == 302 and response["Location"] == reverse("customers:import_detail", args=[job.pk])
