@@ -26,6 +26,7 @@ from rest_framework.routers import SimpleRouter
 from kehu.accounts.api import ApiTokenViewSet, MeView, RoleViewSet, TeamViewSet, UserViewSet
 from kehu.core.audit_api import AuditEntryViewSet
 from kehu.core.custom_field_api import CustomFieldViewSet, SavedViewViewSet
+from kehu.core.import_api import ImportJobViewSet
 
 app_name = "api"
 
@@ -38,6 +39,7 @@ router.register("audit-entries", AuditEntryViewSet, basename="audit-entry")
 # Custom fields and saved views: generic over every module's record types.
 router.register("custom-fields", CustomFieldViewSet, basename="custom-field")
 router.register("saved-views", SavedViewViewSet, basename="saved-view")
+router.register("imports", ImportJobViewSet, basename="import-job")  # import jobs of any record type
 
 PLATFORM_APPS = ("kehu.core", "kehu.accounts")
 

@@ -8,4 +8,5 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from kehu.core import checks  # noqa: F401  (registers the system checks)
+        # checks: registers the system checks; imports: the import jobs' policy and background task.
+        from kehu.core import checks, imports  # noqa: F401

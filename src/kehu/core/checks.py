@@ -19,6 +19,7 @@ NOT_BUSINESS = {
     "customers.poolsettings": "one settings row per organisation, read through pool_settings_for",
     "customers.poolmove": "log row of a customer's pool moves, read through the pool rules",
     "core.savedviewdefault": "a user's own list preference, read through saved_views.default_for",
+    "core.importrow": "outcome of one row of an import job, read through the job",  # imports
 }
 
 

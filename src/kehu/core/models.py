@@ -184,4 +184,5 @@ class Notification(models.Model):
 
 # Custom fields and saved views (generic over record types): models in their own files.
 from kehu.core.custom_field_models import *  # noqa: E402,F403
+from kehu.core.import_models import *  # noqa: E402,F403  (import jobs)
 from kehu.core.saved_view_models import *  # noqa: E402,F403

@@ -24,7 +24,7 @@ from kehu.accounts import selectors as account_selectors
 from kehu.core.api import ErrorSerializer, RecordField
 from kehu.core.errors import ValidationFailed
 from kehu.core.viewsets import ScopedViewSet
-from kehu.customers import selectors, services
+from kehu.customers import export_api, selectors, services
 from kehu.customers.forms import CustomerFilterForm
 from kehu.customers.models import MODULE, Contact, Customer, Tag
 
@@ -293,6 +293,9 @@ class CustomerViewSet(ScopedViewSet):
 
     def get_object_for(self, pk: int) -> Customer:
         return selectors.customer_get_for(actor=self.request.user, pk=pk)
+
+    # Export (GET /api/v1/customers/export/), defined in export_api.py.
+    export = export_api.export
 
 
 # Contacts --------------------------------------------------------------------------------------------

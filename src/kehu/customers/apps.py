@@ -50,3 +50,7 @@ class CustomersConfig(AppConfig):
         from kehu.customers import list_columns, merge, pool  # noqa: F401
 
         list_columns.register()
+
+        from kehu.customers import importing  # imports: the customers adapter of the import engine
+
+        importing.register()

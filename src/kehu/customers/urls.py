@@ -57,3 +57,19 @@ urlpatterns += [
     path("views/<int:pk>/delete/", saved_view_views.saved_view_delete, name="saved_view_delete"),
     path("views/<int:pk>/default/", saved_view_views.saved_view_default, name="saved_view_default"),
 ]
+
+# Import and export (imports branch): the import wizard, its jobs, and the export download.
+from kehu.customers import import_views  # noqa: E402
+
+urlpatterns += [
+    path("export/", import_views.customer_export, name="export"),
+    path("imports/", import_views.import_list, name="imports"),
+    path("imports/<int:pk>/", import_views.import_detail, name="import_detail"),
+    path("imports/<int:pk>/progress/", import_views.import_progress, name="import_progress"),
+    path("imports/<int:pk>/mapping/", import_views.import_mapping, name="import_mapping"),
+    path("imports/<int:pk>/dry-run/", import_views.import_dry_run, name="import_dry_run"),
+    path("imports/<int:pk>/run/", import_views.import_run, name="import_run"),
+    path("imports/<int:pk>/resume/", import_views.import_resume, name="import_resume"),
+    path("imports/<int:pk>/cancel/", import_views.import_cancel, name="import_cancel"),
+    path("imports/<int:pk>/errors/", import_views.import_errors, name="import_errors"),
+]

@@ -81,6 +81,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     can_assign = can(actor, "assign", Customer)
     can_edit = can(actor, "edit", Customer)
     can_delete = can(actor, "delete", Customer)
+    can_export = can(actor, "export", Customer)  # the Export buttons (imports branch)
     context = {
         "page": page,
         "form": form,
@@ -91,7 +92,8 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "can_assign": can_assign,
         "can_edit": can_edit,
         "can_delete": can_delete,
-        "bulk_enabled": can_assign or can_edit or can_delete,
+        "can_export": can_export,
+        "bulk_enabled": can_assign or can_edit or can_delete or can_export,
         "owners": selectors.owner_choices_for(actor=actor) if can_assign else [],
         "tags": list(selectors.tag_list_for(actor=actor)) if can_edit else [],
         "can_manage_fields": can(actor, "administer", "customers"),

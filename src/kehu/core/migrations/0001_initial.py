@@ -7,64 +7,98 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditChainHead',
+            name="AuditChainHead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chain', models.CharField(max_length=40, unique=True)),
-                ('last_seq', models.PositiveBigIntegerField(default=0)),
-                ('last_hash', models.CharField(default='', max_length=64)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("chain", models.CharField(max_length=40, unique=True)),
+                ("last_seq", models.PositiveBigIntegerField(default=0)),
+                ("last_hash", models.CharField(default="", max_length=64)),
             ],
         ),
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chain', models.CharField(max_length=40)),
-                ('seq', models.PositiveBigIntegerField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='time')),
-                ('actor_label', models.CharField(blank=True, max_length=254, verbose_name='actor')),
-                ('ip', models.GenericIPAddressField(blank=True, null=True, verbose_name='IP address')),
-                ('action', models.CharField(max_length=64, verbose_name='action')),
-                ('target_type', models.CharField(blank=True, max_length=64, verbose_name='target type')),
-                ('target_id', models.CharField(blank=True, max_length=64)),
-                ('target_label', models.CharField(blank=True, max_length=255, verbose_name='target')),
-                ('changes', models.JSONField(blank=True, default=dict, verbose_name='changes')),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("chain", models.CharField(max_length=40)),
+                ("seq", models.PositiveBigIntegerField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="time")),
+                ("actor_label", models.CharField(blank=True, max_length=254, verbose_name="actor")),
+                ("ip", models.GenericIPAddressField(blank=True, null=True, verbose_name="IP address")),
+                ("action", models.CharField(max_length=64, verbose_name="action")),
+                ("target_type", models.CharField(blank=True, max_length=64, verbose_name="target type")),
+                ("target_id", models.CharField(blank=True, max_length=64)),
+                ("target_label", models.CharField(blank=True, max_length=255, verbose_name="target")),
+                ("changes", models.JSONField(blank=True, default=dict, verbose_name="changes")),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-seq'],
-                'indexes': [models.Index(fields=['organization', '-created_at'], name='audit_org_time'), models.Index(fields=['organization', 'action', '-created_at'], name='audit_org_action_time')],
-                'constraints': [models.UniqueConstraint(fields=('chain', 'seq'), name='audit_chain_seq_unique')],
+                "ordering": ["-created_at", "-seq"],
+                "indexes": [
+                    models.Index(fields=["organization", "-created_at"], name="audit_org_time"),
+                    models.Index(fields=["organization", "action", "-created_at"], name="audit_org_action_time"),
+                ],
+                "constraints": [models.UniqueConstraint(fields=("chain", "seq"), name="audit_chain_seq_unique")],
             },
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=255, verbose_name='title')),
-                ('body', models.TextField(blank=True, verbose_name='text')),
-                ('url', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization')),
-                ('recipient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("title", models.CharField(max_length=255, verbose_name="title")),
+                ("body", models.TextField(blank=True, verbose_name="text")),
+                ("url", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.organization"
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['organization', 'recipient', 'read_at', '-created_at'], name='notif_inbox')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["organization", "recipient", "read_at", "-created_at"], name="notif_inbox")
+                ],
             },
         ),
     ]
