@@ -169,6 +169,29 @@ def _conflict_form(request: HttpRequest, form_class: type, fresh: Any, **kwargs:
     return form
 
 
+def _versioned_edit(
+    request: HttpRequest, *, form_class: type, record: Any, refetch: Any, save: Any, form_kwargs: dict[str, Any]
+) -> tuple[Any, Any, list[dict[str, str]] | None, bool]:
+    """The edit flow both records share: validate, save with the version the user opened, and on a
+    conflict keep the user's input beside the saved values. Returns (form, record, conflict, saved)."""
+    if request.method != "POST":
+        return form_class(initial=form_class.initial_for(record), editing=True, **form_kwargs), record, None, False
+    form = form_class(request.POST, editing=True, **form_kwargs)
+    if not form.is_valid():
+        return form, record, None, False
+    try:
+        save(record, form.cleaned_data["version"], form.service_data())
+    except VersionConflict:
+        fresh = refetch()
+        conflict = _conflict_rows(form, fresh)
+        return _conflict_form(request, form_class, fresh, **form_kwargs), fresh, conflict, False
+    except ValidationFailed as exc:
+        apply_service_errors(form, exc)
+        return form, record, None, False
+    messages.success(request, _("Changes saved."))
+    return form, record, None, True
+
+
 @login_required
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
@@ -226,29 +249,18 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     customer = selectors.customer_get_for(actor=actor, pk=pk)
     require(actor, "edit", customer)
-    conflict: list[dict[str, str]] | None = None
-    if request.method == "POST":
-        form = CustomerForm(request.POST, actor=actor, editing=True)
-        if form.is_valid():
-            try:
-                services.customer_update(
-                    actor=actor,
-                    customer=customer,
-                    expected_version=form.cleaned_data["version"],
-                    data=form.service_data(),
-                )
-            except VersionConflict:
-                fresh = selectors.customer_get_for(actor=actor, pk=pk)
-                conflict = _conflict_rows(form, fresh)
-                form = _conflict_form(request, CustomerForm, fresh, actor=actor)
-                customer = fresh
-            except ValidationFailed as exc:
-                apply_service_errors(form, exc)
-            else:
-                messages.success(request, _("Changes saved."))
-                return redirect("customers:detail", pk=customer.pk)
-    else:
-        form = CustomerForm(initial=CustomerForm.initial_for(customer), actor=actor, editing=True)
+    form, customer, conflict, saved = _versioned_edit(
+        request,
+        form_class=CustomerForm,
+        record=customer,
+        refetch=lambda: selectors.customer_get_for(actor=actor, pk=pk),
+        save=lambda record, version, data: services.customer_update(
+            actor=actor, customer=record, expected_version=version, data=data
+        ),
+        form_kwargs={"actor": actor},
+    )
+    if saved:
+        return redirect("customers:detail", pk=customer.pk)
     return render(request, "customers/form.html", {"form": form, "customer": customer, "conflict": conflict})
 
 
@@ -361,29 +373,18 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     contact = selectors.contact_get_for(actor=actor, pk=pk)
     customer = contact.customer
     require(actor, "edit", contact)
-    conflict = None
-    if request.method == "POST":
-        form = ContactForm(request.POST, customer=customer, editing=True)
-        if form.is_valid():
-            try:
-                services.contact_update(
-                    actor=actor,
-                    contact=contact,
-                    expected_version=form.cleaned_data["version"],
-                    data=form.service_data(),
-                )
-            except VersionConflict:
-                fresh = selectors.contact_get_for(actor=actor, pk=pk)
-                conflict = _conflict_rows(form, fresh)
-                form = _conflict_form(request, ContactForm, fresh, customer=customer)
-                contact = fresh
-            except ValidationFailed as exc:
-                apply_service_errors(form, exc)
-            else:
-                messages.success(request, _("Changes saved."))
-                return redirect("customers:detail", pk=customer.pk)
-    else:
-        form = ContactForm(initial=ContactForm.initial_for(contact), customer=customer, editing=True)
+    form, contact, conflict, saved = _versioned_edit(
+        request,
+        form_class=ContactForm,
+        record=contact,
+        refetch=lambda: selectors.contact_get_for(actor=actor, pk=pk),
+        save=lambda record, version, data: services.contact_update(
+            actor=actor, contact=record, expected_version=version, data=data
+        ),
+        form_kwargs={"customer": customer},
+    )
+    if saved:
+        return redirect("customers:detail", pk=customer.pk)
     context = {"form": form, "customer": customer, "contact": contact, "conflict": conflict}
     return render(request, "customers/contact_form.html", context)
 
