@@ -147,3 +147,11 @@ def test_a_browser_gets_json_never_a_500(tenant_a, client):
     assert browser.status_code == 200
     assert browser["Content-Type"] == "application/json"
     assert_error(client.get(f"{API}/users/", HTTP_ACCEPT="text/html"), 406, "not_acceptable")
+
+
+def test_a_nul_byte_in_the_query_is_a_400_everywhere(tenant_a, api, client):
+    response = api(tenant_a.admin).get("/api/v1/users/?search=a%00b")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+    client.force_login(tenant_a.admin)
+    assert client.get("/search/?q=%00").status_code == 400

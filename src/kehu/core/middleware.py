@@ -8,13 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from kehu.core import modules
-from kehu.core.errors import DomainError, ModuleNotEnabled
+from kehu.core.errors import DomainError, ModuleNotEnabled, ValidationFailed
 
 # Pages a signed-in user who must still set up two-factor authentication may open.
 _2FA_SETUP_ALLOWED = ("accounts:totp_setup", "accounts:logout", "set_language")
@@ -74,6 +75,22 @@ class ActorMiddleware:
     @staticmethod
     def error_page(request: HttpRequest, error: DomainError) -> HttpResponse:
         return render(request, "error.html", {"error": error}, status=error.status)
+
+
+class RejectNulBytesMiddleware:
+    """A NUL byte in the query string is never meaningful, and PostgreSQL refuses it in text parameters:
+    answer 400 here, once, instead of a database error in whichever filter or search meets it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if any("\x00" in k or any("\x00" in v for v in values) for k, values in request.GET.lists()):
+            error = ValidationFailed(_("The request contains a NUL character."), code="bad_request")
+            if request.path.startswith("/api/"):
+                return JsonResponse(error.as_dict(), status=400)
+            return HttpResponseBadRequest(error.message)
+        return self.get_response(request)
 
 
 class ContentSecurityPolicyMiddleware:
