@@ -56,9 +56,19 @@ def scope_filter(actor: Any, scope: str, owner_field: str = "owner") -> models.Q
         return models.Q()
     if scope == Scope.OWN or actor.team_id is None:
         return models.Q(**own)
+    # Team scopes: the team's members are read first (one small query) and the rows filtered by that list
+    # of owner ids. A join to users and teams in the rows' query leaves PostgreSQL guessing how many rows
+    # the team owns (it guessed 121 of 600,000 at a million customers, and sorted them all: 1.3 s for a
+    # filtered list sorted by name); with the ids it uses the owner statistics and the right index.
+    from kehu.accounts.models import User
+
+    members = User.objects.filter(organization_id=actor.organization_id)
     if scope == Scope.TEAM:
-        return models.Q(**{through("team_id"): actor.team_id})
-    return models.Q(**{through("team__path__startswith"): actor.team.path})
+        members = members.filter(team_id=actor.team_id)
+    else:
+        members = members.filter(team__path__startswith=actor.team.path)
+    ids = list(members.values_list("pk", flat=True))
+    return models.Q(**{f"{owner_field}_id__in" if owner_field else "pk__in": ids})
 
 
 class BusinessModel(models.Model):

@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kehu.core.models import BusinessModel, BusinessQuerySet, TenantQuerySet, scope_filter
 from kehu.customers.normalize import normalize_email, normalize_phone, normalize_website
@@ -117,7 +118,8 @@ class Customer(_ReachableMixin, BusinessModel):
     class Stage(models.TextChoices):
         LEAD_IN = "lead_in", _("Lead-in")
         PROSPECT = "prospect", _("Prospect")
-        CUSTOMER = "customer", _("Customer")
+        # A context: "Customer" alone is also the record type (客户); as a stage it reads 成交客户.
+        CUSTOMER = "customer", pgettext_lazy("lifecycle stage", "Customer")
         REPEAT = "repeat", _("Repeat customer")
         CHURNED = "churned", _("Churned")
 

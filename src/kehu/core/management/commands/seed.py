@@ -435,6 +435,8 @@ class SqliteWriter(Writer):
 
     def __exit__(self, *exc: Any) -> None:
         search.ensure_schema()
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # without statistics SQLite picks the owner index for most lookups
 
     def write(self, rows: dict[str, list[list[Any]]]) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
