@@ -24,7 +24,7 @@ class CustomersConfig(AppConfig):
                 nav=(
                     modules.NavItem(_("Customers"), "customers:list", "people"),
                     modules.NavItem(_("Recycle bin"), "customers:recycle_bin", "trash"),
-                    modules.NavItem(_("Public pool 公海"), "customers:pool", "inbox"),
+                    modules.NavItem(_("Public pool"), "customers:pool", "inbox"),
                 ),
             )
         )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import forms
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from kehu.customers.forms import IdListField, _StyledMixin
@@ -66,7 +68,12 @@ def merge_rows(customers: list[Customer]) -> list[dict[str, Any]]:
         for customer in customers:
             display = getattr(customer, f"get_{name}_display", None)
             value = getattr(customer, name)
-            text = str(display()) if display else ("" if value in (None, "", {}) else str(value))
+            if display:
+                text = str(display())
+            elif isinstance(value, datetime):
+                text = formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+            else:
+                text = "" if value in (None, "", {}) else str(value)
             shown.append({"customer": customer, "text": text or "—"})
         rows.append({"name": name, "label": field.verbose_name, "values": shown})
     return rows
