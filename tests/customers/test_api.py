@@ -215,3 +215,14 @@ def test_tags_are_shared_by_the_organisation(api, tenant_a, tenant_b):
     assert_error(api(tenant_b.admin).delete(f"/api/v1/tags/{tag_id}/"), 404, "not_found")
     assert admin.delete(f"/api/v1/tags/{tag_id}/").status_code == 204
     assert not Tag.objects.filter(pk=tag_id).exists()
+
+
+def test_a_forged_cursor_with_a_nul_byte_is_a_400_not_a_500(tenant_a, api):
+    import base64
+    import json
+
+    payload = json.dumps({"d": "n", "v": "a\x00", "i": 1, "o": "name"}).encode()
+    cursor = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    response = api(tenant_a.admin).get("/api/v1/customers/", {"ordering": "name", "cursor": cursor})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["cursor"]

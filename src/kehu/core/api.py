@@ -114,6 +114,13 @@ class CursorPagination(pagination.CursorPagination):
         except (ValueError, TypeError, OverflowError, DjangoValidationError) as exc:
             raise exceptions.NotFound(self.invalid_cursor_message) from exc
 
+    def decode_cursor(self, request: Any) -> Any:
+        cursor = super().decode_cursor(request)
+        # PostgreSQL refuses NUL in text parameters: a position holding one is a forged cursor.
+        if cursor is not None and cursor.position is not None and "\x00" in str(cursor.position):
+            raise exceptions.NotFound(self.invalid_cursor_message)
+        return cursor
+
     def get_paginated_response(self, data: Any) -> Response:
         return Response({"results": data, "next": self.get_next_link(), "previous": self.get_previous_link()})
 

@@ -159,7 +159,7 @@ def _decode_cursor(cursor: str, ordering: str, name: str) -> tuple[str, Any, int
             raise ValueError("cursor of another list")
         if name in ("updated_at", "created_at"):
             value = datetime.fromisoformat(value)
-        elif not isinstance(value, str):
+        elif not isinstance(value, str) or "\x00" in value:  # PostgreSQL refuses NUL in text parameters
             raise ValueError("bad value")
     except (ValueError, TypeError, KeyError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValidationFailed(message, fields={"cursor": [message]}) from exc
