@@ -13,6 +13,7 @@ still where it started, so two workers on the same job cannot both write a chunk
 
 from __future__ import annotations
 
+import abc
 import codecs
 import csv
 import hashlib
@@ -92,7 +93,7 @@ class PendingRow:
     fingerprint: str
 
 
-class ImportAdapter:
+class ImportAdapter(abc.ABC):
     """What a record type tells the engine. Subclasses set the attributes and implement `process_chunk`."""
 
     key: str = ""
@@ -108,11 +109,11 @@ class ImportAdapter:
         """Per-run state (lookups loaded once: owners, tags, keys seen so far)."""
         return {}
 
+    @abc.abstractmethod
     def process_chunk(
         self, *, actor: Any, job: ImportJob, rows: list[PendingRow], state: Any, dry_run: bool
     ) -> list[RowResult]:
         """Check, match and (unless `dry_run`) write the rows; one result per row, in order."""
-        raise NotImplementedError
 
     def live_ids(self, *, actor: Any, ids: list[int]) -> set[int]:
         """Of `ids`, the records that still exist (an imported row whose record was deleted may come back)."""
