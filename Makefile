@@ -32,6 +32,9 @@ $(VENDOR)/.copied: node_modules/.package-lock.json
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/bootstrap $(VENDOR)/bootstrap-icons
 	cp node_modules/bootstrap/dist/css/bootstrap.min.css node_modules/bootstrap/dist/js/bootstrap.bundle.min.js $(VENDOR)/bootstrap/
 	cp -r node_modules/bootstrap-icons/font/bootstrap-icons.min.css node_modules/bootstrap-icons/font/fonts $(VENDOR)/bootstrap-icons/
+	mkdir -p $(VENDOR)/echarts $(VENDOR)/sortablejs
+	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/echarts/
+	cp node_modules/sortablejs/Sortable.min.js $(VENDOR)/sortablejs/
 	touch $@
 
 vendor: $(VENDOR)/.copied

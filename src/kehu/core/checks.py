@@ -19,6 +19,8 @@ NOT_BUSINESS = {
     "customers.poolsettings": "one settings row per organisation, read through pool_settings_for",
     "customers.poolmove": "log row of a customer's pool moves, read through the pool rules",
     "core.savedviewdefault": "a user's own list preference, read through saved_views.default_for",
+    "sales.pipeline": "organisation configuration, read through the pipeline selectors",
+    "sales.stage": "organisation configuration, part of its pipeline",
     "core.importrow": "outcome of one row of an import job, read through the job",  # imports
 }
 

@@ -10,4 +10,15 @@ class SalesConfig(AppConfig):
     verbose_name = _("Sales")
 
     def ready(self) -> None:
-        modules.register(modules.Module(key="sales", label=_("Sales"), icon="graph-up-arrow", order=20))
+        from kehu.sales import policies
+
+        policies.register()
+        modules.register(
+            modules.Module(
+                key="sales",
+                label=_("Sales"),
+                icon="graph-up-arrow",
+                order=20,
+                nav=(),
+            )
+        )

@@ -1,0 +1,21 @@
+"""Sales records made through the services, as a real user would make them."""
+
+from __future__ import annotations
+
+from itertools import count
+from typing import Any
+
+from kehu.sales import opportunity_services
+from kehu.sales.models import Opportunity
+from tests.customers.factories import make_customer
+
+_seq = count(1)
+
+
+def make_opportunity(tenant: Any, owner: Any = None, *, customer: Any = None, **fields: Any) -> Opportunity:
+    """An opportunity of `tenant` owned by `owner` (default: the tenant's sales rep) for `customer` (default:
+    a new customer of that owner), created by the administrator."""
+    owner = owner or tenant.users["sales_rep"]
+    fields.setdefault("name", f"测试商机 {next(_seq)}")
+    customer = customer or make_customer(tenant, owner)
+    return opportunity_services.create_opportunity(actor=tenant.admin, owner=owner, customer=customer, **fields)
