@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/", include("kehu.accounts.admin_urls")),
     path("audit/", include("kehu.core.audit_urls")),
     path("customers/", include("kehu.customers.urls")),
+    path("sales/", include("kehu.sales.urls")),
     path("platform/", admin.site.urls),
     path("api/v1/", include("kehu.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -64,9 +64,7 @@ class Stage(models.Model):
     pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
     name = models.CharField(_("name"), max_length=100)
     position = models.PositiveIntegerField(_("position"), default=0)
-    probability = models.PositiveSmallIntegerField(
-        _("probability (%)"), default=0, validators=[MaxValueValidator(100)]
-    )
+    probability = models.PositiveSmallIntegerField(_("probability (%)"), default=0, validators=[MaxValueValidator(100)])
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.OPEN)
     required_fields = models.JSONField(_("fields required to enter"), default=list, blank=True)
     rot_days = models.PositiveIntegerField(
@@ -112,9 +110,7 @@ class Opportunity(BusinessModel):
     )
     currency = models.CharField(_("currency"), max_length=3, default="CNY")
     expected_close_date = models.DateField(_("expected close date"), null=True, blank=True)
-    probability = models.PositiveSmallIntegerField(
-        _("probability (%)"), default=0, validators=[MaxValueValidator(100)]
-    )
+    probability = models.PositiveSmallIntegerField(_("probability (%)"), default=0, validators=[MaxValueValidator(100)])
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
     next_step = models.CharField(_("next step"), max_length=255, blank=True)
     competitors = models.CharField(_("competitors"), max_length=255, blank=True)
@@ -134,7 +130,9 @@ class Opportunity(BusinessModel):
                 fields=["organization", "stage", "updated_at", "id"], condition=LIVE, name="opp_org_stage_updated"
             ),
             models.Index(
-                fields=["organization", "owner", "stage", "updated_at", "id"], condition=LIVE, name="opp_org_owner_stage"
+                fields=["organization", "owner", "stage", "updated_at", "id"],
+                condition=LIVE,
+                name="opp_org_owner_stage",
             ),
             models.Index(
                 fields=["organization", "status", "expected_close_date"], condition=LIVE, name="opp_org_status_close"

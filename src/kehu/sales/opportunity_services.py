@@ -90,11 +90,14 @@ def create_opportunity(*, actor: Any, owner: Any = None, **data: Any) -> Opportu
     pipeline = data.get("pipeline") or ensure_default_pipeline(actor.organization)
     stage = data.get("stage") or pipeline.stages.order_by("position", "id").first()
     if stage is None or stage.pipeline_id != pipeline.pk or pipeline.organization_id != actor.organization_id:
-        raise ValidationFailed(_("Choose a stage of this pipeline."), fields={"stage": [_("Not a stage of this pipeline.")]})
+        raise ValidationFailed(
+            _("Choose a stage of this pipeline."), fields={"stage": [_("Not a stage of this pipeline.")]}
+        )
     contact = data.get("contact")
     if contact is not None and contact.customer_id != customer.pk:
         raise ValidationFailed(
-            _("The contact does not belong to this customer."), fields={"contact": [_("Choose a contact of the customer.")]}
+            _("The contact does not belong to this customer."),
+            fields={"contact": [_("Choose a contact of the customer.")]},
         )
     now = timezone.now()
     opportunity = Opportunity(
@@ -111,9 +114,15 @@ def create_opportunity(*, actor: Any, owner: Any = None, **data: Any) -> Opportu
     if missing:
         message = _("Fill in these fields to enter the stage “%(stage)s”.") % {"stage": stage.name}
         raise ValidationFailed(message, fields={name: [_("Required in this stage.")] for name in missing})
-    validate(opportunity, exclude=["organization", "owner", "created_by", "updated_by", "customer", "pipeline", "stage"])
+    validate(
+        opportunity, exclude=["organization", "owner", "created_by", "updated_by", "customer", "pipeline", "stage"]
+    )
     opportunity.save()
-    recorded = {name: getattr(opportunity, name) for name in OPPORTUNITY_FIELDS if getattr(opportunity, name) not in ("", None, {})}
+    recorded = {
+        name: getattr(opportunity, name)
+        for name in OPPORTUNITY_FIELDS
+        if getattr(opportunity, name) not in ("", None, {})
+    }
     for name in ("customer", "contact", "pipeline", "stage"):
         if name in recorded:
             recorded[name] = str(recorded[name])

@@ -1,0 +1,1 @@
+"""forecast demo data for `kehu seed_demo` (imported by sales/demo.py)."""

@@ -1,0 +1,1 @@
+"""opportunity demo data for `kehu seed_demo` (imported by sales/demo.py)."""
