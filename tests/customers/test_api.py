@@ -226,3 +226,27 @@ def test_a_forged_cursor_with_a_nul_byte_is_a_400_not_a_500(tenant_a, api):
     response = api(tenant_a.admin).get("/api/v1/customers/", {"ordering": "name", "cursor": cursor})
     assert response.status_code == 400
     assert response.json()["error"]["fields"]["cursor"]
+
+
+def test_customer_data_renders_exactly_what_the_documented_serializer_does(tenant_a):
+    """The API builds customer bodies without the serializer (speed); the serializer stays the schema."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kehu.customers import selectors
+    from kehu.customers.api import CustomerOutputSerializer, customer_data
+
+    tag = make_tag(tenant_a)
+    customer = make_customer(
+        tenant_a,
+        tags=[tag],
+        phone="13800138000",
+        email="Info@Example.cn",
+        province="上海市",
+        next_follow_up_at=timezone.now() + timedelta(days=2),
+        notes="备注",
+    )
+    rows = selectors.customers_with_relations_for(actor=tenant_a.admin).filter(pk=customer.pk)
+    loaded = rows.get()
+    assert customer_data(loaded) == dict(CustomerOutputSerializer(loaded).data)

@@ -35,6 +35,7 @@ from kehu.customers.api import (
     CustomerOutputSerializer,
     CustomerRefSerializer,
     _validated,
+    customer_data,
     errors,
 )
 from kehu.customers.forms import CustomerFilterForm
@@ -159,7 +160,7 @@ def claim(self: Any, request: Request, pk: str | None = None) -> Response:
     customer = pool_selectors.pool_customer_get_for(actor=request.user, pk=pk)
     data = _validated(ClaimSerializer, request)
     pool.customer_claim(actor=request.user, customer=customer, owner=data.get("owner"))
-    return Response(CustomerOutputSerializer(self.get_object_for(customer.pk)).data)
+    return Response(customer_data(self.get_object_for(customer.pk)))
 
 
 @extend_schema(request=ReleaseSerializer, responses={200: CustomerOutputSerializer, **errors(400, 401, 403, 404)})
@@ -169,7 +170,7 @@ def release(self: Any, request: Request, pk: str | None = None) -> Response:
     customer = selectors.customer_get_for(actor=request.user, pk=pk)
     data = _validated(ReleaseSerializer, request)
     pool.customer_release(actor=request.user, customer=customer, reason=data["reason"])
-    return Response(CustomerOutputSerializer(self.get_object_for(customer.pk)).data)
+    return Response(customer_data(self.get_object_for(customer.pk)))
 
 
 @extend_schema(
@@ -220,7 +221,7 @@ def merge_customers(self: Any, request: Request) -> Response:
     records = pool_selectors.merge_candidates_for(actor=request.user, ids=[data["survivor"], *data["others"]])
     survivor, others = records[0], records[1:]
     merge.customer_merge(actor=request.user, survivor=survivor, others=others, choices=data.get("choices") or {})
-    return Response(CustomerOutputSerializer(self.get_object_for(survivor.pk)).data)
+    return Response(customer_data(self.get_object_for(survivor.pk)))
 
 
 @extend_schema(request=None, responses={204: None, **errors(401, 403, 404)})

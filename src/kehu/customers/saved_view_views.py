@@ -6,7 +6,6 @@ one; a view's tab links to its state with `view=<id>`, so links can be shared an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,8 +26,8 @@ from kehu.customers.list_columns import (
     CUSTOMER_TYPE,
     DEFAULT_COLUMNS,
     ORDERINGS,
-    Column,
     available_columns,
+    cell_html,
     chosen_columns,
 )
 from kehu.customers.models import Customer
@@ -63,12 +62,6 @@ def default_redirect(request: HttpRequest) -> HttpResponse | None:
     return redirect(view_url(view)) if view is not None else None
 
 
-@dataclass
-class Cell:
-    column: Column
-    text: str = ""
-
-
 def list_context(
     request: HttpRequest, *, page: Any, form: CustomerFilterForm, sort: dict[str, dict[str, str]]
 ) -> dict[str, Any]:
@@ -85,7 +78,7 @@ def list_context(
             text = ""
             if column.is_custom:
                 text = custom_fields.display(column.definition, customer.custom.get(column.definition.key), users)
-            cells.append(Cell(column, text))
+            cells.append(cell_html(column, customer, text))
         rows.append((customer, cells))
     views = list(saved_views.saved_view_list_for(actor=actor, record_type=CUSTOMER_TYPE))
     for view in views:
