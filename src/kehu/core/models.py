@@ -60,15 +60,26 @@ def scope_filter(actor: Any, scope: str, owner_field: str = "owner") -> models.Q
     # of owner ids. A join to users and teams in the rows' query leaves PostgreSQL guessing how many rows
     # the team owns (it guessed 121 of 600,000 at a million customers, and sorted them all: 1.3 s for a
     # filtered list sorted by name); with the ids it uses the owner statistics and the right index.
+    ids = _team_member_ids(actor, scope)
+    return models.Q(**{f"{owner_field}_id__in" if owner_field else "pk__in": ids})
+
+
+def _team_member_ids(actor: Any, scope: str) -> list[int]:
+    """The ids of the users in the actor's team (scope TEAM) or team tree, read once per actor object: a
+    page asks for several record types' visibility (a customer's page: the customer, contacts, notes,
+    files, timeline), and the actor object lives for one request or one job."""
     from kehu.accounts.models import User
 
-    members = User.objects.filter(organization_id=actor.organization_id)
-    if scope == Scope.TEAM:
-        members = members.filter(team_id=actor.team_id)
-    else:
-        members = members.filter(team__path__startswith=actor.team.path)
-    ids = list(members.values_list("pk", flat=True))
-    return models.Q(**{f"{owner_field}_id__in" if owner_field else "pk__in": ids})
+    memo = actor.__dict__.setdefault("_kehu_team_members", {})
+    key = (scope, actor.team_id)
+    if key not in memo:
+        members = User.objects.filter(organization_id=actor.organization_id)
+        if scope == Scope.TEAM:
+            members = members.filter(team_id=actor.team_id)
+        else:
+            members = members.filter(team__path__startswith=actor.team.path)
+        memo[key] = list(members.values_list("pk", flat=True))
+    return memo[key]
 
 
 class BusinessModel(models.Model):
