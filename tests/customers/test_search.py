@@ -173,3 +173,17 @@ def test_search_data_in_python_matches_the_database(tenant_a, book):
         with connection.cursor() as cursor:
             cursor.execute("SELECT name_grams FROM customers_customer WHERE id = %s", [customer.pk])
             assert cursor.fetchone()[0] == grams
+
+
+def test_tripled_text_holds_a_short_fragment_exactly_when_the_text_does():
+    """The SQLite short-fragment table relies on this (core/search_backends/sqlite.py)."""
+    import itertools
+
+    from kehu.core.search_backends.sqlite import tripled
+
+    alphabet = "张三a"
+    texts = ["".join(p) for n in range(5) for p in itertools.product(alphabet, repeat=n)]
+    fragments = ["".join(p) for n in (1, 2) for p in itertools.product(alphabet, repeat=n)]
+    for text in texts:
+        for fragment in fragments:
+            assert (fragment in text) == (tripled(fragment) in tripled(text)), (text, fragment)

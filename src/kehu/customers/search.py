@@ -29,7 +29,8 @@ from django.db.models import QuerySet
 from kehu.core.search_backends import SearchSpec, get_backend, parse
 
 FTS_TABLE = "customers_customer_fts"
-SPEC = SearchSpec(fts_table=FTS_TABLE)
+SHORT_FTS_TABLE = "customers_customer_names3"  # the names tripled, for 1-2 character fragments
+SPEC = SearchSpec(fts_table=FTS_TABLE, short_fts_table=SHORT_FTS_TABLE)
 # The global search box shows a handful; a searched list pages through at most this many matches when
 # it is sorted by anything but recency (newest-first lists page through every match).
 BOX_LIMIT = 10
@@ -200,11 +201,16 @@ _SQ_OTHER = (
 )
 _SQ_REFRESH = f"UPDATE customers_customer SET search_names = {_SQ_NAMES}, search_text = {_SQ_NAMES} || {_SQ_OTHER}"
 _SQ_TOUCH = "UPDATE customers_customer SET search_text = search_text WHERE id"
-_SQ_FTS_DELETE = f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, search_text) VALUES ('delete', OLD.id, OLD.search_text)"
+_SQ_FTS_DELETE = f"""INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, search_text) VALUES ('delete', OLD.id, OLD.search_text);
+        INSERT INTO {SHORT_FTS_TABLE}({SHORT_FTS_TABLE}, rowid, names) VALUES ('delete', OLD.id, kehu_tripled(OLD.search_names))"""
+_SQ_SHORT_INSERT = (
+    f"INSERT INTO {SHORT_FTS_TABLE}(rowid, names) SELECT id, kehu_tripled(search_names) FROM customers_customer"
+)
 _SQ_TRIGGERS = {
     # Index what the row holds now (the AFTER UPDATE trigger below removes exactly that), then recompute.
     "customers_customer_search_ai": f"""AFTER INSERT ON customers_customer BEGIN
         INSERT INTO {FTS_TABLE}(rowid, search_text) VALUES (NEW.id, NEW.search_text);
+        INSERT INTO {SHORT_FTS_TABLE}(rowid, names) VALUES (NEW.id, kehu_tripled(NEW.search_names));
         {_SQ_TOUCH} = NEW.id;
     END""",
     # Every update recomputes: a Django save() writes back whatever search_text it loaded. The nested
@@ -213,6 +219,7 @@ _SQ_TRIGGERS = {
         {_SQ_FTS_DELETE};
         {_SQ_REFRESH} WHERE id = NEW.id;
         INSERT INTO {FTS_TABLE}(rowid, search_text) SELECT id, search_text FROM customers_customer WHERE id = NEW.id;
+        {_SQ_SHORT_INSERT} WHERE id = NEW.id;
     END""",
     "customers_customer_search_ad": f"""AFTER DELETE ON customers_customer BEGIN
         {_SQ_FTS_DELETE};
@@ -232,6 +239,10 @@ _SQ_FTS_CREATE = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
     "search_text, content='customers_customer', content_rowid='id', tokenize='trigram')"
 )
+# Contentless: it indexes a computed text; a delete passes the text that was indexed (the triggers do).
+_SQ_SHORT_FTS_CREATE = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {SHORT_FTS_TABLE} USING fts5(names, content='', tokenize='trigram')"
+)
 
 
 def install(connection: Any) -> None:
@@ -246,6 +257,7 @@ def install(connection: Any) -> None:
         elif connection.vendor == "sqlite":
             # The triggers come with post_migrate (ensure_schema), after every migration of this run.
             cursor.execute(_SQ_FTS_CREATE)
+            cursor.execute(_SQ_SHORT_FTS_CREATE)
             _sqlite_refresh(cursor)
 
 
@@ -259,6 +271,8 @@ def _sqlite_refresh(cursor: Any) -> None:
     """Recompute every row's search columns and rebuild the FTS index from them (no triggers present)."""
     cursor.execute(_SQ_REFRESH)
     cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+    cursor.execute(f"INSERT INTO {SHORT_FTS_TABLE}({SHORT_FTS_TABLE}) VALUES ('delete-all')")
+    cursor.execute(_SQ_SHORT_INSERT)
 
 
 def uninstall(connection: Any) -> None:
@@ -270,13 +284,20 @@ def uninstall(connection: Any) -> None:
             for name in _SQ_TRIGGERS:
                 cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
             cursor.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+            cursor.execute(f"DROP TABLE IF EXISTS {SHORT_FTS_TABLE}")
 
 
 def _sqlite_state(connection: Any) -> tuple[bool, set[str]]:
-    """(whether the FTS table exists, the names of the search triggers present)."""
+    """(whether the FTS tables exist, the names of the search triggers present). The short-fragment table
+    came after the first databases were made: its absence counts as a missing trigger (ensure_schema
+    then creates it and re-indexes)."""
     tables = set(connection.introspection.table_names())
     if "customers_customer" not in tables or FTS_TABLE not in tables:
         return False, set()
+    if SHORT_FTS_TABLE not in tables:
+        with connection.cursor() as cursor:
+            cursor.execute(_SQ_SHORT_FTS_CREATE)
+        return True, set()
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         return True, {row[0] for row in cursor.fetchall()} & set(_SQ_TRIGGERS)
@@ -303,7 +324,7 @@ def ensure_schema(using: str = "default", **kwargs: Any) -> None:
     if not installed or present == set(_SQ_TRIGGERS):
         return  # before migration 0003_search (or after reversing it), or nothing to do
     with connection.cursor() as cursor:
-        for name in present:
+        for name in _SQ_TRIGGERS:  # present ones, and old versions of them when the short table was new
             cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
         _sqlite_refresh(cursor)
         for name, body in _SQ_TRIGGERS.items():

@@ -12,7 +12,7 @@ How a fragment is found fast at a million rows (measured; see DESIGN.md, Perform
    each with LIKE: cheap whatever the fragment, and enough when the fragment is common;
 2. when that finds fewer than asked and did not cover the whole queryset, ask the backend's index
    (PostgreSQL: pg_trgm GIN for 3+ characters, a GIN over the names' 1- and 2-character grams for
-   shorter ones; SQLite: the FTS5 trigram table, or a bounded LIKE scan for short fragments);
+   shorter ones; SQLite: the FTS5 trigram table, and one over the tripled names for short fragments);
 3. add the name's exact and prefix matches (a B-tree range on (organization, name)), then rank:
    exact name, name prefix, everything else; newest first within each.
 """
@@ -48,6 +48,7 @@ class SearchSpec:
     recency_field: str = "updated_at"
     grams_column: str = "name_grams"  # PostgreSQL only: text[] of the names' 1- and 2-character grams
     fts_table: str = ""  # SQLite only: FTS5 trigram table over text_field, rowid = primary key
+    short_fts_table: str = ""  # SQLite only: FTS5 trigram table over the names tripled (see sqlite.py)
 
 
 @dataclass(frozen=True)
