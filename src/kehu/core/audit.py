@@ -113,9 +113,13 @@ def record(
     for name, value in (changes or {}).items():
         clean_changes[name] = {"before": REDACTED, "after": REDACTED} if is_sensitive(name) else _jsonable(value)
     chain = chain_name(organization_id)
-    with transaction.atomic():
-        head, _ = AuditChainHead.objects.get_or_create(chain=chain)
-        head = AuditChainHead.objects.select_for_update().get(pk=head.pk)
+    # No savepoint: a failure here fails the caller's whole transaction anyway (the change and its entry
+    # are one), and every write of the organisation passes this line.
+    with transaction.atomic(savepoint=False):
+        head = AuditChainHead.objects.select_for_update().filter(chain=chain).first()
+        if head is None:  # the chain's first entry
+            head, _ = AuditChainHead.objects.get_or_create(chain=chain)
+            head = AuditChainHead.objects.select_for_update().get(pk=head.pk)
         entry = AuditEntry(
             organization_id=organization_id,
             chain=chain,
