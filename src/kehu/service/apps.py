@@ -10,4 +10,7 @@ class ServiceConfig(AppConfig):
     verbose_name = _("Service")
 
     def ready(self) -> None:
-        modules.register(modules.Module(key="service", label=_("Service"), icon="headset", order=40))
+        from kehu.service import policies
+
+        policies.register()
+        modules.register(modules.Module(key="service", label=_("Service"), icon="headset", order=40, nav=()))

@@ -1,0 +1,11 @@
+"""Customer service 客户服务: the record types live in one file per topic, imported here so that Django
+finds them.
+
+- ticket_models.py: queues, tickets 工单 and their conversation
+- sla_models.py: business calendars, SLA policies and escalation (topic "sla")
+- knowledge_models.py: knowledge base articles and satisfaction surveys (topic "knowledge")
+"""
+
+MODULE = "service"
+
+from kehu.service.ticket_models import *  # noqa: E402,F403

@@ -1,0 +1,1 @@
+"""sla demo data for `kehu seed_demo` (imported by service/demo.py)."""

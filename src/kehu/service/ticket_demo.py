@@ -1,0 +1,1 @@
+"""ticket demo data for `kehu seed_demo` (imported by service/demo.py)."""
