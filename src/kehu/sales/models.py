@@ -11,3 +11,4 @@ MODULE = "sales"
 
 from kehu.sales.lead_models import *  # noqa: E402,F403
 from kehu.sales.opportunity_models import *  # noqa: E402,F403
+from kehu.sales.activity_models import *  # noqa: E402,F403
