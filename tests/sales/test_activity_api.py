@@ -46,7 +46,11 @@ def test_plan_and_log_through_the_api(api, rep, tenant_a):
     assert body["owner"]["id"] == rep.pk and body["is_overdue"] is False
     assert body["remind_at"] is not None and body["remind_minutes_before"] == 30
 
-    logged = client.post(URL, {"kind": "call", "subject": "回访", "customer": customer.pk, "status": "done", "outcome": "满意"}, format="json")
+    logged = client.post(
+        URL,
+        {"kind": "call", "subject": "回访", "customer": customer.pk, "status": "done", "outcome": "满意"},
+        format="json",
+    )
     assert logged.status_code == 201 and logged.json()["status"] == "done" and logged.json()["done_at"]
     customer.refresh_from_db()
     assert customer.last_contacted_at is not None
@@ -75,13 +79,32 @@ def test_bad_input_is_a_400_naming_the_field(api, rep, tenant_a, tenant_b):
         ({"subject": "x", "customer": customer.pk, "kind": "fax", "starts_at": timezone.now().isoformat()}, "kind"),
         ({"subject": "", "customer": customer.pk, "starts_at": timezone.now().isoformat()}, "subject"),
         (
-            {"subject": "x", "customer": customer.pk, "contact": make_contact(tenant_a).pk, "starts_at": timezone.now().isoformat()},
+            {
+                "subject": "x",
+                "customer": customer.pk,
+                "contact": make_contact(tenant_a).pk,
+                "starts_at": timezone.now().isoformat(),
+            },
             "contact",
         ),
-        ({"subject": "x", "customer": customer.pk, "status": "cancelled", "starts_at": timezone.now().isoformat()}, "status"),
+        (
+            {"subject": "x", "customer": customer.pk, "status": "cancelled", "starts_at": timezone.now().isoformat()},
+            "status",
+        ),
         ({"subject": "x", "customer": customer.pk, "status": "done", "done_at": "2099-01-01T00:00:00Z"}, "done_at"),
-        ({"subject": "x", "customer": customer.pk, "starts_at": timezone.now().isoformat(), "duration_minutes": -5}, "duration_minutes"),
-        ({"subject": "x", "customer": customer.pk, "starts_at": timezone.now().isoformat(), "owner": tenant_a.users["sales_rep_2"].pk}, None),
+        (
+            {"subject": "x", "customer": customer.pk, "starts_at": timezone.now().isoformat(), "duration_minutes": -5},
+            "duration_minutes",
+        ),
+        (
+            {
+                "subject": "x",
+                "customer": customer.pk,
+                "starts_at": timezone.now().isoformat(),
+                "owner": tenant_a.users["sales_rep_2"].pk,
+            },
+            None,
+        ),
     ]
     for data, field in cases:
         response = client.post(URL, data, format="json")
@@ -130,7 +153,13 @@ def test_the_list_needs_a_bounded_number_of_queries(api, tenant_a, django_assert
     contact = make_contact(tenant_a, customer)
     opportunity = make_opportunity(tenant_a, customer=customer)
     for i in range(25):
-        make_activity(tenant_a, customer=customer, contact=contact, opportunity=opportunity, starts_at=timezone.now() + timedelta(hours=i))
+        make_activity(
+            tenant_a,
+            customer=customer,
+            contact=contact,
+            opportunity=opportunity,
+            starts_at=timezone.now() + timedelta(hours=i),
+        )
     client = api(manager)
     with django_assert_max_num_queries(6):
         response = client.get(f"{URL}?limit=100")
@@ -161,10 +190,17 @@ def test_complete_cancel_reopen_and_their_conflicts(api, rep, tenant_a):
 def test_patch_needs_the_version_and_answers_409_when_stale(api, rep, tenant_a):
     client = api(rep)
     call = make_activity(tenant_a, rep)
-    assert "version" in assert_error(client.patch(f"{URL}{call.pk}/", {"subject": "x"}, format="json"), 400, "validation_failed")["fields"]
+    assert (
+        "version"
+        in assert_error(client.patch(f"{URL}{call.pk}/", {"subject": "x"}, format="json"), 400, "validation_failed")[
+            "fields"
+        ]
+    )
     ok = client.patch(f"{URL}{call.pk}/", {"subject": "改了", "version": 1}, format="json")
     assert ok.status_code == 200 and ok.json()["subject"] == "改了" and ok.json()["version"] == 2
-    assert_error(client.patch(f"{URL}{call.pk}/", {"subject": "again", "version": 1}, format="json"), 409, "version_conflict")
+    assert_error(
+        client.patch(f"{URL}{call.pk}/", {"subject": "again", "version": 1}, format="json"), 409, "version_conflict"
+    )
     owner = client.patch(f"{URL}{call.pk}/", {"owner": tenant_a.users["sales_rep_2"].pk, "version": 2}, format="json")
     assert owner.status_code in (400, 403)
 

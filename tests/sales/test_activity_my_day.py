@@ -47,7 +47,9 @@ def test_buckets_follow_the_organisations_day(tenant_a, rep, customer):
     services.activity_log(actor=rep, subject="called at six", customer=customer, done_at=at(10, 6))
     services.activity_log(actor=rep, subject="called yesterday", customer=customer, done_at=at(9, 23))
     colleague = tenant_a.users["sales_rep_2"]
-    make_activity(tenant_a, colleague, customer=make_customer(tenant_a, colleague), subject="not mine", starts_at=at(10, 9))
+    make_activity(
+        tenant_a, colleague, customer=make_customer(tenant_a, colleague), subject="not mine", starts_at=at(10, 9)
+    )
 
     day = selectors.my_day_for(actor=rep, now=NOW)
 
@@ -90,7 +92,9 @@ def test_the_month_grid_starts_on_monday_and_places_activities_on_local_days(ten
     make_activity(tenant_a, rep, customer=customer, subject="task due the 20th", kind="task", due_at=at(20, 18))
     cancelled = make_activity(tenant_a, rep, customer=customer, subject="called off", starts_at=at(12, 9))
     services.activity_cancel(actor=rep, activity=cancelled)
-    make_activity(tenant_a, rep, customer=customer, subject="next month", starts_at=datetime(2026, 4, 2, 9, tzinfo=SHANGHAI))
+    make_activity(
+        tenant_a, rep, customer=customer, subject="next month", starts_at=datetime(2026, 4, 2, 9, tzinfo=SHANGHAI)
+    )
 
     cal = selectors.calendar_for(actor=rep, view="month", anchor=date(2026, 3, 15), now=NOW)
 
@@ -120,7 +124,9 @@ def test_week_and_day_views(tenant_a, rep, customer):
 def test_a_manager_sees_the_teams_calendar_a_rep_only_their_own(tenant_a, rep, customer):
     manager, colleague = tenant_a.users["sales_manager"], tenant_a.users["sales_rep_2"]
     make_activity(tenant_a, rep, customer=customer, subject="rep's", starts_at=at(11, 9))
-    make_activity(tenant_a, colleague, customer=make_customer(tenant_a, colleague), subject="colleague's", starts_at=at(11, 10))
+    make_activity(
+        tenant_a, colleague, customer=make_customer(tenant_a, colleague), subject="colleague's", starts_at=at(11, 10)
+    )
     everyone = selectors.calendar_for(actor=manager, view="day", anchor=date(2026, 3, 11), everyone=True, now=NOW)
     assert subjects(everyone.days[0].items) == ["rep's", "colleague's"]
     one = selectors.calendar_for(actor=manager, view="day", anchor=date(2026, 3, 11), owner=colleague, now=NOW)

@@ -2,8 +2,8 @@
 even when it runs twice or twice at once."""
 
 import threading
-from email.header import decode_header, make_header
 from datetime import timedelta
+from email.header import decode_header, make_header
 
 import pytest
 from django.conf import settings
@@ -33,7 +33,9 @@ def test_a_due_reminder_notifies_in_the_app_and_by_email_once(
     rep.save(update_fields=["language"])
     customer = make_customer(tenant_a, rep, name="上海云帆贸易有限公司")
     at = timezone.now() + timedelta(minutes=10)
-    due = make_activity(tenant_a, rep, customer=customer, subject="Call about the quote", starts_at=at, remind_minutes_before=15)
+    due = make_activity(
+        tenant_a, rep, customer=customer, subject="Call about the quote", starts_at=at, remind_minutes_before=15
+    )
     later = make_activity(tenant_a, rep, customer=customer, starts_at=at + timedelta(hours=3), remind_minutes_before=15)
     no_reminder = make_activity(tenant_a, rep, customer=customer, starts_at=at)
 

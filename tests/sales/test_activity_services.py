@@ -76,7 +76,11 @@ def test_links_must_belong_together(tenant_a):
     assert "contact" in caught.value.fields
     with pytest.raises(ValidationFailed) as caught:
         services.activity_create(
-            actor=rep, subject="x", starts_at=timezone.now(), customer=one, opportunity=make_opportunity(tenant_a, rep, customer=other)
+            actor=rep,
+            subject="x",
+            starts_at=timezone.now(),
+            customer=one,
+            opportunity=make_opportunity(tenant_a, rep, customer=other),
         )
     assert "opportunity" in caught.value.fields
 
@@ -105,7 +109,9 @@ def test_a_planned_activity_needs_a_time_or_a_due_date_and_sane_numbers(tenant_a
         services.activity_create(actor=rep, subject="x", customer=customer)
     assert "starts_at" in caught.value.fields
     with pytest.raises(ValidationFailed) as caught:
-        services.activity_create(actor=rep, subject="x", customer=customer, starts_at=timezone.now(), duration_minutes=10**6)
+        services.activity_create(
+            actor=rep, subject="x", customer=customer, starts_at=timezone.now(), duration_minutes=10**6
+        )
     assert "duration_minutes" in caught.value.fields
     with pytest.raises(ValidationFailed) as caught:
         services.activity_create(actor=rep, subject="   ", customer=customer, starts_at=timezone.now())
@@ -126,11 +132,17 @@ def test_a_rep_cannot_give_an_activity_to_a_colleague_a_manager_can(tenant_a):
     rep, rep2, manager = (tenant_a.users[k] for k in ("sales_rep", "sales_rep_2", "sales_manager"))
     customer = make_customer(tenant_a, rep2)
     with pytest.raises(PermissionDenied):
-        services.activity_create(actor=rep, owner=rep2, subject="x", starts_at=timezone.now(), customer=make_customer(tenant_a, rep))
-    activity = services.activity_create(actor=manager, owner=rep2, subject="陪访", starts_at=timezone.now(), customer=customer)
+        services.activity_create(
+            actor=rep, owner=rep2, subject="x", starts_at=timezone.now(), customer=make_customer(tenant_a, rep)
+        )
+    activity = services.activity_create(
+        actor=manager, owner=rep2, subject="陪访", starts_at=timezone.now(), customer=customer
+    )
     assert activity.owner == rep2
     with pytest.raises(ValidationFailed) as caught:  # the marketer has no sales
-        services.activity_create(actor=manager, owner=tenant_a.users["marketer"], subject="x", starts_at=timezone.now(), customer=customer)
+        services.activity_create(
+            actor=manager, owner=tenant_a.users["marketer"], subject="x", starts_at=timezone.now(), customer=customer
+        )
     assert "owner" in caught.value.fields
 
 
@@ -158,9 +170,11 @@ def test_logging_a_done_call_moves_last_contacted_forward_only(tenant_a):
     customer.refresh_from_db()
     assert customer.last_contacted_at == yesterday
     # No audit entry on the customer of its own: the activity's entry is the record.
-    assert not AuditEntry.objects.filter(target_type="customers.customer", target_id=str(customer.pk)).exclude(
-        action="customer.create"
-    ).exists()
+    assert (
+        not AuditEntry.objects.filter(target_type="customers.customer", target_id=str(customer.pk))
+        .exclude(action="customer.create")
+        .exists()
+    )
 
 
 def test_completing_a_planned_visit_touches_the_customer_and_the_lead(tenant_a):

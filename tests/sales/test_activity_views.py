@@ -47,8 +47,12 @@ def local(value) -> str:
 
 def test_my_day_shows_the_buckets_and_is_in_the_navigation(rep_client, rep, tenant_a):
     customer = make_customer(tenant_a, rep, name="青禾软件")
-    make_activity(tenant_a, rep, customer=customer, subject="overdue call", starts_at=timezone.now() - timedelta(days=1))
-    make_activity(tenant_a, rep, customer=customer, subject="next week visit", starts_at=timezone.now() + timedelta(days=3))
+    make_activity(
+        tenant_a, rep, customer=customer, subject="overdue call", starts_at=timezone.now() - timedelta(days=1)
+    )
+    make_activity(
+        tenant_a, rep, customer=customer, subject="next week visit", starts_at=timezone.now() + timedelta(days=3)
+    )
     body = html(rep_client.get(reverse("sales:my_day")))
     assert f'href="{reverse("sales:my_day")}"' in body and "My day" in body
     overdue = body.split('data-testid="bucket-overdue"', 1)[1].split("</section>", 1)[0]
@@ -83,7 +87,13 @@ def test_quick_log_of_a_call_from_my_day(rep_client, rep, tenant_a):
     customer = make_customer(tenant_a, rep)
     response = rep_client.post(
         reverse("sales:activity_log"),
-        {"customer": customer.pk, "kind": "call", "subject": "询价电话", "outcome": "下周报价", "next": "/sales/my-day/"},
+        {
+            "customer": customer.pk,
+            "kind": "call",
+            "subject": "询价电话",
+            "outcome": "下周报价",
+            "next": "/sales/my-day/",
+        },
     )
     assert response.status_code == 302 and response.url == "/sales/my-day/"
     activity = Activity.objects.get(subject="询价电话")
@@ -136,7 +146,14 @@ def test_a_manager_picks_a_colleagues_calendar_a_rep_cannot(rep_client, rep, ten
 
 def test_the_list_filters_and_sorts(rep_client, rep, tenant_a):
     customer = make_customer(tenant_a, rep, name="恒通精密")
-    make_activity(tenant_a, rep, customer=customer, subject="visit one", kind="visit", starts_at=timezone.now() + timedelta(days=2))
+    make_activity(
+        tenant_a,
+        rep,
+        customer=customer,
+        subject="visit one",
+        kind="visit",
+        starts_at=timezone.now() + timedelta(days=2),
+    )
     make_activity(tenant_a, rep, subject="a call", starts_at=timezone.now() + timedelta(days=1))
     services.activity_log(actor=rep, subject="done email", kind="email", customer=customer)
     url = reverse("sales:activity_list")
@@ -165,7 +182,9 @@ def test_the_list_filters_and_sorts(rep_client, rep, tenant_a):
 def test_the_list_pages_with_a_cursor(rep_client, rep, tenant_a):
     customer = make_customer(tenant_a, rep)
     for i in range(55):
-        make_activity(tenant_a, rep, customer=customer, subject=f"item {i:02d}", starts_at=timezone.now() + timedelta(hours=i))
+        make_activity(
+            tenant_a, rep, customer=customer, subject=f"item {i:02d}", starts_at=timezone.now() + timedelta(hours=i)
+        )
     first = html(rep_client.get(reverse("sales:activity_list")))
     assert "item 54" in first and "item 04" not in first
     cursor = re.search(r'href="\?[^"]*cursor=([^"&]+)[^"]*" rel="next"', first).group(1)
@@ -305,7 +324,9 @@ def test_contact_options_for_the_chosen_customer(rep_client, rep, tenant_a, tena
 
 def test_the_customer_page_has_the_panel_the_button_and_activities_on_the_timeline(rep_client, rep, tenant_a):
     customer = make_customer(tenant_a, rep)
-    make_activity(tenant_a, rep, customer=customer, subject="planned follow-up", starts_at=timezone.now() + timedelta(days=1))
+    make_activity(
+        tenant_a, rep, customer=customer, subject="planned follow-up", starts_at=timezone.now() + timedelta(days=1)
+    )
     services.activity_log(actor=rep, subject="first call", customer=customer, outcome="interested")
     body = html(rep_client.get(reverse("customers:detail", args=[customer.pk])))
     assert 'data-testid="log-activity-link"' in body and 'data-testid="activity-panel"' in body

@@ -251,7 +251,9 @@ class ActivityViewSet(_InOrgTimezone, ScopedViewSet):
         services.activity_delete(actor=request.user, activity=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=CompleteSerializer, responses={200: ActivityOutputSerializer, **errors(400, 401, 403, 404, 409)})
+    @extend_schema(
+        request=CompleteSerializer, responses={200: ActivityOutputSerializer, **errors(400, 401, 403, 404, 409)}
+    )
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk: str | None = None) -> Response:
         """Mark a planned activity done (with its outcome); the customer's last_contacted_at moves forward."""
@@ -266,7 +268,9 @@ class ActivityViewSet(_InOrgTimezone, ScopedViewSet):
         )
         return Response(self._out(self._fresh(activity)))
 
-    @extend_schema(request=CancelSerializer, responses={200: ActivityOutputSerializer, **errors(400, 401, 403, 404, 409)})
+    @extend_schema(
+        request=CancelSerializer, responses={200: ActivityOutputSerializer, **errors(400, 401, 403, 404, 409)}
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         """Call off a planned activity (the reason as its outcome)."""
@@ -277,7 +281,9 @@ class ActivityViewSet(_InOrgTimezone, ScopedViewSet):
         )
         return Response(self._out(self._fresh(activity)))
 
-    @extend_schema(request=ReopenSerializer, responses={200: ActivityOutputSerializer, **errors(400, 401, 403, 404, 409)})
+    @extend_schema(
+        request=ReopenSerializer, responses={200: ActivityOutputSerializer, **errors(400, 401, 403, 404, 409)}
+    )
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, pk: str | None = None) -> Response:
         """A done or cancelled activity back to planned."""

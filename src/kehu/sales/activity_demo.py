@@ -30,7 +30,16 @@ PLAN: list[tuple[str, int, str, str, tuple, int | None, str, str]] = [
     ("sales_rep", 2, "meeting", "恒通精密商务谈判", ("days", 3, 14), 90, "planned", ""),
     ("sales_rep", 3, "task", "准备季度客户拜访计划", ("days", 5, 18), None, "planned", ""),
     ("sales_rep", 0, "call", "首次电话沟通需求", ("days", -6, 15), 20, "done", "客户有采购意向，约下周拜访。"),
-    ("sales_rep", 1, "visit", "上门拜访青禾软件", ("days", -4, 10), 90, "done", "见到了技术总监，需求已确认，等待报价。"),
+    (
+        "sales_rep",
+        1,
+        "visit",
+        "上门拜访青禾软件",
+        ("days", -4, 10),
+        90,
+        "done",
+        "见到了技术总监，需求已确认，等待报价。",
+    ),
     ("sales_rep_2", 0, "call", "回访老客户满意度", ("days", -1, 11), 15, "planned", ""),
     ("sales_rep_2", 1, "visit", "拜访客户财务部门对账", ("today", 10), 60, "planned", ""),
     ("sales_rep_2", 0, "call", "确认合同盖章进度", ("in", 3), 10, "planned", ""),
@@ -39,7 +48,16 @@ PLAN: list[tuple[str, int, str, str, tuple, int | None, str, str]] = [
     ("sales_manager", 0, "meeting", "华东区重点客户季度复盘", ("in", 5), 60, "planned", ""),
     ("sales_manager", 1, "visit", "陪同拜访重点客户高层", ("days", 1, 14), 120, "planned", ""),
     ("sales_manager", 0, "task", "审批本月大客户折扣申请", ("days", -1, 18), None, "planned", ""),
-    ("sales_manager", 2, "call", "与客户总经理电话沟通合作框架", ("days", -2, 16), 30, "done", "对方同意下月签署框架协议。"),
+    (
+        "sales_manager",
+        2,
+        "call",
+        "与客户总经理电话沟通合作框架",
+        ("days", -2, 16),
+        30,
+        "done",
+        "对方同意下月签署框架协议。",
+    ),
     ("sales_manager", 1, "meeting", "团队周会：跟进进度检查", ("days", 4, 9), 60, "planned", ""),
 ]
 
@@ -91,7 +109,9 @@ def create_demo_activities(ctx: demo.DemoContext) -> None:
         if opportunity is not None and kind == Activity.Kind.MEETING:
             data["opportunity"] = opportunity
         if status == Activity.Status.DONE:
-            activity_services.activity_log(actor=owner, outcome=outcome, done_at=min(at + timedelta(hours=1), now), **data)
+            activity_services.activity_log(
+                actor=owner, outcome=outcome, done_at=min(at + timedelta(hours=1), now), **data
+            )
         else:
             if at > now:
                 data["remind_minutes_before"] = 15
@@ -102,7 +122,11 @@ def create_demo_activities(ctx: demo.DemoContext) -> None:
         owner = ctx.users.get(owner_key)
         lead = Lead.objects.filter(organization=org, owner=owner, deleted_at__isnull=True).order_by("pk").first()
         subject = "电话跟进线索，确认需求和预算"
-        if owner is None or lead is None or Activity.objects.filter(organization=org, owner=owner, subject=subject).exists():
+        if (
+            owner is None
+            or lead is None
+            or Activity.objects.filter(organization=org, owner=owner, subject=subject).exists()
+        ):
             continue
         activity_services.activity_create(
             actor=owner, kind=Activity.Kind.CALL, subject=subject, lead=lead, starts_at=_when(("days", 1, 11), now, tz)

@@ -138,7 +138,9 @@ class ActivityForm(forms.Form):
         self.fields["opportunity"].choices = self._with_blank(
             [(o.pk, f"{o.name} · {o.customer}") for o in selectors.opportunity_choices_for(actor=actor)]
         )
-        self.fields["lead"].choices = self._with_blank([(lead.pk, str(lead)) for lead in selectors.lead_choices_for(actor=actor)])
+        self.fields["lead"].choices = self._with_blank(
+            [(lead.pk, str(lead)) for lead in selectors.lead_choices_for(actor=actor)]
+        )
         _style(self)
         # Choosing a customer refreshes the contact select with its contacts (htmx).
         self.fields["customer"].widget.attrs.update(

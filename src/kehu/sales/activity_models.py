@@ -198,7 +198,9 @@ class Activity(BusinessModel):
             # The scheduler's every-minute look for reminders that are due (all organisations).
             models.Index(
                 fields=["remind_at"],
-                condition=Q(deleted_at__isnull=True, status="planned", reminded_at__isnull=True, remind_at__isnull=False),
+                condition=Q(
+                    deleted_at__isnull=True, status="planned", reminded_at__isnull=True, remind_at__isnull=False
+                ),
                 name="act_reminders_due",
             ),
             models.Index(

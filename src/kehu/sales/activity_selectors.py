@@ -263,7 +263,9 @@ def my_day_queryset_for(*, actor: Any, now: datetime | None = None) -> QuerySet[
     _today, start, _tomorrow, window_end = my_day_bounds(actor.organization, now)
     planned = Q(status=Activity.Status.PLANNED, scheduled_at__lt=window_end)
     done_today = Q(status=Activity.Status.DONE, done_at__gte=start, done_at__lte=now)
-    return activity_list_for(actor=actor).filter(owner=actor).filter(planned | done_today).order_by("scheduled_at", "pk")
+    return (
+        activity_list_for(actor=actor).filter(owner=actor).filter(planned | done_today).order_by("scheduled_at", "pk")
+    )
 
 
 def bucket_of(activity: Activity, *, now: datetime, tomorrow: datetime) -> str:
@@ -286,9 +288,13 @@ def my_day_for(*, actor: Any, now: datetime | None = None) -> MyDay:
         today=today,
         now=now,
         overdue=list(planned.filter(scheduled_at__lt=now).order_by("scheduled_at", "pk")[:cap]),
-        due_today=list(planned.filter(scheduled_at__gte=now, scheduled_at__lt=tomorrow).order_by("scheduled_at", "pk")[:cap]),
+        due_today=list(
+            planned.filter(scheduled_at__gte=now, scheduled_at__lt=tomorrow).order_by("scheduled_at", "pk")[:cap]
+        ),
         done_today=list(
-            mine.filter(status=Activity.Status.DONE, done_at__gte=start, done_at__lte=now).order_by("-done_at", "-pk")[:cap]
+            mine.filter(status=Activity.Status.DONE, done_at__gte=start, done_at__lte=now).order_by("-done_at", "-pk")[
+                :cap
+            ]
         ),
         upcoming=list(
             planned.filter(scheduled_at__gte=tomorrow, scheduled_at__lt=window_end).order_by("scheduled_at", "pk")[:cap]
@@ -383,8 +389,9 @@ def calendar_for(
         Q(starts_at__gte=lower, starts_at__lt=upper) | Q(starts_at__isnull=True, due_at__gte=lower, due_at__lt=upper)
     )
     rows = list(
-        qs.annotate(calendar_time=Case(When(starts_at__isnull=False, then=F("starts_at")), default=F("due_at")))
-        .order_by("calendar_time", "pk")[: CALENDAR_LIMIT + 1]
+        qs.annotate(
+            calendar_time=Case(When(starts_at__isnull=False, then=F("starts_at")), default=F("due_at"))
+        ).order_by("calendar_time", "pk")[: CALENDAR_LIMIT + 1]
     )
     today = timezone.localtime(now, tz).date()
     days = []
@@ -441,7 +448,9 @@ def assignee_choices_for(*, actor: Any) -> list[Any]:
     users = User.objects.filter(organization_id=actor.organization_id, is_active=True).select_related(
         "role", "organization"
     )
-    return sorted((u for u in users.order_by("name", "email") if can(u, "view", Activity)), key=lambda u: u.pk != actor.pk)
+    return sorted(
+        (u for u in users.order_by("name", "email") if can(u, "view", Activity)), key=lambda u: u.pk != actor.pk
+    )
 
 
 def customer_choices_for(*, actor: Any, query: str = "", limit: int = CHOICES_LIMIT) -> list[Customer]:

@@ -99,9 +99,7 @@ def _check_text(data: dict[str, Any]) -> None:
         if not subject:
             raise _fail("subject", _("Say what the activity is about."))
         if len(subject) > SUBJECT_MAX_LENGTH:
-            raise _fail(
-                "subject", _("Keep the subject under %(n)d characters.") % {"n": SUBJECT_MAX_LENGTH}
-            )
+            raise _fail("subject", _("Keep the subject under %(n)d characters.") % {"n": SUBJECT_MAX_LENGTH})
         data["subject"] = subject
     for name in ("notes", "outcome"):
         if name in data:
@@ -160,7 +158,9 @@ def _schedule(activity: Activity, *, explicit_remind_at: bool, now: datetime) ->
     if activity.status == Activity.Status.PLANNED and not (activity.starts_at or activity.due_at):
         raise _fail("starts_at", _("Give the activity a time or a due date."))
     if activity.duration_minutes is not None and not 0 <= activity.duration_minutes <= MAX_DURATION_MINUTES:
-        raise _fail("duration_minutes", _("Enter a duration between 0 and %(n)d minutes.") % {"n": MAX_DURATION_MINUTES})
+        raise _fail(
+            "duration_minutes", _("Enter a duration between 0 and %(n)d minutes.") % {"n": MAX_DURATION_MINUTES}
+        )
     activity.scheduled_at = activity.due_at or activity.starts_at
     if explicit_remind_at:
         activity.remind_minutes_before = None
@@ -402,7 +402,10 @@ def activity_complete(
     _change_status(
         activity, actor=actor, expected_version=expected_version, values=values, from_status=Activity.Status.PLANNED
     )
-    changes = {"status": {"before": Activity.Status.PLANNED, "after": Activity.Status.DONE}, "done_at": values["done_at"]}
+    changes = {
+        "status": {"before": Activity.Status.PLANNED, "after": Activity.Status.DONE},
+        "done_at": values["done_at"],
+    }
     if values.get("outcome"):
         changes["outcome"] = values["outcome"]
     audit.record(actor=actor, action="activity.complete", target=activity, changes=changes)
@@ -554,7 +557,12 @@ def activity_reminders_send(*, now: datetime | None = None) -> int:
             if not claimed:
                 return sent
             activities = Activity.objects.filter(pk__in=claimed).select_related(
-                "owner__organization", "owner__role", "owner__team", "customer__owner", "lead__owner", "opportunity__owner"
+                "owner__organization",
+                "owner__role",
+                "owner__team",
+                "customer__owner",
+                "lead__owner",
+                "opportunity__owner",
             )
             for activity in activities:
                 owner = activity.owner

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -159,7 +159,11 @@ def recycle_bin(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "sales/activity/recycle_bin.html",
-        {"activities": activities, "can_restore": can(actor, "restore", Activity), "limit": selectors.RECYCLE_BIN_LIMIT},
+        {
+            "activities": activities,
+            "can_restore": can(actor, "restore", Activity),
+            "limit": selectors.RECYCLE_BIN_LIMIT,
+        },
     )
 
 
@@ -243,9 +247,7 @@ def activity_create(request: HttpRequest) -> HttpResponse:
         customer = next(
             (c for c in selectors.customer_choices_for(actor=actor) if c.pk == initial["customer"]), None
         ) or _visible_customer(actor, initial["customer"])
-    form = ActivityForm(
-        request.POST or None, actor=actor, can_assign=can_assign, customer=customer, initial=initial
-    )
+    form = ActivityForm(request.POST or None, actor=actor, can_assign=can_assign, customer=customer, initial=initial)
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"), "")
     if request.method == "POST" and form.is_valid():
         try:
@@ -298,7 +300,10 @@ def activity_edit(request: HttpRequest, pk: int) -> HttpResponse:
     can_assign = can(actor, "assign", activity)
     if request.method != "POST":
         form = ActivityForm(
-            actor=actor, editing=True, can_assign=can_assign, customer=activity.customer,
+            actor=actor,
+            editing=True,
+            can_assign=can_assign,
+            customer=activity.customer,
             initial=ActivityForm.initial_for(activity),
         )
         return render(request, "sales/activity/form.html", {"form": form, "activity": activity})
@@ -358,7 +363,7 @@ def _status_change(request: HttpRequest, pk: int, change: Any, done_message: str
     outcome = (form.cleaned_data.get("outcome") or None) if form.is_valid() else None
     try:
         change(actor=actor, activity=activity, expected_version=version, outcome=outcome)
-    except (DomainError,) as exc:
+    except DomainError as exc:
         if exc.status not in (400, 409):
             raise
         if request.htmx:

@@ -197,7 +197,10 @@ CELERY_BEAT_SCHEDULE.update(
 )
 
 # Sales activities: reminders whose time has come, every minute (sales/activity_tasks.py).
-CELERY_BEAT_SCHEDULE["sales.activity_reminders"] = {"task": "sales.activity_reminders", "schedule": timedelta(minutes=1)}
+CELERY_BEAT_SCHEDULE["sales.activity_reminders"] = {
+    "task": "sales.activity_reminders",
+    "schedule": timedelta(minutes=1),
+}
 # The address people open Kehu at, for links in emails sent without a request (scheduled reminders).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000/")
 

@@ -73,7 +73,9 @@ def activity_panel(context: template.Context, customer: Any = None, lead: Any = 
 
 
 @register.inclusion_tag("sales/activity/_log_button.html", takes_context=True)
-def activity_log_button(context: template.Context, customer: Any = None, lead: Any = None, opportunity: Any = None) -> dict:
+def activity_log_button(
+    context: template.Context, customer: Any = None, lead: Any = None, opportunity: Any = None
+) -> dict:
     """A "Log activity" button for a record page's header (nothing for users who may not create one)."""
     request = context.get("request")
     record = opportunity or lead or customer
