@@ -364,3 +364,33 @@ def test_pages_are_chinese_by_default(client, tenant_a):
     client.force_login(tenant_a.users["sales_rep"])
     body = html(client.get(reverse("sales:my_day")))
     assert "我的一天" in body and "记录一次电话" in body
+
+
+def test_an_absolute_reminder_shows_in_the_edit_form_and_survives_a_save(rep_client, rep, tenant_a):
+    at = timezone.now().replace(second=0, microsecond=0) + timedelta(days=1)
+    call = make_activity(tenant_a, rep, starts_at=at, remind_at=at - timedelta(minutes=45))
+    assert call.remind_minutes_before is None
+    body = html(rep_client.get(reverse("sales:activity_edit", args=[call.pk])))
+    assert '<option value="45" selected>45 minutes before</option>' in body
+    data = {
+        "version": 1,
+        "kind": "call",
+        "subject": "renamed",
+        "starts_at": local(at),
+        "remind": "45",
+        "customer": call.customer_id,
+    }
+    assert rep_client.post(reverse("sales:activity_edit", args=[call.pk]), data).status_code == 302
+    call.refresh_from_db()
+    assert call.remind_at == at - timedelta(minutes=45) and call.subject == "renamed"
+
+
+def test_quick_complete_in_a_panel_keeps_the_compact_row(rep_client, rep, tenant_a):
+    call = make_activity(tenant_a, rep)
+    response = rep_client.post(
+        reverse("sales:activity_complete", args=[call.pk]),
+        {"compact": "1", "next": "/customers/1/"},
+        HTTP_HX_REQUEST="true",
+    )
+    body = html(response)
+    assert 'data-status="done"' in body and " px-0" in body

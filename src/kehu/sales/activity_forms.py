@@ -123,6 +123,10 @@ class ActivityForm(forms.Form):
             self.fields[name].actor = actor
         if editing:
             del self.fields["status"]
+        remind = str((self.data.get("remind") if self.is_bound else self.initial.get("remind")) or "")
+        if remind.isdigit() and remind not in dict(REMIND_CHOICES):
+            label = _("%(n)s minutes before") % {"n": remind}
+            self.fields["remind"].choices = [*REMIND_CHOICES, (remind, label)]
         if can_assign:
             self.owners = selectors.assignee_choices_for(actor=actor)
             self.fields["owner"].choices = [(u.pk, str(u)) for u in self.owners]
@@ -178,6 +182,9 @@ class ActivityForm(forms.Form):
         )
         if activity.remind_minutes_before is not None:
             values["remind"] = str(activity.remind_minutes_before)
+        elif activity.remind_at is not None and activity.remind_at <= activity.scheduled_at:
+            # An absolute reminder (set through the API) shown as the minutes before it amounts to.
+            values["remind"] = str(int((activity.scheduled_at - activity.remind_at).total_seconds() // 60))
         return values
 
     def service_data(self) -> dict[str, Any]:

@@ -351,7 +351,14 @@ def contact_options(request: HttpRequest) -> HttpResponse:
 
 def _row_response(request: HttpRequest, activity: Activity, *, note: str = "") -> HttpResponse:
     _mark(request.user, [activity])
-    return render(request, "sales/activity/_row.html", {"activity": activity, "note": note, "show_owner": False})
+    context = {
+        "activity": activity,
+        "note": note,
+        "show_owner": False,
+        "compact": request.POST.get("compact") == "1",
+        "here": _safe_next(request, request.POST.get("next"), ""),
+    }
+    return render(request, "sales/activity/_row.html", context)
 
 
 def _status_change(request: HttpRequest, pk: int, change: Any, done_message: str) -> HttpResponse:
