@@ -30,7 +30,9 @@ def test_a_rep_completes_an_overdue_call_from_my_day(page, tenant_a):
     call = make_activity(
         tenant_a, rep, customer=customer, subject="回访报价", starts_at=timezone.now() - timedelta(hours=3)
     )
-    make_activity(tenant_a, rep, customer=customer, subject="上门拜访", kind="visit", starts_at=timezone.now() + timedelta(days=2))
+    make_activity(
+        tenant_a, rep, customer=customer, subject="上门拜访", kind="visit", starts_at=timezone.now() + timedelta(days=2)
+    )
     sign_in(page, rep)
     page.get_by_test_id("nav").get_by_role("link", name="我的一天").click()
     overdue = page.get_by_test_id("bucket-overdue")
@@ -58,3 +60,8 @@ def test_a_rep_completes_an_overdue_call_from_my_day(page, tenant_a):
     shot(page, "calendar_week")
     page.goto(reverse("sales:activity_calendar"))
     shot(page, "calendar_month")
+    if SHOTS:
+        page.goto(reverse("sales:activity_list"))
+        shot(page, "list")
+        page.goto(reverse("sales:activity_create") + f"?customer={customer.pk}")
+        shot(page, "form")

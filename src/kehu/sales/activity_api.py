@@ -40,13 +40,13 @@ def _validated(serializer_class: type[serializers.Serializer], request: Request)
     return dict(serializer.validated_data)
 
 
-class _UserRef(serializers.Serializer):
+class ActivityUserRef(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     email = serializers.EmailField()
 
 
-class _Ref(serializers.Serializer):
+class ActivityRecordRef(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
@@ -67,11 +67,11 @@ class ActivityOutputSerializer(serializers.Serializer):
     reminded_at = serializers.DateTimeField(allow_null=True)
     done_at = serializers.DateTimeField(allow_null=True)
     outcome = serializers.CharField()
-    customer = _Ref(allow_null=True)
-    contact = _Ref(allow_null=True)
-    lead = _Ref(allow_null=True)
-    opportunity = _Ref(allow_null=True)
-    owner = _UserRef(allow_null=True)
+    customer = ActivityRecordRef(allow_null=True)
+    contact = ActivityRecordRef(allow_null=True)
+    lead = ActivityRecordRef(allow_null=True)
+    opportunity = ActivityRecordRef(allow_null=True)
+    owner = ActivityUserRef(allow_null=True)
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -87,7 +87,7 @@ class MyDayItemSerializer(ActivityOutputSerializer):
         return selectors.bucket_of(activity, now=self.context["now"], tomorrow=self.context["tomorrow"])
 
 
-class _TimesSerializer(serializers.Serializer):
+class ActivityInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Activity.Kind.choices, required=False)
     subject = serializers.CharField(max_length=services.SUBJECT_MAX_LENGTH)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=services.TEXT_MAX_LENGTH)
@@ -111,11 +111,11 @@ class _TimesSerializer(serializers.Serializer):
     opportunity = RecordField(getter=selectors.opportunity_get_for, required=False, allow_null=True)
 
 
-class ActivityCreateSerializer(_TimesSerializer):
+class ActivityCreateSerializer(ActivityInputSerializer):
     status = serializers.ChoiceField(
-        choices=[Activity.Status.PLANNED, Activity.Status.DONE],
+        choices=Activity.Status.choices,
         required=False,
-        help_text="planned (default), or done to log a follow-up that happened.",
+        help_text="planned (default), or done to log a follow-up that happened (not cancelled).",
     )
     done_at = serializers.DateTimeField(required=False, allow_null=True, help_text="With status done; default now.")
     owner = RecordField(
@@ -126,7 +126,7 @@ class ActivityCreateSerializer(_TimesSerializer):
     )
 
 
-class ActivityUpdateSerializer(_TimesSerializer):
+class ActivityUpdateSerializer(ActivityInputSerializer):
     owner = RecordField(getter=account_selectors.user_get_for, required=False, help_text="Needs the assign right.")
     version = serializers.IntegerField(
         min_value=1, help_text="The version you read; a stale one answers 409 version_conflict."
@@ -139,7 +139,7 @@ class ActivityUpdateSerializer(_TimesSerializer):
                 field.required = False
 
 
-class CompleteSerializer(serializers.Serializer):
+class ActivityCompleteSerializer(serializers.Serializer):
     version = serializers.IntegerField(
         min_value=1, required=False, help_text="The version you read (optional); a stale one answers 409."
     )
@@ -147,21 +147,21 @@ class CompleteSerializer(serializers.Serializer):
     done_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Default now; not in the future.")
 
 
-class CancelSerializer(serializers.Serializer):
+class ActivityCancelSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, required=False)
     outcome = serializers.CharField(
         required=False, allow_blank=True, max_length=services.TEXT_MAX_LENGTH, help_text="Why it was called off."
     )
 
 
-class ReopenSerializer(serializers.Serializer):
+class ActivityReopenSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, required=False)
 
 
 FILTER_PARAMETERS = [
     OpenApiParameter("search", str, description="A fragment of the subject or the customer's name"),
-    OpenApiParameter("kind", str, enum=Activity.Kind.values),
-    OpenApiParameter("status", str, enum=Activity.Status.values),
+    OpenApiParameter("kind", str, description="One of: " + ", ".join(Activity.Kind.values)),
+    OpenApiParameter("status", str, description="One of: " + ", ".join(Activity.Status.values)),
     OpenApiParameter("owner", int),
     OpenApiParameter("customer", int),
     OpenApiParameter("contact", int),
@@ -252,13 +252,13 @@ class ActivityViewSet(_InOrgTimezone, ScopedViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        request=CompleteSerializer, responses={200: ActivityOutputSerializer, **errors(400, 401, 403, 404, 409)}
+        request=ActivityCompleteSerializer, responses={200: ActivityOutputSerializer, **errors(400, 401, 403, 404, 409)}
     )
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk: str | None = None) -> Response:
         """Mark a planned activity done (with its outcome); the customer's last_contacted_at moves forward."""
         activity = self.get_object()
-        data = _validated(CompleteSerializer, request)
+        data = _validated(ActivityCompleteSerializer, request)
         services.activity_complete(
             actor=request.user,
             activity=activity,
@@ -269,26 +269,26 @@ class ActivityViewSet(_InOrgTimezone, ScopedViewSet):
         return Response(self._out(self._fresh(activity)))
 
     @extend_schema(
-        request=CancelSerializer, responses={200: ActivityOutputSerializer, **errors(400, 401, 403, 404, 409)}
+        request=ActivityCancelSerializer, responses={200: ActivityOutputSerializer, **errors(400, 401, 403, 404, 409)}
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         """Call off a planned activity (the reason as its outcome)."""
         activity = self.get_object()
-        data = _validated(CancelSerializer, request)
+        data = _validated(ActivityCancelSerializer, request)
         services.activity_cancel(
             actor=request.user, activity=activity, expected_version=data.get("version"), outcome=data.get("outcome")
         )
         return Response(self._out(self._fresh(activity)))
 
     @extend_schema(
-        request=ReopenSerializer, responses={200: ActivityOutputSerializer, **errors(400, 401, 403, 404, 409)}
+        request=ActivityReopenSerializer, responses={200: ActivityOutputSerializer, **errors(400, 401, 403, 404, 409)}
     )
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, pk: str | None = None) -> Response:
         """A done or cancelled activity back to planned."""
         activity = self.get_object()
-        data = _validated(ReopenSerializer, request)
+        data = _validated(ActivityReopenSerializer, request)
         services.activity_reopen(actor=request.user, activity=activity, expected_version=data.get("version"))
         return Response(self._out(self._fresh(activity)))
 

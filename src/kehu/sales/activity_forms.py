@@ -153,7 +153,8 @@ class ActivityForm(forms.Form):
 
     def _posted_customer(self) -> Any:
         value = (self.data.get("customer") if self.is_bound else self.initial.get("customer")) or None
-        return getattr(value, "pk", value)
+        value = getattr(value, "pk", value)
+        return int(value) if str(value or "").isdigit() else None
 
     @staticmethod
     def _with_blank(choices: list[tuple[Any, str]], chosen: Any = None) -> list[tuple[Any, str]]:

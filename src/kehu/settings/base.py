@@ -180,6 +180,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DataScopeEnum": "kehu.core.permissions.Scope",
         "TokenScopeEnum": "kehu.accounts.models.ApiToken.TokenScope",
+        # Sales activities also have a "kind" and a "status": every set of those choices is named.
+        "ActivityKindEnum": "kehu.sales.activity_models.Activity.Kind",
+        "ActivityStatusEnum": "kehu.sales.activity_models.Activity.Status",
+        "CustomerKindEnum": "kehu.customers.models.Customer.Kind",
+        "UserStatusEnum": ["active", "invited", "deactivated"],
     },
 }
 
