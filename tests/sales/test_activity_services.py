@@ -329,3 +329,11 @@ def test_a_converted_leads_activities_join_the_customer(tenant_a):
     assert services.activities_link_converted_lead(actor=rep, lead=lead, customer=customer) == 1
     call.refresh_from_db()
     assert call.customer == customer and call.lead == lead
+
+
+def test_clearing_the_reminder_clears_minutes_before_too(tenant_a):
+    rep = tenant_a.users["sales_rep"]
+    call = make_activity(tenant_a, rep, remind_minutes_before=15)
+    services.activity_update(actor=rep, activity=call, expected_version=1, data={"remind_at": None})
+    call.refresh_from_db()
+    assert call.remind_at is None and call.remind_minutes_before is None

@@ -294,6 +294,8 @@ def activity_update(*, actor: Any, activity: Activity, expected_version: int | N
     if expected_version is not None and expected_version != activity.version:
         raise VersionConflict()
     _check_text(data)
+    if "remind_at" in data and data["remind_at"] is None and "remind_minutes_before" not in data:
+        data["remind_minutes_before"] = None  # clearing the reminder clears "N minutes before" too
     before = audit.snapshot(activity, AUDITED)
     if owner is not None and owner.pk != activity.owner_id:
         require(actor, "assign", activity)
