@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -201,6 +201,26 @@ def customer_update(*, actor: Any, customer: Customer, expected_version: int | N
         changes["tags"] = tag_change
     audit.record(actor=actor, action="customer.update", target=customer, changes=_audit_custom(changes))
     return customer
+
+
+def customer_mark_contacted(*, actor: Any, customer_id: int, at: Any) -> bool:
+    """Move a customer's "last contacted at" (which the public pool's auto-return reads) forward to `at`,
+    never back and never into the future, after a follow-up was logged elsewhere (sales activities).
+
+    For services that already checked the link (the actor may see the customer, or owns the follow-up):
+    no permission of its own, since logging a call is not editing the customer. One conditional UPDATE,
+    so concurrent logs keep the latest time. No audit entry of its own: the follow-up that caused it is
+    audited and shown on the customer's timeline. The version is bumped so that an edit form opened
+    before cannot silently put the older value back (it answers with the usual conflict instead).
+    Returns whether the customer changed."""
+    now = timezone.now()
+    at = min(at, now)
+    changed = (
+        Customer.objects.filter(organization_id=actor.organization_id, pk=customer_id, deleted_at__isnull=True)
+        .filter(Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=at))
+        .update(last_contacted_at=at, version=F("version") + 1, updated_at=now, updated_by_id=actor.pk)
+    )
+    return changed == 1
 
 
 def _set_tags(customer: Customer, tags: list[Tag]) -> None:

@@ -13,12 +13,23 @@ class SalesConfig(AppConfig):
         from kehu.sales import policies
 
         policies.register()
+        # Activities and follow-ups 跟进 (activity_*.py): policy, customer timeline, merge, reminders task.
+        from kehu.customers import merge, timeline
+        from kehu.sales import activity_policies, activity_selectors, activity_services, activity_tasks  # noqa: F401
+
+        activity_policies.register()
+        timeline.register(activity_selectors.activity_timeline, module="sales")
+        merge.register(activity_services.activities_move_to_survivor, name="activities")
         modules.register(
             modules.Module(
                 key="sales",
                 label=_("Sales"),
                 icon="graph-up-arrow",
                 order=20,
-                nav=(),
+                nav=(
+                    modules.NavItem(_("My day"), "sales:my_day", icon="sun"),  # activities: the rep's landing page
+                    modules.NavItem(_("Calendar"), "sales:activity_calendar", icon="calendar3"),
+                    modules.NavItem(_("Activities"), "sales:activity_list", icon="list-check"),
+                ),
             )
         )

@@ -180,6 +180,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DataScopeEnum": "kehu.core.permissions.Scope",
         "TokenScopeEnum": "kehu.accounts.models.ApiToken.TokenScope",
+        # Sales activities also have a "kind" and a "status": every set of those choices is named.
+        "ActivityKindEnum": "kehu.sales.activity_models.Activity.Kind",
+        "ActivityStatusEnum": "kehu.sales.activity_models.Activity.Status",
+        "CustomerKindEnum": "kehu.customers.models.Customer.Kind",
+        "UserStatusEnum": ["active", "invited", "deactivated"],
     },
 }
 
@@ -195,6 +200,14 @@ CELERY_BEAT_SCHEDULE.update(
         "customers.recycle_bin_purge": {"task": "customers.recycle_bin_purge", "schedule": timedelta(hours=6)},
     }
 )
+
+# Sales activities: reminders whose time has come, every minute (sales/activity_tasks.py).
+CELERY_BEAT_SCHEDULE["sales.activity_reminders"] = {
+    "task": "sales.activity_reminders",
+    "schedule": timedelta(minutes=1),
+}
+# The address people open Kehu at, for links in emails sent without a request (scheduled reminders).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000/")
 
 API_TOKEN_DEFAULT_EXPIRY = timedelta(days=365)
 

@@ -1,0 +1,86 @@
+"""The activity panel other pages include: `{% load activity_tags %}{% activity_panel customer=customer %}`
+(or `lead=lead`, `opportunity=opportunity`). It shows the record's planned activities with quick complete,
+the latest done ones, a quick log form and links to plan one or see all; it renders nothing for a user
+without sales (or without `view` on activities), so a customers page can include it whatever is licensed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from kehu.core.permissions import can
+from kehu.sales import activity_selectors as selectors
+from kehu.sales.activity_models import Activity
+
+register = template.Library()
+
+PANEL_OPEN_LIMIT = 10
+PANEL_RECENT_LIMIT = 5
+
+
+def panel_context(request: Any, *, customer: Any = None, lead: Any = None, opportunity: Any = None) -> dict[str, Any]:
+    from kehu.sales.activity_forms import QuickLogForm
+    from kehu.sales.activity_views import _mark
+
+    actor = request.user
+    if not can(actor, "view", Activity):
+        return {"show": False}
+    links = {k: v for k, v in (("customer", customer), ("lead", lead), ("opportunity", opportunity)) if v is not None}
+    # One record per panel: the most specific one (an opportunity's panel is not its customer's).
+    name, record = next(((k, links[k]) for k in ("opportunity", "lead", "customer") if k in links), (None, None))
+    if record is None:
+        return {"show": False}
+    filters = {name: record}
+    open_activities = _mark(actor, list(selectors.open_activities_for(actor=actor, **filters)[:PANEL_OPEN_LIMIT]))
+    recent = list(
+        selectors.activities_for(actor=actor, **filters)
+        .exclude(status=Activity.Status.PLANNED)
+        .order_by("-done_at", "-scheduled_at", "-pk")[:PANEL_RECENT_LIMIT]
+    )
+    can_create = can(actor, "create", Activity) and can(actor, "view", record)
+    here = request.get_full_path() if request.method == "GET" else request.POST.get("next", "")
+    query = urlencode({name: record.pk, "next": here})
+    return {
+        "show": True,
+        "panel_name": name,
+        "panel_record": record,
+        "open_activities": open_activities,
+        "recent_activities": recent,
+        "can_create": can_create,
+        "log_form": QuickLogForm(actor=actor, fixed={name: record}, initial={name: record.pk, "next": here})
+        if can_create
+        else None,
+        "plan_url": f"{reverse('sales:activity_create')}?{query}",
+        "all_url": f"{reverse('sales:activity_list')}?{urlencode({name: record.pk})}",
+        "request": request,
+        "here": here,
+        "org_tz": selectors.org_timezone(actor.organization),
+    }
+
+
+@register.inclusion_tag("sales/activity/_panel.html", takes_context=True)
+def activity_panel(context: template.Context, customer: Any = None, lead: Any = None, opportunity: Any = None) -> dict:
+    request = context.get("request")
+    if request is None:
+        return {"show": False}
+    result = panel_context(request, customer=customer, lead=lead, opportunity=opportunity)
+    result["csrf_token"] = context.get("csrf_token")
+    return result
+
+
+@register.inclusion_tag("sales/activity/_log_button.html", takes_context=True)
+def activity_log_button(
+    context: template.Context, customer: Any = None, lead: Any = None, opportunity: Any = None
+) -> dict:
+    """A "Log activity" button for a record page's header (nothing for users who may not create one)."""
+    request = context.get("request")
+    record = opportunity or lead or customer
+    if request is None or record is None or not can(request.user, "create", Activity):
+        return {"url": ""}
+    name = "opportunity" if opportunity else "lead" if lead else "customer"
+    query = urlencode({name: record.pk, "status": Activity.Status.DONE, "next": request.get_full_path()})
+    return {"url": f"{reverse('sales:activity_create')}?{query}"}
