@@ -21,6 +21,7 @@ NOT_BUSINESS = {
     "core.savedviewdefault": "a user's own list preference, read through saved_views.default_for",
     "sales.pipeline": "organisation configuration, read through the pipeline selectors",
     "sales.stage": "organisation configuration, part of its pipeline",
+    "sales.stagechange": "history row of an opportunity, read through the opportunity",
     "core.importrow": "outcome of one row of an import job, read through the job",  # imports
 }
 

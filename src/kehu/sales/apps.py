@@ -19,6 +19,15 @@ class SalesConfig(AppConfig):
                 label=_("Sales"),
                 icon="graph-up-arrow",
                 order=20,
-                nav=(),
+                nav=(
+                    # Opportunities 商机: the board is a rep's home, so it comes first.
+                    modules.NavItem(_("Opportunities"), "sales:opportunity_board", "kanban"),
+                    modules.NavItem(_("Opportunity list"), "sales:opportunity_list", "list-ul"),
+                    modules.NavItem(_("Pipelines"), "sales:pipeline_list", "diagram-2", action="administer"),
+                ),
             )
         )
+        # Opportunities: custom fields, the customer's timeline and page, and customer merges.
+        from kehu.sales import opportunity_hooks
+
+        opportunity_hooks.register()
