@@ -94,7 +94,9 @@ def test_a_custom_field_can_be_required_by_a_stage(tenant_a):
 
 def test_an_edit_cannot_empty_a_field_the_current_stage_requires(tenant_a):
     s = stages(tenant_a)
-    opportunity = make_opportunity(tenant_a, amount=Decimal("100"), stage=s["proposal"], pipeline=s["proposal"].pipeline)
+    opportunity = make_opportunity(
+        tenant_a, amount=Decimal("100"), stage=s["proposal"], pipeline=s["proposal"].pipeline
+    )
     with pytest.raises(ValidationFailed) as caught:
         services.update_opportunity(
             actor=tenant_a.admin, opportunity=opportunity, expected_version=opportunity.version, data={"amount": None}
@@ -175,7 +177,10 @@ def test_a_version_conflict_is_refused(tenant_a):
     )
     with pytest.raises(VersionConflict):
         services.change_stage(
-            actor=tenant_a.admin, opportunity=Opportunity.objects.get(pk=opportunity.pk), stage=s["needs"], expected_version=stale
+            actor=tenant_a.admin,
+            opportunity=Opportunity.objects.get(pk=opportunity.pk),
+            stage=s["needs"],
+            expected_version=stale,
         )
 
 
@@ -329,7 +334,13 @@ def test_a_stage_with_opportunities_cannot_be_deleted(tenant_a):
     assert caught.value.code == "stage_in_use"
     services.delete_stage(actor=tenant_a.admin, stage=s["needs"])
     assert not Stage.objects.filter(pk=s["needs"].pk).exists()
-    assert list(s["proposal"].pipeline.stages.order_by("position").values_list("position", flat=True)) == [0, 1, 2, 3, 4]
+    assert list(s["proposal"].pipeline.stages.order_by("position").values_list("position", flat=True)) == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]
 
 
 def test_reorder_needs_every_stage_once(tenant_a):

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core import custom_fields
@@ -61,7 +62,9 @@ class OpportunityFilterForm(forms.Form):
             owners = [(u.pk, str(u)) for u in selectors.owner_choices_for(actor=actor)]
             teams = [(t.pk, f"{'— ' * t.depth}{t.name}") for t in selectors.team_choices_for(actor=actor)]
             stages = [(p.name, [(s.pk, s.name) for s in p.stages.all()]) for p in pipelines]
-            self.fields["pipeline"].widget = forms.Select(choices=_blank([(p.pk, p.name) for p in pipelines], _("Any pipeline")))
+            self.fields["pipeline"].widget = forms.Select(
+                choices=_blank([(p.pk, p.name) for p in pipelines], _("Any pipeline"))
+            )
             self.fields["stage"].widget = forms.Select(choices=_blank(stages, _("Any stage")))
             self.fields["owner"].widget = forms.Select(choices=_blank(owners, _("Any owner")))
             self.fields["team"].widget = forms.Select(choices=_blank(teams, _("Any team")))
@@ -77,7 +80,11 @@ class OpportunityFilterForm(forms.Form):
             if isinstance(field.widget, forms.CheckboxInput):
                 field.widget.attrs.setdefault("class", "form-check-input")
                 continue
-            css = "form-select form-select-sm" if isinstance(field.widget, forms.Select) else "form-control form-control-sm"
+            css = (
+                "form-select form-select-sm"
+                if isinstance(field.widget, forms.Select)
+                else "form-control form-control-sm"
+            )
             field.widget.attrs.setdefault("class", css)
             field.widget.attrs.setdefault("aria-label", str(field.label))
             field.widget.attrs.setdefault("title", str(field.label))
@@ -188,7 +195,9 @@ class OpportunityForm(_StyledMixin, forms.ModelForm):
         self.actor = actor
         self.editing = editing
         self.fields["customer"] = CustomerPickField(actor=actor, label=_("Customer"), required=True)
-        self.fields["contact"] = forms.TypedChoiceField(label=_("Contact"), coerce=int, required=False, empty_value=None)
+        self.fields["contact"] = forms.TypedChoiceField(
+            label=_("Contact"), coerce=int, required=False, empty_value=None
+        )
         self.fields["currency"].required = False
         self.fields["probability"].required = False
         self.fields["probability"].help_text = _("Set from the stage when the stage changes.")
@@ -220,9 +229,20 @@ class OpportunityForm(_StyledMixin, forms.ModelForm):
             if first is not None:
                 self.fields["stage"].initial = first.pk
             self.fields["stage"].help_text = _("The pipeline is the stage's.")
-        # The customer picker offers recent customers (and the chosen one); typing searches (htmx).
-        chosen = customer or self._bound_customer()
-        self.fields["customer"].widget = forms.Select(choices=_blank(customer_options_for(actor, selected=chosen)))
+        # The customer picker offers recent customers (and the chosen one); typing searches (htmx). A quick
+        # edit without them skips the look-ups.
+        picking = only is None or bool({"customer", "contact"} & set(only))
+        chosen = (customer or self._bound_customer()) if picking else None
+        self.fields["customer"].widget = forms.Select(
+            choices=_blank(customer_options_for(actor, selected=chosen) if picking else []),
+            # Choosing a customer reloads the contact choices (htmx).
+            attrs={
+                "hx-get": reverse("sales:opportunity_contact_options"),
+                "hx-trigger": "change",
+                "hx-target": "#id_contact",
+                "hx-swap": "innerHTML",
+            },
+        )
         if customer is not None and not self.is_bound:
             self.initial["customer"] = customer.pk
         self._set_contact_choices(chosen)
@@ -310,9 +330,7 @@ QUICK_ALLOWED = (*QUICK_FIELDS, *REQUIRABLE_FIELDS, "lost_reason", "won_reason")
 
 def quick_fields(requested: list[str], organization_id: int) -> list[str]:
     """The requested fields a quick edit may show (custom ones of the organisation included), in order."""
-    allowed = set(QUICK_ALLOWED) | {
-        d.param for d in custom_fields.definitions_for(organization_id, OPPORTUNITY_TYPE)
-    }
+    allowed = set(QUICK_ALLOWED) | {d.param for d in custom_fields.definitions_for(organization_id, OPPORTUNITY_TYPE)}
     fields = [name for name in dict.fromkeys(requested) if name in allowed]
     return fields or list(QUICK_FIELDS)
 

@@ -196,7 +196,12 @@ class StageChange(models.Model):
     to_stage_name = models.CharField(_("to stage"), max_length=100)
     at = models.DateTimeField(_("time"), default=timezone.now)
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("by")
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
     )
     seconds_in_previous = models.PositiveBigIntegerField(_("seconds in the previous stage"), null=True, blank=True)
 

@@ -310,9 +310,7 @@ def opportunities_for_bulk(*, actor: Any, ids: list[Any]) -> list[Opportunity]:
     try:
         pks = [int(pk) for pk in ids][:MAX_PAGE_SIZE]
     except (TypeError, ValueError) as exc:
-        raise ValidationFailed(
-            _("Select opportunities from the list."), fields={"ids": [_("Invalid id.")]}
-        ) from exc
+        raise ValidationFailed(_("Select opportunities from the list."), fields={"ids": [_("Invalid id.")]}) from exc
     qs = Opportunity.objects.visible_to(actor).filter(pk__in=pks).select_related("owner__team", "stage")
     return list(qs.order_by("pk"))
 
@@ -350,7 +348,7 @@ def team_choices_for(*, actor: Any) -> list[Any]:
 
 
 def duration_text(seconds: float | None) -> str:
-    """"3 days 4 hours", "2 hours 5 minutes", "under a minute", in the reader's language."""
+    """ "3 days 4 hours", "2 hours 5 minutes", "under a minute", in the reader's language."""
     if seconds is None:
         return "—"
     seconds = int(seconds)
@@ -546,7 +544,9 @@ def _timeline_body(entry: AuditEntry) -> str:
             parts.append(f"{changes.get('currency', '')} {changes['amount']}".strip())
         return " · ".join(p for p in parts if p)
     if entry.action == "opportunity.lost":
-        return _("Reason: %(reason)s") % {"reason": changes.get("lost_reason", "")} if changes.get("lost_reason") else ""
+        return (
+            _("Reason: %(reason)s") % {"reason": changes.get("lost_reason", "")} if changes.get("lost_reason") else ""
+        )
     if entry.action == "opportunity.won" and changes.get("won_reason"):
         return _("Reason: %(reason)s") % {"reason": changes["won_reason"]}
     return ""

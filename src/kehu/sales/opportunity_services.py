@@ -122,7 +122,9 @@ def clean_required_fields(organization_id: int, value: Any) -> list[str]:
         return []
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise _error("required_fields", _("Give the required fields as a list of field names."))
-    allowed = set(REQUIRABLE_FIELDS) | {d.param for d in custom_fields.definitions_for(organization_id, OPPORTUNITY_TYPE)}
+    allowed = set(REQUIRABLE_FIELDS) | {
+        d.param for d in custom_fields.definitions_for(organization_id, OPPORTUNITY_TYPE)
+    }
     unknown = [v for v in value if v not in allowed]
     if unknown:
         raise _error(
@@ -285,7 +287,9 @@ def delete_pipeline(*, actor: Any, pipeline: Pipeline) -> None:
 
 
 def _stages_of(pipeline: Pipeline) -> list[Stage]:
-    return list(Stage.objects.filter(organization_id=pipeline.organization_id, pipeline=pipeline).order_by("position", "id"))
+    return list(
+        Stage.objects.filter(organization_id=pipeline.organization_id, pipeline=pipeline).order_by("position", "id")
+    )
 
 
 @transaction.atomic
@@ -391,7 +395,10 @@ def reorder_stages(*, actor: Any, pipeline: Pipeline, stage_ids: Sequence[Any]) 
     after = [names[pk] for pk in wanted]
     if before != after:
         audit.record(
-            actor=actor, action="pipeline.reorder", target=pipeline, changes={"stages": {"before": before, "after": after}}
+            actor=actor,
+            action="pipeline.reorder",
+            target=pipeline,
+            changes={"stages": {"before": before, "after": after}},
         )
     return _stages_of(pipeline)
 
@@ -432,9 +439,7 @@ def _gate(opportunity: Opportunity, stage: Stage) -> None:
         return
     labels = ", ".join(field_label(opportunity.organization_id, name) for name in missing)
     message = _("Fill in these fields to enter the stage “%(stage)s”.") % {"stage": stage.name}
-    raise ValidationFailed(
-        f"{message} ({labels})", fields={name: [_("Required in this stage.")] for name in missing}
-    )
+    raise ValidationFailed(f"{message} ({labels})", fields={name: [_("Required in this stage.")] for name in missing})
 
 
 def _check_owner(actor: Any, owner: Any) -> None:
@@ -656,9 +661,7 @@ def change_stage(
     won or lost stage closes the opportunity, a lost one needs `lost_reason`; moving a closed opportunity to
     an open stage reopens it. The probability becomes the stage's. Every move writes a StageChange."""
     with _unchanged_on_error(opportunity):
-        return _move(
-            actor=actor, opportunity=opportunity, stage=stage, expected_version=expected_version, data=data
-        )
+        return _move(actor=actor, opportunity=opportunity, stage=stage, expected_version=expected_version, data=data)
 
 
 def _move(
@@ -723,7 +726,9 @@ def _move(
 
 def _closing_stage(opportunity: Opportunity, kind: str) -> Stage:
     stage = (
-        Stage.objects.filter(organization_id=opportunity.organization_id, pipeline_id=opportunity.pipeline_id, kind=kind)
+        Stage.objects.filter(
+            organization_id=opportunity.organization_id, pipeline_id=opportunity.pipeline_id, kind=kind
+        )
         .order_by("position", "id")
         .first()
     )
@@ -824,9 +829,7 @@ def _notify_assigned(*, actor: Any, owner: Any, opportunities: list[Opportunity]
 
 
 @transaction.atomic
-def delete_opportunity(
-    *, actor: Any, opportunity: Opportunity, expected_version: int | None = None
-) -> Opportunity:
+def delete_opportunity(*, actor: Any, opportunity: Opportunity, expected_version: int | None = None) -> Opportunity:
     """Move to the recycle bin (soft delete); `restore_opportunity` brings it back."""
     require(actor, "delete", opportunity)
     opportunity.deleted_at = timezone.now()
@@ -851,9 +854,9 @@ def restore_opportunity(*, actor: Any, opportunity: Opportunity) -> Opportunity:
     if opportunity.deleted_at is None:
         return opportunity
     now = timezone.now()
-    restored = Opportunity.objects.filter(pk=opportunity.pk, version=opportunity.version, deleted_at__isnull=False).update(
-        deleted_at=None, version=opportunity.version + 1, updated_at=now, updated_by_id=actor.pk
-    )
+    restored = Opportunity.objects.filter(
+        pk=opportunity.pk, version=opportunity.version, deleted_at__isnull=False
+    ).update(deleted_at=None, version=opportunity.version + 1, updated_at=now, updated_by_id=actor.pk)
     if restored != 1:
         raise VersionConflict()
     opportunity.deleted_at, opportunity.version, opportunity.updated_at = None, opportunity.version + 1, now

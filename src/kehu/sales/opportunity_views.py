@@ -36,6 +36,7 @@ from kehu.sales.opportunity_forms import (
     apply_service_errors,
     customer_options_for,
     quick_fields,
+    requirable_choices,
 )
 from kehu.sales.templatetags.opportunity_tags import money, money_short
 
@@ -78,10 +79,14 @@ def opportunity_board(request: HttpRequest) -> HttpResponse:
     form, filters = _filters_from(request, actor, names=BOARD_FILTERS)
     query = request.GET.copy()
     query.pop("cursor", None)
+    columns = selectors.board_for(actor=actor, pipeline=pipeline, filters=filters)
+    labels = dict(requirable_choices(actor.organization_id))
+    for column in columns:
+        column.stage.required_labels = [labels.get(name, name) for name in column.stage.required_fields]
     context = {
         "pipeline": pipeline,
         "pipelines": pipelines,
-        "columns": selectors.board_for(actor=actor, pipeline=pipeline, filters=filters),
+        "columns": columns,
         "form": form,
         "filtered": bool(filters),
         "query": query.urlencode(),
@@ -168,7 +173,11 @@ def _refusal(request: HttpRequest, opportunity: Opportunity, stage: Stage | None
     if askable and set(askable) & set(fields):
         askable = [name for name in askable if name in fields]
         form = OpportunityForm(
-            initial=OpportunityForm.initial_for(opportunity), actor=request.user, editing=True, only=askable
+            initial=OpportunityForm.initial_for(opportunity),
+            actor=request.user,
+            editing=True,
+            customer=opportunity.customer,
+            only=askable,
         )
         body["form_html"] = _quick_form_html(request, opportunity, form, stage=stage, fields=askable)
     return JsonResponse(body, status=exc.status)
@@ -218,10 +227,14 @@ def opportunity_quick_edit(request: HttpRequest, pk: int) -> HttpResponse:
         stage = selectors.stage_get_for(actor=actor, pk=source.get("stage"))
     if request.method != "POST":
         form = OpportunityForm(
-            initial=OpportunityForm.initial_for(opportunity), actor=actor, editing=True, only=fields
+            initial=OpportunityForm.initial_for(opportunity),
+            actor=actor,
+            editing=True,
+            customer=opportunity.customer,
+            only=fields,
         )
         return HttpResponse(_quick_form_html(request, opportunity, form, stage=stage, fields=fields))
-    form = OpportunityForm(request.POST, actor=actor, editing=True, only=fields)
+    form = OpportunityForm(request.POST, actor=actor, editing=True, customer=opportunity.customer, only=fields)
     error = None
     if form.is_valid():
         data = form.service_data()
@@ -238,7 +251,7 @@ def opportunity_quick_edit(request: HttpRequest, pk: int) -> HttpResponse:
             fresh = selectors.opportunity_get_for(actor=actor, pk=pk)
             data = request.POST.copy()
             data["version"] = str(fresh.version)  # saving again is a deliberate overwrite
-            form = OpportunityForm(data, actor=actor, editing=True, only=fields)
+            form = OpportunityForm(data, actor=actor, editing=True, customer=opportunity.customer, only=fields)
             form.is_valid()
         except ValidationFailed as exc:
             apply_service_errors(form, exc)
@@ -488,7 +501,7 @@ def opportunity_recycle_bin(request: HttpRequest) -> HttpResponse:
 @require_GET
 def customer_options(request: HttpRequest) -> HttpResponse:
     actor = request.user
-    require(actor, "create", Opportunity)
+    require(actor, "view", Opportunity)
     search = request.GET.get("q", "")[: selectors.SEARCH_MAX_LENGTH]
     options = customer_options_for(actor, search=search)
     return render(request, "sales/opportunity/_options.html", {"options": options, "blank": True})

@@ -45,10 +45,14 @@ def money_short(value: Any, currency: str = "CNY") -> str:
         return "—"
     symbol = _symbol(currency)
     chinese = (translation.get_language() or "").startswith("zh")
-    steps = ((Decimal(10) ** 8, "亿"), (Decimal(10) ** 4, "万")) if chinese else (
-        (Decimal(10) ** 9, "B"),
-        (Decimal(10) ** 6, "M"),
-        (Decimal(10) ** 3, "K"),
+    steps = (
+        ((Decimal(10) ** 8, "亿"), (Decimal(10) ** 4, "万"))
+        if chinese
+        else (
+            (Decimal(10) ** 9, "B"),
+            (Decimal(10) ** 6, "M"),
+            (Decimal(10) ** 3, "K"),
+        )
     )
     for size, unit in steps:
         if abs(amount) >= size:
