@@ -441,24 +441,32 @@ class Column:
         return self.stage.kind != Stage.Kind.OPEN
 
 
-def _board_base(actor: Any, pipeline: Pipeline, filters: OpportunityFilters | dict | None) -> QuerySet:
+def _board_base(
+    actor: Any, pipeline: Pipeline, filters: OpportunityFilters | dict | None, closed_days: int = RECENTLY_CLOSED_DAYS
+) -> QuerySet:
     if not isinstance(filters, OpportunityFilters):
         filters = OpportunityFilters.from_mapping(filters)
     data = {name: getattr(filters, name) for name in filters.__dataclass_fields__}
     data.update(pipeline=pipeline.pk, stage=None, status="")
     qs = opportunity_queryset_for(actor=actor, filters=OpportunityFilters.from_mapping(data))
-    since = timezone.now() - timedelta(days=RECENTLY_CLOSED_DAYS)
+    if not closed_days:
+        return qs
+    since = timezone.now() - timedelta(days=closed_days)
     return qs.filter(Q(status=Opportunity.Status.OPEN) | Q(closed_at__gte=since))
 
 
 def board_summary_for(
-    *, actor: Any, pipeline: Pipeline, filters: OpportunityFilters | dict | None = None
+    *,
+    actor: Any,
+    pipeline: Pipeline,
+    filters: OpportunityFilters | dict | None = None,
+    closed_days: int = RECENTLY_CLOSED_DAYS,
 ) -> dict[int, dict[str, Any]]:
     """{stage id: {"count", "total", "weighted"}} of the board's cards (open ones, and those closed in the
-    last RECENTLY_CLOSED_DAYS days): one grouped query, whatever the number of opportunities."""
+    last `closed_days` days; 0: every closed one): one grouped query, whatever the number of opportunities."""
     money = DecimalField(max_digits=20, decimal_places=2)
     rows = (
-        _board_base(actor, pipeline, filters)
+        _board_base(actor, pipeline, filters, closed_days)
         .order_by()
         .values("stage_id")
         .annotate(

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.urls import reverse
@@ -87,7 +88,7 @@ def field_label(organization_id: int, name: str, definitions: list[Any] | None =
         return next((str(d.label) for d in definitions if d.param == name), name.removeprefix("custom."))
     try:
         return str(Opportunity._meta.get_field(name).verbose_name).capitalize()
-    except Exception:  # noqa: BLE001 - an unknown name reads as itself
+    except FieldDoesNotExist:  # an unknown name reads as itself
         return name
 
 
