@@ -1,4 +1,4 @@
-"""Money as people read it: ¥12,345.00 in full, and ¥1.23万 (Chinese) or ¥12.3K (English) on the board."""
+"""Money as people read it (digits grouped by thousands in both languages): ¥12,345.00 in full, and ¥1.23万 (Chinese) or ¥12.3K (English) on the board."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 
 from django import template
 from django.utils import translation
-from django.utils.formats import number_format
 
 register = template.Library()
 
@@ -34,7 +33,7 @@ def money(value: Any, currency: str = "CNY") -> str:
     amount = _decimal(value)
     if amount is None:
         return "—"
-    return f"{_symbol(currency)}{number_format(amount, 2, use_l10n=True, force_grouping=True)}"
+    return f"{_symbol(currency)}{amount:,.2f}"
 
 
 @register.filter
@@ -59,4 +58,4 @@ def money_short(value: Any, currency: str = "CNY") -> str:
             short = (amount / size).quantize(Decimal("0.1"))
             text = f"{short:f}".removesuffix(".0")
             return f"{symbol}{text}{unit}"
-    return f"{symbol}{number_format(amount.quantize(Decimal('1')), 0, use_l10n=True, force_grouping=True)}"
+    return f"{symbol}{amount:,.0f}"

@@ -89,6 +89,7 @@
       filter: "button, .btn",
       preventOnFilter: false,
       animation: 150,
+      forceFallback: true,  // pointer events, not HTML5 drag and drop: the same on desktop, touch and in tests
       delay: 150,
       delayOnTouchOnly: true,
       onEnd: function (event) {
