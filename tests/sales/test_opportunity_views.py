@@ -425,3 +425,33 @@ def test_pipeline_pages_are_for_administrators(client, en):
     assert client.get(reverse("sales:pipeline_list")).status_code == 403
     assert client.get(reverse("sales:pipeline_detail", args=[pipeline.pk])).status_code == 403
     assert client.post(reverse("sales:pipeline_delete", args=[pipeline.pk])).status_code == 403
+
+
+def test_custom_fields_of_opportunities_are_managed_and_used(client, en):
+    client.force_login(en.admin)
+    page = client.get(reverse("customers:custom_fields"), {"record_type": "sales.opportunity"})
+    assert page.status_code == 200 and page.context["record_type"] == "sales.opportunity"
+    response = client.post(
+        reverse("customers:custom_field_create"),
+        {
+            "record_type": "sales.opportunity",
+            "label": "Budget owner",
+            "key": "budget_owner",
+            "field_type": "text",
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302
+    customer = make_customer(en)
+    form = client.get(reverse("sales:opportunity_create"), {"customer": customer.pk}).content.decode()
+    assert 'name="custom.budget_owner"' in form
+    client.post(
+        reverse("sales:opportunity_create"),
+        {"name": "自定义字段商机", "customer": customer.pk, "custom.budget_owner": "王总", "currency": "CNY"},
+    )
+    opportunity = Opportunity.objects.get(name="自定义字段商机")
+    assert opportunity.custom == {"budget_owner": "王总"}
+    html = client.get(reverse("sales:opportunity_detail", args=[opportunity.pk])).content.decode()
+    assert "Budget owner" in html and "王总" in html
+    listed = client.get(reverse("sales:opportunity_list"), {"custom.budget_owner": "王"})
+    assert [o.pk for o in listed.context["page"].items] == [opportunity.pk]

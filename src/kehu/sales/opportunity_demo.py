@@ -71,15 +71,26 @@ def create_demo_opportunities(ctx: demo.DemoContext) -> None:
             services.mark_won(actor=owner, opportunity=opportunity)
         elif stages[target].kind == Stage.Kind.LOST:
             services.mark_lost(actor=owner, opportunity=opportunity, reason=lost_reason)
-        if name == ROTTING:
-            if not stages[target].rot_days:
-                services.update_stage(actor=ctx.admin, stage=stages[target], data={"rot_days": 14})
-            entered = timezone.now() - timedelta(days=21)
-            Opportunity.objects.filter(pk=opportunity.pk).update(stage_entered_at=entered)
-            StageChange.objects.filter(opportunity=opportunity, to_stage=stages[target]).update(at=entered)
+        if name == ROTTING and not stages[target].rot_days:
+            services.update_stage(actor=ctx.admin, stage=stages[target], data={"rot_days": 14})
+        _spread_history(opportunity, recent_days=21 if name == ROTTING else 1 + created % 5, step_days=4 + created % 4)
         created += 1
     if created:
         ctx.created(f"{created} opportunities")
+
+
+def _spread_history(opportunity: Opportunity, *, recent_days: int, step_days: int) -> None:
+    """Demo deals are made in a moment; spread their stage history over the past weeks, so that the time in
+    each stage (and the rotting flag) reads like real work."""
+    changes = list(StageChange.objects.filter(opportunity=opportunity).order_by("at", "id"))
+    now = timezone.now()
+    times = [now - timedelta(days=recent_days + step_days * (len(changes) - 1 - i)) for i in range(len(changes))]
+    for index, change in enumerate(changes):
+        change.at = times[index]
+        change.seconds_in_previous = int((times[index] - times[index - 1]).total_seconds()) if index else None
+    StageChange.objects.bulk_update(changes, ["at", "seconds_in_previous"])
+    closed = {"closed_at": times[-1]} if opportunity.status != Opportunity.Status.OPEN else {}
+    Opportunity.objects.filter(pk=opportunity.pk).update(stage_entered_at=times[-1], created_at=times[0], **closed)
 
 
 def _path(stages: list[Stage], target: int) -> list[Stage]:

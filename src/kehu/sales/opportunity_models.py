@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kehu.core.models import BusinessModel, TenantQuerySet
 from kehu.sales.models import MODULE
@@ -58,7 +59,7 @@ class Stage(models.Model):
     module = MODULE
 
     class Kind(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("opportunity status", "Open")
         WON = "won", _("Won")
         LOST = "lost", _("Lost")
 
@@ -89,7 +90,7 @@ class Opportunity(BusinessModel):
     module = MODULE
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("opportunity status", "Open")
         WON = "won", _("Won")
         LOST = "lost", _("Lost")
 

@@ -29,6 +29,7 @@ from kehu.customers import timeline
 from kehu.customers.selectors import Page
 from kehu.sales.models import Opportunity, Pipeline, Stage, StageChange
 from kehu.sales.opportunity_services import OPPORTUNITY_TYPE
+from kehu.sales.templatetags.opportunity_tags import money
 
 # The only columns a list may be sorted by: the sort parameter never reaches SQL unchecked.
 ORDERING_FIELDS = ("updated_at", "created_at", "name", "amount", "expected_close_date")
@@ -549,7 +550,7 @@ def _timeline_body(entry: AuditEntry) -> str:
     if entry.action == "opportunity.create":
         parts = [str(changes.get("stage", ""))]
         if changes.get("amount"):
-            parts.append(f"{changes.get('currency', '')} {changes['amount']}".strip())
+            parts.append(money(changes["amount"], changes.get("currency") or "CNY"))
         return " · ".join(p for p in parts if p)
     if entry.action == "opportunity.lost":
         return (
