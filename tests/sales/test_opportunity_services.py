@@ -104,6 +104,16 @@ def test_an_edit_cannot_empty_a_field_the_current_stage_requires(tenant_a):
     assert "amount" in caught.value.fields
 
 
+def test_a_field_required_later_does_not_block_unrelated_edits(tenant_a):
+    s = stages(tenant_a)
+    opportunity = make_opportunity(tenant_a)
+    services.update_stage(actor=tenant_a.admin, stage=s["qualification"], data={"required_fields": ["next_step"]})
+    services.update_opportunity(
+        actor=tenant_a.admin, opportunity=opportunity, expected_version=opportunity.version, data={"name": "改名"}
+    )
+    assert Opportunity.objects.get(pk=opportunity.pk).name == "改名"
+
+
 def test_a_stage_of_another_organisation_is_refused(tenant_a, tenant_b):
     theirs = stages(tenant_b)["needs"]
     opportunity = make_opportunity(tenant_a)

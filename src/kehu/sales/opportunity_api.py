@@ -420,14 +420,14 @@ class LostSerializer(CloseSerializer):
     reason = serializers.CharField(max_length=255, help_text="Why it was lost (required).")
 
 
-class AssignSerializer(serializers.Serializer):
+class OpportunityAssignSerializer(serializers.Serializer):
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), min_length=1, max_length=selectors.MAX_PAGE_SIZE
     )
     owner = RecordField(getter=account_selectors.user_get_for)
 
 
-class AssignedSerializer(serializers.Serializer):
+class OpportunityAssignedSerializer(serializers.Serializer):
     assigned = serializers.ListField(child=serializers.IntegerField())
 
 
@@ -601,11 +601,13 @@ class OpportunityViewSet(ScopedViewSet):
         body = {"history": visits, "time_in_stages": selectors.time_in_stages(visits)}
         return Response(OpportunityHistorySerializer(body).data)
 
-    @extend_schema(request=AssignSerializer, responses={200: AssignedSerializer, **errors(400, 401, 403)})
+    @extend_schema(
+        request=OpportunityAssignSerializer, responses={200: OpportunityAssignedSerializer, **errors(400, 401, 403)}
+    )
     @action(detail=False, methods=["post"])
     def assign(self, request: Request) -> Response:
         """Give opportunities to a colleague (all or nothing); the new owner is notified."""
-        data = _validated(AssignSerializer, request)
+        data = _validated(OpportunityAssignSerializer, request)
         wanted = list(dict.fromkeys(data["ids"]))
         opportunities = selectors.opportunities_for_bulk(actor=request.user, ids=wanted)
         missing = sorted(set(wanted) - {o.pk for o in opportunities})

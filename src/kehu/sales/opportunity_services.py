@@ -433,9 +433,14 @@ def missing_required_fields(opportunity: Opportunity, stage: Stage) -> list[str]
     return missing
 
 
-def _gate(opportunity: Opportunity, stage: Stage) -> None:
-    """Refuse entering (or staying in) `stage` while its required fields are empty, naming each field."""
+def _gate(opportunity: Opportunity, stage: Stage, changed: Iterable[str] | None = None) -> None:
+    """Refuse entering `stage` while its required fields are empty, naming each field. With `changed` (an
+    edit within the stage), refuse only emptying a required field: one an administrator made required
+    after the opportunity entered the stage does not block unrelated edits."""
     missing = missing_required_fields(opportunity, stage)
+    if changed is not None:
+        changed = set(changed)
+        missing = [name for name in missing if name in changed]
     if not missing:
         return
     labels = ", ".join(field_label(opportunity.organization_id, name) for name in missing)
@@ -640,7 +645,7 @@ def _update(*, actor: Any, opportunity: Opportunity, expected_version: int | Non
     changes = _apply(actor, opportunity, data)
     if not changes:
         return opportunity
-    _gate(opportunity, opportunity.stage)
+    _gate(opportunity, opportunity.stage, changed=_audit_custom(dict(changes)))
     save_versioned(opportunity, actor=actor, expected_version=expected_version, fields=list(changes))
     audit.record(actor=actor, action="opportunity.update", target=opportunity, changes=_audit_custom(changes))
     return opportunity
@@ -678,7 +683,7 @@ def _move(
     if stage.pk == previous.pk:
         if not changes:
             return opportunity
-        _gate(opportunity, stage)
+        _gate(opportunity, stage, changed=_audit_custom(dict(changes)))
         if stage.kind == Stage.Kind.LOST and not opportunity.lost_reason:
             raise _error("lost_reason", _("Say why the opportunity was lost."))
         save_versioned(opportunity, actor=actor, expected_version=expected_version, fields=list(changes))

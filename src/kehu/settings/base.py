@@ -180,6 +180,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DataScopeEnum": "kehu.core.permissions.Scope",
         "TokenScopeEnum": "kehu.accounts.models.ApiToken.TokenScope",
+        # Opportunities' status and stages' kind are the same set (open, won, lost).
+        "OpportunityStatusEnum": "kehu.sales.opportunity_models.Opportunity.Status",
+        "CustomerKindEnum": "kehu.customers.models.Customer.Kind",
+        "UserStatusEnum": ["active", "invited", "deactivated"],
     },
 }
 
