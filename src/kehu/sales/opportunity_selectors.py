@@ -486,6 +486,29 @@ def board_summary_for(
     }
 
 
+# What a card shows (and its cursor and policy checks read): a column page loads nothing else.
+CARD_FIELDS = (
+    "organization_id",
+    "name",
+    "amount",
+    "currency",
+    "expected_close_date",
+    "probability",
+    "status",
+    "stage_entered_at",
+    "updated_at",
+    "version",
+    "owner__name",
+    "owner__email",
+    "owner__team_id",
+    "customer__name",
+    "stage__name",
+    "stage__kind",
+    "stage__rot_days",
+    "stage__pipeline_id",
+)
+
+
 def board_column_for(
     *,
     actor: Any,
@@ -496,7 +519,7 @@ def board_column_for(
 ) -> Page:
     """One page of a column's cards, most recently changed first (one query, keyset-paginated)."""
     qs = _board_base(actor, stage.pipeline, filters).filter(stage_id=stage.pk)
-    qs = qs.select_related("customer", "owner", "stage")
+    qs = qs.select_related("customer", "owner", "stage").only(*CARD_FIELDS)
     return keyset_page(qs, ordering="-updated_at", cursor=cursor, limit=limit)
 
 
