@@ -455,3 +455,20 @@ def test_custom_fields_of_opportunities_are_managed_and_used(client, en):
     assert "Budget owner" in html and "王总" in html
     listed = client.get(reverse("sales:opportunity_list"), {"custom.budget_owner": "王"})
     assert [o.pk for o in listed.context["page"].items] == [opportunity.pk]
+
+
+def test_a_new_opportunity_takes_the_stages_probability_unless_given(client, en):
+    stages = stage_list(en)
+    customer = make_customer(en)
+    client.force_login(en.admin)
+    form = client.get(reverse("sales:opportunity_create")).content.decode()
+    assert 'name="probability" value="0"' not in form
+    client.post(
+        reverse("sales:opportunity_create"), {"name": "默认赢率", "customer": customer.pk, "stage": stages[1].pk}
+    )
+    client.post(
+        reverse("sales:opportunity_create"),
+        {"name": "自定赢率", "customer": customer.pk, "stage": stages[1].pk, "probability": "45"},
+    )
+    assert Opportunity.objects.get(name="默认赢率").probability == stages[1].probability
+    assert Opportunity.objects.get(name="自定赢率").probability == 45

@@ -201,6 +201,9 @@ class OpportunityForm(_StyledMixin, forms.ModelForm):
         self.fields["currency"].required = False
         self.fields["probability"].required = False
         self.fields["probability"].help_text = _("Set from the stage when the stage changes.")
+        if not editing:  # empty: the stage's probability
+            self.initial["probability"] = None
+            self.fields["probability"].widget.attrs["placeholder"] = _("The stage's")
         self.fields["lost_reason"].required = False
         self.fields["won_reason"].required = False
         self.owners: dict[int, Any] = {}
