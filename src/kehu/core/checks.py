@@ -22,6 +22,7 @@ NOT_BUSINESS = {
     "sales.pipeline": "organisation configuration, read through the pipeline selectors",
     "sales.stage": "organisation configuration, part of its pipeline",
     "service.queue": "organisation configuration, read through the queue selectors",
+    "sales.stagechange": "history row of an opportunity, read through the opportunity",
     "core.importrow": "outcome of one row of an import job, read through the job",  # imports
 }
 

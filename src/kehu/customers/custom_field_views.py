@@ -94,9 +94,15 @@ class DefinitionForm(_StyledMixin, forms.Form):
         }
 
 
+def _record_types(actor: Any) -> list[str]:
+    """Customers and contacts, then the record types of other modules (opportunities, ...) the actor administers."""
+    others = [rt.key for rt in custom_fields.administered_record_types_for(actor) if rt.key not in RECORD_TYPES]
+    return [*RECORD_TYPES, *others]
+
+
 def _record_type(request: HttpRequest) -> str:
     value = request.GET.get("record_type") or request.POST.get("record_type") or CUSTOMER_TYPE
-    return value if value in RECORD_TYPES else CUSTOMER_TYPE
+    return value if value in _record_types(request.user) else CUSTOMER_TYPE
 
 
 def _list_url(record_type: str) -> str:
@@ -114,7 +120,7 @@ def custom_field_list(request: HttpRequest) -> HttpResponse:
     _require_admin(actor)
     record_type = _record_type(request)
     definitions = list(custom_fields.definition_list_for(actor=actor, record_type=record_type))
-    tabs = [(rt, custom_fields.get_record_type(rt).label) for rt in RECORD_TYPES]
+    tabs = [(rt, custom_fields.get_record_type(rt).label) for rt in _record_types(actor)]
     context = {"definitions": definitions, "record_type": record_type, "tabs": tabs}
     return render(request, "customers/custom_fields/list.html", context)
 

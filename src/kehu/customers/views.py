@@ -224,6 +224,10 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     from kehu.customers.pool_views import detail_context as pool_context
 
     context.update(pool_context(actor, customer))
+    # Panels of other modules (kehu.customers.panels), e.g. the customer's opportunities.
+    from kehu.customers import panels
+
+    context["panels"] = panels.render(request, customer)
     return render(request, "customers/detail.html", context)
 
 

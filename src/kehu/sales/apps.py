@@ -27,9 +27,17 @@ class SalesConfig(AppConfig):
                 icon="graph-up-arrow",
                 order=20,
                 nav=(
+                    # Opportunities 商机: the board is a rep's home, so it comes first.
+                    modules.NavItem(_("Opportunities"), "sales:opportunity_board", "kanban"),
+                    modules.NavItem(_("Opportunity list"), "sales:opportunity_list", "list-ul"),
                     modules.NavItem(_("My day"), "sales:my_day", icon="sun"),  # activities: the rep's landing page
                     modules.NavItem(_("Calendar"), "sales:activity_calendar", icon="calendar3"),
                     modules.NavItem(_("Activities"), "sales:activity_list", icon="list-check"),
+                    modules.NavItem(_("Pipelines"), "sales:pipeline_list", "diagram-2", action="administer"),
                 ),
             )
         )
+        # Opportunities: custom fields, the customer's timeline and page, and customer merges.
+        from kehu.sales import opportunity_hooks
+
+        opportunity_hooks.register()

@@ -9,16 +9,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kehu.core.models import BusinessModel, TenantQuerySet
 from kehu.sales.models import MODULE
 
-__all__ = ["Opportunity", "Pipeline", "Stage"]
+__all__ = ["Opportunity", "Pipeline", "Stage", "StageChange"]
 
 LIVE = Q(deleted_at__isnull=True)
 
@@ -56,7 +59,7 @@ class Stage(models.Model):
     module = MODULE
 
     class Kind(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("opportunity status", "Open")
         WON = "won", _("Won")
         LOST = "lost", _("Lost")
 
@@ -87,7 +90,7 @@ class Opportunity(BusinessModel):
     module = MODULE
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("opportunity status", "Open")
         WON = "won", _("Won")
         LOST = "lost", _("Lost")
 
@@ -115,6 +118,7 @@ class Opportunity(BusinessModel):
     next_step = models.CharField(_("next step"), max_length=255, blank=True)
     competitors = models.CharField(_("competitors"), max_length=255, blank=True)
     lost_reason = models.CharField(_("lost reason"), max_length=255, blank=True)
+    won_reason = models.CharField(_("won reason"), max_length=255, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     stage_entered_at = models.DateTimeField(_("in stage since"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
@@ -150,9 +154,65 @@ class Opportunity(BusinessModel):
     def weighted_amount(self) -> Decimal:
         return (self.amount or Decimal(0)) * Decimal(self.probability) / Decimal(100)
 
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+    def rotting_days(self, now: Any = None) -> int:
+        """Whole days the opportunity has sat in its stage beyond the stage's `rot_days` (0: not rotting).
+        Reads `stage`: select it with the opportunity."""
+        if not self.is_open or not self.stage_entered_at or not self.stage.rot_days:
+            return 0
+        days = ((now or timezone.now()) - self.stage_entered_at).days
+        return days if days > self.stage.rot_days else 0
+
+    @property
+    def is_rotting(self) -> bool:
+        return self.rotting_days() > 0
+
     def clean(self) -> None:
         self.name = (self.name or "").strip()
         self.currency = (self.currency or "CNY").upper()
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.pk, "name": self.name}
+
+
+class StageChange(models.Model):
+    """One move of an opportunity into a stage (its creation too: `from_stage` is then empty), with the time
+    it spent in the stage it left. Stage names are copied so that the history reads the same after a stage
+    is renamed or deleted."""
+
+    module = MODULE
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.ForeignKey(
+        Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("from stage")
+    )
+    to_stage = models.ForeignKey(
+        Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("to stage")
+    )
+    from_stage_name = models.CharField(_("from stage"), max_length=100, blank=True)
+    to_stage_name = models.CharField(_("to stage"), max_length=100)
+    at = models.DateTimeField(_("time"), default=timezone.now)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    seconds_in_previous = models.PositiveBigIntegerField(_("seconds in the previous stage"), null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("stage change")
+        verbose_name_plural = _("stage changes")
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["organization", "opportunity", "at"], name="stagechange_org_opp_at")]
+
+    def __str__(self) -> str:
+        return f"{self.from_stage_name or '∅'} → {self.to_stage_name}"

@@ -183,6 +183,8 @@ SPECTACULAR_SETTINGS = {
         # Sales activities also have a "kind" and a "status": every set of those choices is named.
         "ActivityKindEnum": "kehu.sales.activity_models.Activity.Kind",
         "ActivityStatusEnum": "kehu.sales.activity_models.Activity.Status",
+        # Opportunities' status and stages' kind are the same set (open, won, lost).
+        "OpportunityStatusEnum": "kehu.sales.opportunity_models.Opportunity.Status",
         "CustomerKindEnum": "kehu.customers.models.Customer.Kind",
         "UserStatusEnum": ["active", "invited", "deactivated"],
     },
