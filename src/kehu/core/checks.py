@@ -21,6 +21,8 @@ NOT_BUSINESS = {
     "core.savedviewdefault": "a user's own list preference, read through saved_views.default_for",
     "sales.pipeline": "organisation configuration, read through the pipeline selectors",
     "sales.stage": "organisation configuration, part of its pipeline",
+    "sales.pricelistitem": "organisation catalogue, part of its price list",  # commerce
+    "sales.commercesequence": "the last quote/order number of an organisation and year",  # commerce
     "core.importrow": "outcome of one row of an import job, read through the job",  # imports
 }
 

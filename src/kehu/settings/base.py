@@ -195,6 +195,8 @@ CELERY_BEAT_SCHEDULE.update(
         "customers.recycle_bin_purge": {"task": "customers.recycle_bin_purge", "schedule": timedelta(hours=6)},
     }
 )
+# Sales (commerce): sent quotes past their validity become expired (sales/commerce_tasks.py).
+CELERY_BEAT_SCHEDULE["sales.quotes_expire"] = {"task": "sales.quotes_expire", "schedule": timedelta(hours=1)}
 
 API_TOKEN_DEFAULT_EXPIRY = timedelta(days=365)
 
