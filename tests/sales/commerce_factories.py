@@ -24,7 +24,9 @@ def make_product(tenant: Any, **fields: Any) -> Product:
 
 
 def make_price_list(tenant: Any, **fields: Any) -> PriceList:
+    """Inactive unless asked: one active list per currency and tier, and tests make many."""
     fields.setdefault("name", f"价格表 {next(_seq)}")
+    fields.setdefault("is_active", False)
     return services.price_list_create(actor=tenant.admin, **fields)
 
 
@@ -34,7 +36,9 @@ def make_quote(tenant: Any, owner: Any = None, *, customer: Any = None, lines: A
     owner."""
     customer = customer or make_customer(tenant, owner or tenant.users["sales_rep"])
     if lines is None:
-        lines = [{"name": "实施服务", "quantity": Decimal("2"), "unit_price": Decimal("500.00"), "tax_rate": Decimal("6")}]
+        lines = [
+            {"name": "实施服务", "quantity": Decimal("2"), "unit_price": Decimal("500.00"), "tax_rate": Decimal("6")}
+        ]
     return services.quote_create(actor=tenant.admin, customer=customer, lines=lines, **fields)
 
 
@@ -47,7 +51,8 @@ def make_accepted_quote(tenant: Any, owner: Any = None, **fields: Any) -> Quote:
 def make_order(tenant: Any, owner: Any = None, *, confirmed: bool = False, **fields: Any) -> Order:
     customer = fields.pop("customer", None) or make_customer(tenant, owner or tenant.users["sales_rep"])
     fields.setdefault(
-        "lines", [{"name": "软件许可", "quantity": Decimal("1"), "unit_price": Decimal("1000.00"), "tax_rate": Decimal("13")}]
+        "lines",
+        [{"name": "软件许可", "quantity": Decimal("1"), "unit_price": Decimal("1000.00"), "tax_rate": Decimal("13")}],
     )
     order = services.order_create(actor=tenant.admin, customer=customer, **fields)
     if confirmed:

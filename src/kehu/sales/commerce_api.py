@@ -24,6 +24,7 @@ from kehu.core.api import ErrorSerializer, RecordField
 from kehu.core.errors import ValidationFailed
 from kehu.core.viewsets import ScopedViewSet
 from kehu.customers import selectors as customer_selectors
+from kehu.customers.models import Customer
 from kehu.sales import commerce_pricing, commerce_selectors, commerce_services
 from kehu.sales.commerce_models import (
     Instalment,
@@ -65,18 +66,18 @@ def _all_optional(serializer: serializers.Serializer) -> None:
 VERSION_HELP = "The version you read; a stale one answers 409 version_conflict."
 
 
-class _Ref(serializers.Serializer):
+class CommerceRef(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
-class _UserRef(serializers.Serializer):
+class CommerceUserRef(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     email = serializers.EmailField()
 
 
-class _NumberRef(serializers.Serializer):
+class CommerceNumberRef(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField(source="display_number")
 
@@ -126,7 +127,7 @@ class PriceQuoteSerializer(serializers.Serializer):
     price = _money(allow_null=True)
     currency = serializers.CharField()
     source = serializers.CharField(allow_null=True, help_text="price_list, product, or null (no price)")
-    price_list = _Ref(allow_null=True)
+    price_list = CommerceRef(allow_null=True)
 
 
 class ProductViewSet(ScopedViewSet):
@@ -214,7 +215,7 @@ class ProductViewSet(ScopedViewSet):
 
 
 class PriceListItemSerializer(serializers.Serializer):
-    product = _Ref()
+    product = CommerceRef()
     sku = serializers.CharField(source="product.sku")
     price = _money()
 
@@ -235,7 +236,9 @@ class PriceListOutputSerializer(serializers.Serializer):
 class PriceListInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     currency = serializers.CharField(max_length=3, required=False)
-    tier = serializers.ChoiceField(choices=["", "A", "B", "C", "D"], required=False, allow_blank=True)
+    tier = serializers.ChoiceField(
+        choices=Customer.Tier.choices, required=False, allow_blank=True, help_text="Empty: every tier."
+    )
     is_active = serializers.BooleanField(required=False)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
 
@@ -504,9 +507,9 @@ class OrderLineViewSet(_LineViewSet):
 class _DocumentOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField()
-    customer = _Ref()
-    contact = _Ref(allow_null=True)
-    owner = _UserRef(allow_null=True)
+    customer = CommerceRef()
+    contact = CommerceRef(allow_null=True)
+    owner = CommerceUserRef(allow_null=True)
     title = serializers.CharField()
     status = serializers.CharField()
     currency = serializers.CharField()
@@ -528,7 +531,7 @@ class QuoteOutputSerializer(_DocumentOutputSerializer):
     revision = serializers.IntegerField()
     is_current = serializers.BooleanField(help_text="False for an earlier revision (read-only).")
     previous = serializers.IntegerField(source="previous_id", allow_null=True)
-    opportunity = _Ref(allow_null=True)
+    opportunity = CommerceRef(allow_null=True)
     issue_date = serializers.DateField()
     valid_until = serializers.DateField()
     sent_at = serializers.DateTimeField(allow_null=True)
@@ -539,7 +542,7 @@ class QuoteOutputSerializer(_DocumentOutputSerializer):
 
 
 class OrderOutputSerializer(_DocumentOutputSerializer):
-    quote = _NumberRef(allow_null=True)
+    quote = CommerceNumberRef(allow_null=True)
     order_date = serializers.DateField()
     received_total = _money(help_text="The sum of the payments received.")
     outstanding = _money(help_text="total − received (0 on a cancelled order).")
@@ -864,15 +867,15 @@ class OrderViewSet(ScopedViewSet):
 
 class PaymentOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    order = _NumberRef()
-    customer = _Ref(source="order.customer")
+    order = CommerceNumberRef()
+    customer = CommerceRef(source="order.customer")
     received_on = serializers.DateField()
     amount = _money()
     currency = serializers.CharField(source="order.currency")
     method = serializers.CharField()
     reference = serializers.CharField()
     note = serializers.CharField()
-    recorded_by = _UserRef(source="created_by", allow_null=True)
+    recorded_by = CommerceUserRef(source="created_by", allow_null=True)
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -972,14 +975,14 @@ class PaymentViewSet(ScopedViewSet):
 
 class InstalmentOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    order = _NumberRef()
-    customer = _Ref(source="order.customer")
+    order = CommerceNumberRef()
+    customer = CommerceRef(source="order.customer")
     due_date = serializers.DateField()
     amount = _money()
     currency = serializers.CharField(source="order.currency")
     note = serializers.CharField()
     covered = _money(help_text="How much of it the payments received cover (applied in due-date order).")
-    status = serializers.ChoiceField(choices=["paid", "partly_paid", "overdue", "due"])
+    status = serializers.CharField(help_text="paid, partly_paid, overdue or due")
     overdue = serializers.BooleanField(help_text="Past due and not covered, on a confirmed or fulfilled order.")
     version = serializers.IntegerField()
 

@@ -758,10 +758,16 @@ def _transition(
     document: Any, *, actor: Any, to: str, expected_version: int | None, action: str, extra: dict[str, Any]
 ) -> None:
     before = document.status
+    saved = {name: getattr(document, name) for name in ("status", *extra)}
     document.status = to
     for name, value in extra.items():
         setattr(document, name, value)
-    save_versioned(document, actor=actor, expected_version=expected_version, fields=["status", *extra])
+    try:
+        save_versioned(document, actor=actor, expected_version=expected_version, fields=["status", *extra])
+    except VersionConflict:  # the caller's copy stays as it was read
+        for name, value in saved.items():
+            setattr(document, name, value)
+        raise
     changes: dict[str, Any] = {"status": {"before": before, "after": to}}
     changes.update({name: value for name, value in extra.items() if value not in ("", None)})
     audit.record(actor=actor, action=action, target=document, changes=changes)
