@@ -74,11 +74,18 @@ class ProductForm(_VersionedMixin, _StyledMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         if not editing and not self.is_bound:
             self.initial.setdefault("currency", actor.organization.currency or "CNY")
+        self.fields["tax_rate"].required = False
         self.setup_version(editing)
         self.style()
 
     def validate_unique(self) -> None:
         """The service checks the SKU within the organisation (with a message about the recycle bin)."""
+
+    def service_data(self) -> dict[str, Any]:
+        data = super().service_data()
+        if data.get("tax_rate") is None:
+            data["tax_rate"] = Decimal(0)
+        return data
 
     @staticmethod
     def initial_for(product: Product) -> dict[str, Any]:
@@ -229,6 +236,7 @@ class _DocumentForm(_VersionedMixin, _StyledMixin, forms.ModelForm):
             del self.fields["contact"]  # picked on the edit page, once the customer is known
         if not editing and not self.is_bound:
             self.initial.setdefault("currency", actor.organization.currency or "CNY")
+        self.fields["discount_percent"].required = False
         self.style()
 
     def _customer_options(self) -> list[tuple[Any, Any]]:

@@ -487,7 +487,7 @@ def quote_create(request: HttpRequest) -> HttpResponse:
     saved, form = _edit(request, form=form, save=save, success=_("Quote created. Add its lines."))
     if saved:
         return redirect("sales:quote_detail", pk=result["quote"].pk)
-    context = {"form": form, "quote": None, "customer": customer, "opportunity": opportunity, "kind": "quote"}
+    context = {"form": form, "record": None, "customer": customer, "opportunity": opportunity, "kind": "quote"}
     return render(request, "sales/commerce/document_form.html", context)
 
 
@@ -545,7 +545,7 @@ def quote_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if saved:
         return redirect("sales:quote_detail", pk=quote.pk)
-    context = {"form": form, "quote": quote, "customer": quote.customer, "kind": "quote"}
+    context = {"form": form, "record": quote, "customer": quote.customer, "kind": "quote"}
     return render(request, "sales/commerce/document_form.html", context)
 
 
@@ -741,7 +741,7 @@ def order_create(request: HttpRequest) -> HttpResponse:
     saved, form = _edit(request, form=form, save=save, success=_("Order created. Add its lines."))
     if saved:
         return redirect("sales:order_detail", pk=result["order"].pk)
-    context = {"form": form, "order": None, "customer": customer, "kind": "order"}
+    context = {"form": form, "record": None, "customer": customer, "kind": "order"}
     return render(request, "sales/commerce/document_form.html", context)
 
 
@@ -819,7 +819,7 @@ def order_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if saved:
         return redirect("sales:order_detail", pk=order.pk)
-    context = {"form": form, "order": order, "customer": order.customer, "kind": "order"}
+    context = {"form": form, "record": order, "customer": order.customer, "kind": "order"}
     return render(request, "sales/commerce/document_form.html", context)
 
 
