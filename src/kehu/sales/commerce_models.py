@@ -20,6 +20,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kehu.core.models import BusinessModel, BusinessQuerySet, TenantQuerySet, scope_filter
 from kehu.sales.models import MODULE
@@ -39,6 +40,9 @@ __all__ = [
 
 LIVE = Q(deleted_at__isnull=True)
 ZERO = Decimal("0.00")
+# Contexts: "order" alone is also the sort order (排序), "note" a customer's note (笔记).
+ORDER_LABEL = pgettext_lazy("sales order", "order")
+NOTE_LABEL = pgettext_lazy("commerce", "note")
 
 
 def _money(verbose_name: Any, **kwargs: Any) -> models.DecimalField:
@@ -358,7 +362,7 @@ class Order(_Document):
         DRAFT = "draft", _("Draft")
         CONFIRMED = "confirmed", _("Confirmed")
         FULFILLED = "fulfilled", _("Fulfilled")
-        CANCELLED = "cancelled", _("Cancelled")
+        CANCELLED = "cancelled", pgettext_lazy("order status", "Cancelled")
 
     quote = models.ForeignKey(
         Quote, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders", verbose_name=_("quote")
@@ -499,7 +503,7 @@ class QuoteLine(_Line):
 
 
 class OrderLine(_Line):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=ORDER_LABEL)
 
     objects = PartOfOrderQuerySet.as_manager()
 
@@ -516,10 +520,10 @@ class Instalment(BusinessModel):
 
     module = MODULE
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="instalments", verbose_name=_("order"))
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="instalments", verbose_name=ORDER_LABEL)
     due_date = models.DateField(_("due date"))
     amount = _money(_("amount"), validators=[MinValueValidator(Decimal("0.01"))])
-    note = models.CharField(_("note"), max_length=255, blank=True)
+    note = models.CharField(NOTE_LABEL, max_length=255, blank=True)
 
     objects = PartOfOrderQuerySet.as_manager()
 
@@ -551,14 +555,14 @@ class Payment(BusinessModel):
         ACCEPTANCE_BILL = "acceptance_bill", _("Bank acceptance bill")
         OTHER = "other", _("Other")
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payments", verbose_name=_("order"))
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payments", verbose_name=ORDER_LABEL)
     received_on = models.DateField(_("received on"))
     amount = _money(_("amount"), validators=[MinValueValidator(Decimal("0.01"))])
     method = models.CharField(_("method"), max_length=20, choices=Method.choices, default=Method.BANK_TRANSFER)
     reference = models.CharField(
         _("reference"), max_length=100, blank=True, help_text=_("Bank slip, transaction or cheque number.")
     )
-    note = models.CharField(_("note"), max_length=255, blank=True)
+    note = models.CharField(NOTE_LABEL, max_length=255, blank=True)
 
     objects = PartOfOrderQuerySet.as_manager()
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.customers import timeline
@@ -486,10 +487,10 @@ class InstalmentState:
 
 
 INSTALMENT_STATUS_LABELS = {
-    "paid": _("Paid"),
-    "partly_paid": _("Partly paid"),
-    "overdue": _("Overdue"),
-    "due": _("Due"),
+    "paid": gettext_lazy("Paid"),
+    "partly_paid": gettext_lazy("Partly paid"),
+    "overdue": gettext_lazy("Overdue"),
+    "due": pgettext_lazy("instalment", "Due"),
 }
 
 

@@ -740,18 +740,16 @@ _QUOTE_TRANSITIONS = {
 }
 
 
-def _check_transition(document: Any, allowed_from: set[str], target_label: str) -> None:
+def _check_transition(document: Any, allowed_from: set[str], message: str) -> None:
+    """Refuse a status change from a status it does not start from; `message` takes %(status)s."""
     if document.deleted_at is not None:
         raise ValidationFailed(_("This record is in the recycle bin."), code="invalid_transition")
     if isinstance(document, Quote) and not document.is_current:
-        message = _("This is an earlier revision of the quote; open the current one.")
-        raise ValidationFailed(message, fields={"status": [message]}, code="invalid_transition")
+        text = _("This is an earlier revision of the quote; open the current one.")
+        raise ValidationFailed(text, fields={"status": [text]}, code="invalid_transition")
     if document.status not in allowed_from:
-        message = _("A %(status)s record cannot be %(target)s.") % {
-            "status": document.get_status_display(),
-            "target": target_label,
-        }
-        raise ValidationFailed(message, fields={"status": [message]}, code="invalid_transition")
+        text = message % {"status": document.get_status_display()}
+        raise ValidationFailed(text, fields={"status": [text]}, code="invalid_transition")
 
 
 def _transition(
@@ -824,7 +822,7 @@ def quote_send(
     than report a quote as sent that never left."""
     require(actor, "edit", quote)
     allowed, target = _QUOTE_TRANSITIONS["send"]
-    _check_transition(quote, allowed, _("sent"))
+    _check_transition(quote, allowed, _("Only a draft quote can be sent; this one is %(status)s."))
     if not _lines_of(quote):
         raise ValidationFailed(_("Add at least one line before sending the quote."), code="invalid_transition")
     address = _quote_email_recipient(quote, to) if email else ""
@@ -854,7 +852,7 @@ def quote_accept(*, actor: Any, quote: Quote, expected_version: int | None = Non
     """The customer accepted a sent quote (within its validity): an order can now be made from it."""
     require(actor, "edit", quote)
     allowed, target = _QUOTE_TRANSITIONS["accept"]
-    _check_transition(quote, allowed, _("accepted"))
+    _check_transition(quote, allowed, _("Only a sent quote can be accepted; this one is %(status)s."))
     _check_not_expired(quote)
     _transition(
         quote,
@@ -871,7 +869,7 @@ def quote_accept(*, actor: Any, quote: Quote, expected_version: int | None = Non
 def quote_reject(*, actor: Any, quote: Quote, expected_version: int | None = None, reason: str = "") -> Quote:
     require(actor, "edit", quote)
     allowed, target = _QUOTE_TRANSITIONS["reject"]
-    _check_transition(quote, allowed, _("rejected"))
+    _check_transition(quote, allowed, _("Only a sent quote can be rejected; this one is %(status)s."))
     reason = (reason or "").strip()
     if len(reason) > 255:
         raise _fail("reason", _("Keep the reason under 255 characters."))
@@ -895,7 +893,9 @@ def quote_revise(*, actor: Any, quote: Quote, expected_version: int | None = Non
     copied, dated today with the same validity period. The earlier revision stays readable as it was."""
     require(actor, "edit", quote)
     require(actor, "create", Quote)
-    _check_transition(quote, REVISABLE, _("revised"))
+    _check_transition(
+        quote, REVISABLE, _("Only a sent, rejected or expired quote can be revised; this one is %(status)s.")
+    )
     today = organization_today(quote.organization)
     validity = max((quote.valid_until - quote.issue_date).days, 0)
     latest = Quote.objects.filter(organization_id=quote.organization_id, number=quote.number).aggregate(
@@ -1118,7 +1118,7 @@ def order_update(*, actor: Any, order: Order, expected_version: int | None, data
 def order_confirm(*, actor: Any, order: Order, expected_version: int | None = None) -> Order:
     """The customer signed: lines and totals are final, payments can be recorded."""
     require(actor, "edit", order)
-    _check_transition(order, {Order.Status.DRAFT}, _("confirmed"))
+    _check_transition(order, {Order.Status.DRAFT}, _("Only a draft order can be confirmed; this one is %(status)s."))
     if not _lines_of(order):
         raise ValidationFailed(_("Add at least one line before confirming the order."), code="invalid_transition")
     _transition(
@@ -1136,7 +1136,9 @@ def order_confirm(*, actor: Any, order: Order, expected_version: int | None = No
 def order_fulfil(*, actor: Any, order: Order, expected_version: int | None = None) -> Order:
     """Delivered. Payments may still come in after fulfilment."""
     require(actor, "edit", order)
-    _check_transition(order, {Order.Status.CONFIRMED}, _("fulfilled"))
+    _check_transition(
+        order, {Order.Status.CONFIRMED}, _("Only a confirmed order can be fulfilled; this one is %(status)s.")
+    )
     _transition(
         order,
         actor=actor,
@@ -1152,7 +1154,11 @@ def order_fulfil(*, actor: Any, order: Order, expected_version: int | None = Non
 def order_cancel(*, actor: Any, order: Order, expected_version: int | None = None) -> Order:
     """Cancel a draft or confirmed order; refused while payments are recorded on it (remove them first)."""
     require(actor, "edit", order)
-    _check_transition(order, {Order.Status.DRAFT, Order.Status.CONFIRMED}, _("cancelled"))
+    _check_transition(
+        order,
+        {Order.Status.DRAFT, Order.Status.CONFIRMED},
+        _("Only a draft or confirmed order can be cancelled; this one is %(status)s."),
+    )
     if order.received_total > 0:
         message = _("Payments are recorded on this order; remove them before cancelling it.")
         raise ValidationFailed(message, fields={"status": [message]}, code="has_payments")
