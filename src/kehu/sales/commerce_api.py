@@ -266,7 +266,7 @@ class PriceListViewSet(ScopedViewSet):
     ordering = "name"
 
     def list_for(self, actor: Any) -> Any:
-        return PriceList.objects.visible_to(actor).prefetch_related("items__product")
+        return commerce_selectors.price_lists_with_items_for(actor=actor)
 
     def _out(self, price_list: PriceList) -> Any:
         fresh = self.list_for(self.request.user).get(pk=price_list.pk)
@@ -635,8 +635,8 @@ class QuoteViewSet(ScopedViewSet):
     ordering = "-updated_at"
 
     def list_for(self, actor: Any) -> Any:
-        if self.action != "list":
-            return Quote.objects.visible_to(actor).select_related("customer", "contact", "owner", "opportunity")
+        if self.action != "list":  # a record by id: any revision
+            return commerce_selectors.quote_queryset_for(actor=actor, filters={"all_revisions": True})
         data = _validated(QuoteFilterSerializer, self.request, self.request.query_params)
         qs = commerce_selectors.quote_queryset_for(actor=actor, filters=data)
         return qs.prefetch_related("lines")
@@ -778,7 +778,7 @@ class OrderViewSet(ScopedViewSet):
 
     def list_for(self, actor: Any) -> Any:
         if self.action != "list":
-            return Order.objects.visible_to(actor).select_related("customer", "contact", "owner", "quote")
+            return commerce_selectors.order_queryset_for(actor=actor)
         data = _validated(_DocumentFilterSerializer, self.request, self.request.query_params)
         return commerce_selectors.order_queryset_for(actor=actor, filters=data).prefetch_related("lines")
 

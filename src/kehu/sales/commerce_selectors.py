@@ -182,6 +182,14 @@ def price_list_list_for(*, actor: Any) -> QuerySet[PriceList]:
     return PriceList.objects.visible_to(actor).annotate(item_count=Count("items"))
 
 
+def price_lists_with_items_for(*, actor: Any) -> QuerySet[PriceList]:
+    """Price lists with their prices and products loaded (three queries for any number of lists)."""
+    items = PriceListItem.objects.filter(product__deleted_at__isnull=True).select_related("product")
+    return PriceList.objects.visible_to(actor).prefetch_related(
+        Prefetch("items", queryset=items.order_by("product__name", "product_id"))
+    )
+
+
 def price_list_get_for(*, actor: Any, pk: Any) -> PriceList:
     return _get(PriceList.objects.visible_to(actor), pk)
 
