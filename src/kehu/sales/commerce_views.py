@@ -604,7 +604,7 @@ def quote_send(request: HttpRequest, pk: int) -> HttpResponse:
     emailed = _do(
         request,
         lambda: services.quote_send(
-            actor=actor, quote=quote, expected_version=_version(request), email=by_email, to=to if by_email else None
+            actor=actor, quote=quote, expected_version=_version(request), email=by_email, to=to or None
         ),
     )
     if emailed is not None:
