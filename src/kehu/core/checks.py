@@ -23,6 +23,8 @@ NOT_BUSINESS = {
     "sales.stage": "organisation configuration, part of its pipeline",
     "service.queue": "organisation configuration, read through the queue selectors",
     "sales.stagechange": "history row of an opportunity, read through the opportunity",
+    "sales.pricelistitem": "organisation catalogue, part of its price list",  # commerce
+    "sales.commercesequence": "the last quote/order number of an organisation and year",  # commerce
     "core.importrow": "outcome of one row of an import job, read through the job",  # imports
 }
 

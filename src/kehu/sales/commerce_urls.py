@@ -1,5 +1,59 @@
-"""commerce pages of the sales module (included by sales/urls.py)."""
+"""commerce pages of the sales module (included by sales/urls.py): products, price lists, quotes 报价,
+orders 订单/合同, payments 回款."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from kehu.sales import commerce_views as views
+
+urlpatterns: list[URLPattern] = [
+    path("products/", views.product_list, name="product_list"),
+    path("products/new/", views.product_create, name="product_create"),
+    path("products/<int:pk>/", views.product_edit, name="product_edit"),
+    path("products/<int:pk>/toggle/", views.product_toggle, name="product_toggle"),
+    path("products/<int:pk>/delete/", views.product_delete, name="product_delete"),
+    path("products/<int:pk>/restore/", views.product_restore, name="product_restore"),
+    path("price-lists/", views.price_list_list, name="price_list_list"),
+    path("price-lists/new/", views.price_list_create, name="price_list_create"),
+    path("price-lists/<int:pk>/", views.price_list_detail, name="price_list_detail"),
+    path("price-lists/<int:pk>/prices/", views.price_list_set_price, name="price_list_set_price"),
+    path("price-lists/<int:pk>/delete/", views.price_list_delete, name="price_list_delete"),
+    path("price-lists/<int:pk>/restore/", views.price_list_restore, name="price_list_restore"),
+    path("quotes/", views.quote_list, name="quote_list"),
+    path("quotes/new/", views.quote_create, name="quote_create"),
+    path("quotes/<int:pk>/", views.quote_detail, name="quote_detail"),
+    path("quotes/<int:pk>/edit/", views.quote_edit, name="quote_edit"),
+    path("quotes/<int:pk>/print/", views.quote_print, name="quote_print"),
+    path("quotes/<int:pk>/lines/new/", views.quote_line_add, name="quote_line_add"),
+    path("quotes/<int:pk>/send/", views.quote_send, name="quote_send"),
+    path("quotes/<int:pk>/accept/", views.quote_accept, name="quote_accept"),
+    path("quotes/<int:pk>/reject/", views.quote_reject, name="quote_reject"),
+    path("quotes/<int:pk>/revise/", views.quote_revise, name="quote_revise"),
+    path("quotes/<int:pk>/create-order/", views.quote_create_order, name="quote_create_order"),
+    path("quotes/<int:pk>/delete/", views.quote_delete, name="quote_delete"),
+    path("quotes/<int:pk>/restore/", views.quote_restore, name="quote_restore"),
+    path("quote-lines/<int:pk>/", views.quote_line_edit, name="quote_line_edit"),
+    path("quote-lines/<int:pk>/delete/", views.quote_line_delete, name="quote_line_delete"),
+    path("orders/", views.order_list, name="order_list"),
+    path("orders/new/", views.order_create, name="order_create"),
+    path("orders/<int:pk>/", views.order_detail, name="order_detail"),
+    path("orders/<int:pk>/edit/", views.order_edit, name="order_edit"),
+    path("orders/<int:pk>/print/", views.order_print, name="order_print"),
+    path("orders/<int:pk>/lines/new/", views.order_line_add, name="order_line_add"),
+    path("orders/<int:pk>/confirm/", views.order_confirm, name="order_confirm"),
+    path("orders/<int:pk>/fulfil/", views.order_fulfil, name="order_fulfil"),
+    path("orders/<int:pk>/cancel/", views.order_cancel, name="order_cancel"),
+    path("orders/<int:pk>/delete/", views.order_delete, name="order_delete"),
+    path("orders/<int:pk>/restore/", views.order_restore, name="order_restore"),
+    path("orders/<int:pk>/payments/new/", views.payment_add, name="payment_add"),
+    path("orders/<int:pk>/instalments/new/", views.instalment_add, name="instalment_add"),
+    path("order-lines/<int:pk>/", views.order_line_edit, name="order_line_edit"),
+    path("order-lines/<int:pk>/delete/", views.order_line_delete, name="order_line_delete"),
+    path("payments/", views.payment_list, name="payment_list"),
+    path("payments/<int:pk>/", views.payment_edit, name="payment_edit"),
+    path("payments/<int:pk>/delete/", views.payment_delete, name="payment_delete"),
+    path("payments/<int:pk>/restore/", views.payment_restore, name="payment_restore"),
+    path("instalments/<int:pk>/", views.instalment_edit, name="instalment_edit"),
+    path("instalments/<int:pk>/delete/", views.instalment_delete, name="instalment_delete"),
+    path("commerce/recycle-bin/", views.recycle_bin, name="commerce_recycle_bin"),
+    path("commerce/customer-options/", views.customer_options, name="commerce_customer_options"),
+]

@@ -202,6 +202,8 @@ CELERY_BEAT_SCHEDULE.update(
         "customers.recycle_bin_purge": {"task": "customers.recycle_bin_purge", "schedule": timedelta(hours=6)},
     }
 )
+# Sales (commerce): sent quotes past their validity become expired (sales/commerce_tasks.py).
+CELERY_BEAT_SCHEDULE["sales.quotes_expire"] = {"task": "sales.quotes_expire", "schedule": timedelta(hours=1)}
 
 # Sales activities: reminders whose time has come, every minute (sales/activity_tasks.py).
 CELERY_BEAT_SCHEDULE["sales.activity_reminders"] = {

@@ -1,0 +1,27 @@
+"""Template filters of the commerce pages: {% load commerce_tags %} then {{ quote.total|money:quote.currency }},
+{{ order.total|rmb_upper }}, {{ line.quantity|num }}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from kehu.sales import commerce_format
+
+register = template.Library()
+
+
+@register.filter
+def money(value: Any, currency: str = "CNY") -> str:
+    return commerce_format.money(value, currency)
+
+
+@register.filter
+def rmb_upper(value: Any) -> str:
+    return commerce_format.rmb_upper(value)
+
+
+@register.filter
+def num(value: Any) -> str:
+    return commerce_format.plain_number(value)
