@@ -49,6 +49,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Platform staff in a support session act as a read-only member of the granting organisation.
+    "kehu.accounts.middleware.SupportSessionMiddleware",
     "kehu.core.middleware.ActorMiddleware",
     "kehu.core.middleware.ContentSecurityPolicyMiddleware",
 ]
@@ -176,10 +178,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # validatorUrl: Swagger UI would otherwise send the schema to validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
-    # Two choice sets share the field name "scope": name their enums instead of a hash suffix.
+    # Choice sets that share a field name ("scope", "status"): name their enums instead of a hash suffix.
     "ENUM_NAME_OVERRIDES": {
         "DataScopeEnum": "kehu.core.permissions.Scope",
         "TokenScopeEnum": "kehu.accounts.models.ApiToken.TokenScope",
+        "SupportGrantStatusEnum": "kehu.accounts.support_models.SUPPORT_GRANT_STATUSES",
+        "UserStatusEnum": ["active", "invited", "deactivated"],
     },
 }
 
@@ -195,6 +199,12 @@ CELERY_BEAT_SCHEDULE.update(
         "customers.recycle_bin_purge": {"task": "customers.recycle_bin_purge", "schedule": timedelta(hours=6)},
     }
 )
+
+# Vendor support access: record the expiry of grants in the organisations' audit logs (accounts/tasks.py).
+CELERY_BEAT_SCHEDULE["accounts.support_grants_expire"] = {
+    "task": "accounts.support_grants_expire",
+    "schedule": timedelta(minutes=5),
+}
 
 API_TOKEN_DEFAULT_EXPIRY = timedelta(days=365)
 
