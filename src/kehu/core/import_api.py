@@ -53,7 +53,8 @@ class ImportJobOutputSerializer(serializers.Serializer):
 
     def get_record_fields(self, job: ImportJob) -> list[dict[str, Any]]:
         adapter = imports.adapter_for(job.record_type)
-        return [{"name": f.name, "label": str(f.label), "required": f.required} for f in adapter.fields]
+        fields = adapter.fields_for(job.organization_id)
+        return [{"name": f.name, "label": str(f.label), "required": f.required} for f in fields]
 
     def get_presets(self, job: ImportJob) -> list[dict[str, str]]:
         return [{"key": p.key, "label": p.label} for p in imports.adapter_for(job.record_type).presets]
