@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from rest_framework.routers import SimpleRouter
 
 from kehu.accounts.api import ApiTokenViewSet, MeView, RoleViewSet, TeamViewSet, UserViewSet
+from kehu.accounts.support_api import SupportGrantViewSet
 from kehu.core.audit_api import AuditEntryViewSet
 from kehu.core.custom_field_api import CustomFieldViewSet, SavedViewViewSet
 from kehu.core.import_api import ImportJobViewSet
@@ -36,6 +37,7 @@ router.register("teams", TeamViewSet, basename="team")
 router.register("roles", RoleViewSet, basename="role")
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("audit-entries", AuditEntryViewSet, basename="audit-entry")
+router.register("support-grants", SupportGrantViewSet, basename="support-grant")  # vendor support access
 # Custom fields and saved views: generic over every module's record types.
 router.register("custom-fields", CustomFieldViewSet, basename="custom-field")
 router.register("saved-views", SavedViewViewSet, basename="saved-view")

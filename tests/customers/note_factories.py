@@ -39,3 +39,15 @@ def make_note(
 def make_attachment(tenant: Any, customer: Any = None, *, actor: Any = None, name: str = "报价单.pdf") -> Attachment:
     customer = customer or make_customer(tenant)
     return note_services.attachment_create(actor=actor or tenant.admin, customer=customer, file=upload(name))
+
+
+def make_deleted_note(tenant: Any, customer: Any = None, **kwargs: Any) -> Note:
+    """A note of `tenant` in the recycle bin (its customer stays live)."""
+    note = make_note(tenant, customer, **kwargs)
+    return note_services.note_delete(actor=tenant.admin, note=note)
+
+
+def make_deleted_attachment(tenant: Any, customer: Any = None, **kwargs: Any) -> Attachment:
+    """A file of `tenant` in the recycle bin (deleted on its own, not with a note)."""
+    attachment = make_attachment(tenant, customer, **kwargs)
+    return note_services.attachment_delete(actor=tenant.admin, attachment=attachment)

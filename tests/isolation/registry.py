@@ -10,6 +10,13 @@ Each module registers its routes in a file of its own in tests/isolation/routes/
         detail_actions=("claim", "release"),           # POST /api/v1/customers/{id}/claim/ ...
         owned_factory=lambda tenant, owner: make_customer(tenant, owner=owner),  # scope checks
     )
+    api_singleton(
+        url="/api/v1/pool-settings/",                  # one object per organisation: GET and PUT
+        factory=lambda tenant: set_pool_settings(tenant),
+        shown=lambda tenant: {"max_customers_per_rep": ...},
+        put_data={...},
+        module="customers",
+    )
     ui_page(
         list_url_name="customers:list",
         detail_url_name="customers:detail",
@@ -62,6 +69,24 @@ class ApiRoute:
 
 
 @dataclass(frozen=True)
+class ApiSingleton:
+    """An organisation's one settings object at a fixed address: GET reads it, PUT replaces it.
+
+    `factory(tenant)` gives the tenant's object values of its own and returns it; `shown(tenant)` is what
+    GET must answer for that tenant (a dict of some of the response's keys); `put_data` is a valid body.
+    """
+
+    url: str
+    factory: Factory
+    shown: Callable[[Any], dict[str, Any]]
+    put_data: dict[str, Any]
+    module: str
+
+    def __str__(self) -> str:
+        return self.url
+
+
+@dataclass(frozen=True)
 class UiPage:
     list_url_name: str | None
     detail_url_name: str | None
@@ -88,6 +113,7 @@ class Exemption:
 
 
 API_ROUTES: list[ApiRoute] = []
+API_SINGLETONS: list[ApiSingleton] = []
 UI_PAGES: list[UiPage] = []
 # API paths (relative to /api/v1/, as in the URLconf) that carry no other organisation's records.
 API_EXEMPT: dict[str, Exemption] = {}
@@ -100,6 +126,13 @@ def api_route(**kwargs: Any) -> ApiRoute:
     assert route.list_url not in {r.list_url for r in API_ROUTES}, f"{route.list_url} registered twice"
     API_ROUTES.append(route)
     return route
+
+
+def api_singleton(**kwargs: Any) -> ApiSingleton:
+    singleton = ApiSingleton(**kwargs)
+    assert singleton.url not in {s.url for s in API_SINGLETONS}, f"{singleton.url} registered twice"
+    API_SINGLETONS.append(singleton)
+    return singleton
 
 
 def ui_page(**kwargs: Any) -> UiPage:

@@ -17,7 +17,7 @@ from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
 from tests.api.support import all_ids, assert_error, assert_error_shape
 from tests.conftest import ROLE_KEYS
-from tests.isolation.registry import API_ROUTES, UI_PAGES, ApiRoute, UiPage
+from tests.isolation.registry import API_ROUTES, API_SINGLETONS, UI_PAGES, ApiRoute, ApiSingleton, UiPage
 
 DETAIL_ROUTES = [r for r in API_ROUTES if r.detail_url]
 SCOPED_ROUTES = [r for r in API_ROUTES if r.owned_factory]
@@ -120,6 +120,37 @@ def test_api_lists_and_reads_exactly_the_records_in_the_roles_scope(route: ApiRo
         if route.detail_url:
             status = client.get(route.detail(record.pk)).status_code
             assert status == (200 if visible else 404), f"{role} / record of {owner_key}: {status}"
+
+
+@pytest.mark.parametrize("role", ROLE_KEYS)
+@pytest.mark.parametrize("singleton", API_SINGLETONS, ids=str)
+def test_api_settings_objects_are_the_actors_organisations_own(singleton: ApiSingleton, role, tenant_a, tenant_b, api):
+    """GET answers the actor's organisation's object (never another's values); PUT changes only that one."""
+    theirs = singleton.factory(tenant_b)
+    before = snapshot(theirs)
+    audit_before = AuditEntry.objects.filter(organization=tenant_b.org).count()
+    client = api(tenant_a.users[role])
+
+    response = client.get(singleton.url)
+    if response.status_code == 403:
+        assert_error_shape(response)
+        assert role != "administrator"
+    else:
+        assert response.status_code == 200, response.content[:500]
+        body = response.json()
+        ours = singleton.shown(tenant_a)
+        assert {key: body[key] for key in ours} == ours
+        assert {key: body[key] for key in ours} != singleton.shown(tenant_b), "another organisation's values"
+    response = client.put(singleton.url, singleton.put_data, format="json")
+    assert response.status_code in (200, 403), response.status_code
+    if response.status_code == 403:
+        assert_error_shape(response)
+    if role == "administrator":
+        assert response.status_code == 200
+        assert {key: response.json()[key] for key in singleton.put_data} == singleton.put_data
+
+    assert snapshot(theirs) == before, "another organisation's settings were changed"
+    assert AuditEntry.objects.filter(organization=tenant_b.org).count() == audit_before
 
 
 # UI --------------------------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 Only platform staff use it: active staff superusers who belong to no organisation. It shows
 organisations (licence: modules, seats, active) and, read-only, their users for support. Customer data
-is deliberately not registered: the vendor's staff must not browse their customers' customers.
+is deliberately not registered: the vendor's staff must not browse their customers' customers. They
+see an organisation's data only in a support session, which the organisation opens by granting access
+for a few hours (SupportGrantAdmin below; kehu.accounts.middleware); the session is read-only and
+every request is recorded in the organisation's audit chain.
 Changes go through the account services, so they are validated and audited like any other change.
 """
 
@@ -11,22 +14,23 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.models import Group
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
-from kehu.accounts import services
-from kehu.accounts.models import Language, Organization, User
+from kehu.accounts import services, support_services
+from kehu.accounts.middleware import SESSION_KEY as SUPPORT_SESSION_KEY
+from kehu.accounts.models import Language, Organization, SupportGrant, User
+from kehu.accounts.policies import is_platform_staff
 from kehu.core import modules
 from kehu.core.errors import DomainError
-
-
-def is_platform_staff(user: Any) -> bool:
-    return bool(
-        user.is_authenticated and user.is_active and user.is_staff and user.is_superuser and not user.organization_id
-    )
 
 
 def _platform_has_permission(request: HttpRequest) -> bool:
@@ -241,3 +245,102 @@ class UserAdmin(PlatformOnly, admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class SupportGrantStatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("in_force", _("Active")), ("ended", _("Ended"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[SupportGrant]) -> QuerySet[SupportGrant]:
+        if self.value() == "in_force":
+            return queryset.in_force()
+        if self.value() == "ended":
+            return queryset.exclude(pk__in=queryset.in_force().values("pk"))
+        return queryset
+
+
+@admin.register(SupportGrant)
+class SupportGrantAdmin(PlatformOnly, admin.ModelAdmin):
+    """Support access the organisations granted the vendor. Read-only here: organisations grant and revoke
+    on their own administration pages. An active grant lets platform staff open a support session, in
+    which they see that organisation's data read-only, every request audited in its chain."""
+
+    list_display = ("organization", "status_display", "expires_at", "granted_by", "reason", "created_at", "enter")
+    list_filter = (SupportGrantStatusFilter,)
+    list_select_related = ("organization", "granted_by")
+    search_fields = ("organization__name", "reason")
+    ordering = ("-created_at",)
+    fields = (
+        "organization",
+        "granted_by",
+        "reason",
+        "hours",
+        "created_at",
+        "expires_at",
+        "ended_at",
+        "end_reason",
+        "ended_by",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # only the organisation grants access
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list:
+        site = self.admin_site
+        return [
+            path("<int:pk>/enter/", site.admin_view(self.enter_view), name="accounts_supportgrant_enter"),
+            path("exit/", site.admin_view(require_POST(self.exit_view)), name="accounts_supportgrant_exit"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=_("status"))
+    def status_display(self, obj: SupportGrant) -> str:
+        return obj.status_label
+
+    @admin.display(description=_("support session"))
+    def enter(self, obj: SupportGrant) -> str:
+        if not obj.in_force:
+            return "—"
+        url = reverse("admin:accounts_supportgrant_enter", args=[obj.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Enter support session"))
+
+    def enter_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """GET: what the session allows and records; POST: open it and go to the organisation's pages."""
+        grant = SupportGrant.objects.dangerously_all_organizations().select_related("organization", "granted_by")
+        grant = grant.filter(pk=pk).first()
+        if grant is None:
+            raise Http404
+        changelist = reverse("admin:accounts_supportgrant_changelist")
+        if request.method == "POST":
+            current = request.session.get(SUPPORT_SESSION_KEY)
+            if current is not None and current != grant.pk:
+                support_services.support_session_end(staff=request.user, grant_id=current, reason="switch")
+            try:
+                support_services.support_session_start(staff=request.user, grant_id=grant.pk)
+            except DomainError as exc:
+                self.message_user(request, exc.message, level=messages.ERROR)
+                return redirect(changelist)
+            request.session[SUPPORT_SESSION_KEY] = grant.pk
+            return redirect("home")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Enter support session"),
+            "grant": grant,
+            "opts": self.model._meta,
+            "changelist_url": changelist,
+        }
+        return TemplateResponse(request, "admin/accounts/supportgrant/enter.html", context)
+
+    def exit_view(self, request: HttpRequest) -> HttpResponse:
+        grant_id = request.session.pop(SUPPORT_SESSION_KEY, None)
+        if grant_id is not None:
+            support_services.support_session_end(staff=request.user, grant_id=grant_id, reason="exit")
+            self.message_user(request, _("The support session has ended."), level=messages.SUCCESS)
+        return redirect("admin:accounts_supportgrant_changelist")

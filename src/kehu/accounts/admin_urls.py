@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from kehu.accounts import admin_views
+from kehu.accounts import admin_views, support_views
 
 app_name = "admin_area"
 
@@ -23,4 +23,6 @@ urlpatterns = [
     path("roles/<int:pk>/copy/", admin_views.role_copy, name="role_copy"),
     path("roles/<int:pk>/delete/", admin_views.role_delete, name="role_delete"),
     path("organization/", admin_views.organization, name="organization"),
+    path("support/", support_views.support, name="support"),
+    path("support/<int:pk>/revoke/", support_views.support_revoke, name="support_revoke"),
 ]

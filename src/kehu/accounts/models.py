@@ -248,3 +248,7 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+# Vendor support access: grants and the read-only support actor (models in their own file).
+from kehu.accounts.support_models import *  # noqa: E402,F403

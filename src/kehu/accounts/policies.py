@@ -4,7 +4,7 @@ own API tokens."""
 
 from typing import Any
 
-from kehu.accounts.models import ApiToken, Role, Team, User
+from kehu.accounts.models import ApiToken, Role, SupportGrant, Team, User
 from kehu.core import modules
 from kehu.core.permissions import Policy, register_policy
 
@@ -31,6 +31,34 @@ class ApiTokenPolicy(PlatformRecordPolicy):
         return super().can(actor, action, target)
 
 
+class SupportGrantPolicy(Policy):
+    """Granting the vendor access to the organisation's data is an administrator's decision: listing,
+    creating and revoking grants all need `platform.administer`."""
+
+    module = modules.PLATFORM
+
+    def can(self, actor: User, action: str, target: Any) -> bool:
+        if "administer" not in actor.grant_for(self.module).actions:
+            return False
+        if isinstance(target, SupportGrant):
+            return target.organization_id == actor.organization_id
+        return True
+
+
+def is_platform_staff(user: Any) -> bool:
+    """The vendor's staff: active staff superusers who belong to no organisation (the /platform/ area)."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and user.is_staff
+        and user.is_superuser
+        and not user.organization_id
+        and not getattr(user, "is_support_actor", False)
+    )
+
+
 for model in (User, Team, Role):
     register_policy(model, PlatformRecordPolicy())
 register_policy(ApiToken, ApiTokenPolicy())
+register_policy(SupportGrant, SupportGrantPolicy())

@@ -28,7 +28,7 @@ PAGE_SIZE = 50
 _EPOCH = datetime(1970, 1, 1, tzinfo=zoneinfo.ZoneInfo("UTC"))
 EXPORT_CHUNK = 2000
 # Audit actions start with one of these; offered as suggestions in the action filter.
-ACTION_PREFIXES = ("auth.", "user.", "team.", "role.", "organization.", "token.", "audit.")
+ACTION_PREFIXES = ("auth.", "user.", "team.", "role.", "organization.", "token.", "audit.", "support.")
 
 
 def _target_type_choices() -> list[tuple[str, str]]:

@@ -14,6 +14,8 @@ NOT_BUSINESS = {
     "accounts.team": "tenant-scoped platform record",
     "accounts.role": "tenant-scoped platform record",
     "accounts.apitoken": "tenant-scoped platform record",
+    "accounts.supportgrant": "the organisation's grants of vendor support access, read through support_selectors",
+    "accounts.supportactor": "in-memory proxy of a platform staff user during a support session, never saved",
     "core.notification": "personal inbox, read through notification_list_for",
     "customers.customertag": "link row of a customer and a tag, read through the customer",
     "customers.poolsettings": "one settings row per organisation, read through pool_settings_for",

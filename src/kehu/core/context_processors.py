@@ -37,4 +37,6 @@ def shell(request: HttpRequest) -> dict[str, Any]:
         "nav_sections": navigation_for(user),
         "is_org_admin": can(user, "administer", modules.PLATFORM),
         "organization": user.organization,
+        # Set by kehu.accounts.middleware during a support session: base.html shows a banner.
+        "support_grant": getattr(request, "support_grant", None),
     }

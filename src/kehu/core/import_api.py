@@ -53,7 +53,13 @@ class ImportJobOutputSerializer(serializers.Serializer):
 
     def get_record_fields(self, job: ImportJob) -> list[dict[str, Any]]:
         adapter = imports.adapter_for(job.record_type)
-        return [{"name": f.name, "label": str(f.label), "required": f.required} for f in adapter.fields]
+        # One look-up per record type and organisation for a whole list page (custom fields are queried).
+        cache = self.context.setdefault("record_fields", {})
+        key = (job.record_type, job.organization_id)
+        if key not in cache:
+            fields = adapter.fields_for(job.organization_id)
+            cache[key] = [{"name": f.name, "label": str(f.label), "required": f.required} for f in fields]
+        return cache[key]
 
     def get_presets(self, job: ImportJob) -> list[dict[str, str]]:
         return [{"key": p.key, "label": p.label} for p in imports.adapter_for(job.record_type).presets]

@@ -123,8 +123,13 @@ class ImportAdapter(abc.ABC):
             ).values_list("pk", flat=True)
         )
 
-    def field_names(self) -> list[str]:
-        return [f.name for f in self.fields]
+    def fields_for(self, organization_id: int | None) -> tuple[FieldSpec, ...]:
+        """The fields a column can be mapped to in one organisation: `fields`, plus what the organisation
+        defines for itself (custom fields, say). Mapping, checks and the wizard all ask this."""
+        return self.fields
+
+    def field_names(self, organization_id: int | None = None) -> list[str]:
+        return [f.name for f in self.fields_for(organization_id)]
 
 
 _adapters: dict[str, ImportAdapter] = {}
@@ -243,9 +248,15 @@ def guess_preset(adapter: ImportAdapter, headers: list[str]) -> Preset | None:
     return best
 
 
-def guess_mapping(adapter: ImportAdapter, headers: list[str], preset: Preset | None = None) -> dict[str, str]:
+def guess_mapping(
+    adapter: ImportAdapter,
+    headers: list[str],
+    preset: Preset | None = None,
+    fields: tuple[FieldSpec, ...] | None = None,
+) -> dict[str, str]:
     """{column index: field} from the headers: a preset's exact columns first, then the fields' aliases
-    (Chinese and English). Each field is mapped at most once; unrecognised columns are left out."""
+    (Chinese and English; `fields` defaults to the adapter's static ones, pass `fields_for(organization)`
+    to include an organisation's own). Each field is mapped at most once; unrecognised columns are left out."""
     mapping: dict[str, str] = {}
     used: set[str] = set()
     if preset is not None:
@@ -256,7 +267,7 @@ def guess_mapping(adapter: ImportAdapter, headers: list[str], preset: Preset | N
                 mapping[str(index)] = name
                 used.add(name)
     aliases = {}
-    for spec in adapter.fields:
+    for spec in fields if fields is not None else adapter.fields:
         for alias in (spec.name, str(spec.label), *spec.aliases):
             aliases.setdefault(_clean_header(alias), spec.name)
     for index, header in enumerate(headers):
@@ -493,7 +504,7 @@ def import_job_create(*, actor: Any, record_type: str, upload: Any) -> ImportJob
         raise _fail("file", _("The first row must hold the column names."))
     preset = guess_preset(adapter, job.headers)
     job.preset = preset.key if preset else ""
-    job.mapping = guess_mapping(adapter, job.headers, preset)
+    job.mapping = guess_mapping(adapter, job.headers, preset, adapter.fields_for(actor.organization_id))
     job.save()
     audit.record(
         actor=actor,
@@ -505,7 +516,7 @@ def import_job_create(*, actor: Any, record_type: str, upload: Any) -> ImportJob
 
 
 def _check_mapping(adapter: ImportAdapter, job: ImportJob, mapping: dict[str, Any]) -> dict[str, str]:
-    known = set(adapter.field_names())
+    known = set(adapter.field_names(job.organization_id))
     clean: dict[str, str] = {}
     seen: dict[str, str] = {}
     for column, name in (mapping or {}).items():
@@ -532,7 +543,7 @@ def _check_mapping(adapter: ImportAdapter, job: ImportJob, mapping: dict[str, An
 
 def _require_mapped(adapter: ImportAdapter, job: ImportJob) -> None:
     mapped = set(job.mapping.values())
-    missing = [str(f.label) for f in adapter.fields if f.required and f.name not in mapped]
+    missing = [str(f.label) for f in adapter.fields_for(job.organization_id) if f.required and f.name not in mapped]
     if missing:
         raise _fail("mapping", _("Map a column to: %(fields)s") % {"fields": ", ".join(missing)})
 
@@ -559,7 +570,7 @@ def import_job_update(
             raise _fail("preset", _("Unknown preset."))
         job.preset = preset
         if mapping is None:
-            mapping = guess_mapping(adapter, job.headers, chosen)
+            mapping = guess_mapping(adapter, job.headers, chosen, adapter.fields_for(job.organization_id))
         changes["preset"] = preset
     if mapping is not None:
         job.mapping = _check_mapping(adapter, job, mapping)

@@ -61,6 +61,7 @@ class ActorMiddleware:
             user.organization_id
             and user.organization.require_2fa
             and not user.totp_enabled
+            and not getattr(user, "is_support_actor", False)  # the vendor's staff sign in to the platform
             and match.view_name not in _2FA_SETUP_ALLOWED
             and not request.path.startswith(("/api/", settings.STATIC_URL))
         ):

@@ -87,11 +87,15 @@ def can(actor: Any, action: str, target: Any) -> bool:
     """May `actor` do `action` to `target` (a record, a model class, or a module key)?
 
     Fails closed: anonymous or inactive actors, actors without an organisation, and modules that are
-    not enabled for the actor's organisation all answer False.
+    not enabled for the actor's organisation all answer False; a support actor gets False for every
+    action but `view`.
     """
     if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
         return False
     if actor.organization_id is None:
+        return False
+    if getattr(actor, "is_support_actor", False) and action != Action.VIEW:
+        # The vendor's staff in a support session (kehu.accounts.support_models) only ever read.
         return False
     if isinstance(target, str):
         module_key = target

@@ -51,7 +51,8 @@ def set_language(request: HttpRequest) -> HttpResponse:
         target = "/"
     response = HttpResponseRedirect(target)
     if language and check_for_language(language) and language in dict(settings.LANGUAGES):
-        if request.user.is_authenticated and request.user.language != language:
+        signed_in = request.user.is_authenticated and not getattr(request.user, "is_support_actor", False)
+        if signed_in and request.user.language != language:
             from kehu.accounts.services import user_update
 
             user_update(actor=request.user, user=request.user, data={"language": language})

@@ -81,7 +81,7 @@ def _columns(job: ImportJob) -> list[dict[str, Any]]:
 def _detail_context(job: ImportJob, **extra: Any) -> dict[str, Any]:
     context = {
         "job": job,
-        "fields": ADAPTER.fields,
+        "fields": ADAPTER.fields_for(job.organization_id),
         "presets": ADAPTER.presets,
         "policies": ImportJob.Policy.choices,
         "editable": job.status in imports.RESTARTABLE,

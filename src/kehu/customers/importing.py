@@ -7,6 +7,19 @@ entry per chunk from the engine, not one per customer (see docs/imports.md).
 
 Duplicates are matched among the customers the importing user may see (the same rule as the duplicate
 warning when creating one customer): by normalised phone, then normalised email, then exact name.
+
+Custom fields. Each active custom field of customers is a column `custom.<key>`, each of contacts a column
+`contact.custom.<key>`; their cells go through `kehu.core.custom_fields.clean`, the same check as a form or
+the API, and a bad value is a bad row naming the field (row number and reason). A new record gets the
+fields' defaults and must have the required ones; an update only sets the cells the row fills.
+
+Contacts. The contact columns (`contact_name`, `contact_title`, `contact_department`, `contact_phone`,
+`contact_email`, `contact_wechat`, contact custom fields) describe one contact of the row's customer. A
+new customer gets it (the first one primary). Under the "update" policy, a row that matches an existing
+customer (or a customer an earlier row of the file creates) adds its contact to that customer, or fills in
+the customer's contact with the same normalised phone, email or name: so a file of contacts, one row per
+contact with its company's name, imports several contacts per customer. Under "skip", a matching row is
+skipped with its contact.
 """
 
 from __future__ import annotations
@@ -22,10 +35,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kehu.core import imports
+from kehu.accounts.models import User
+from kehu.core import custom_fields, imports
+from kehu.core.custom_field_models import FieldType
+from kehu.core.errors import ValidationFailed
 from kehu.core.imports import FieldSpec, ImportAdapter, PendingRow, Preset, RowResult
 from kehu.core.permissions import can
 from kehu.customers import selectors, services
+from kehu.customers.list_columns import CONTACT_TYPE, CUSTOMER_TYPE
 from kehu.customers.models import Contact, Customer, CustomerTag, Tag
 from kehu.customers.normalize import normalize_email, normalize_phone, normalize_website
 
@@ -35,6 +52,16 @@ TAG_SPLIT_RE = re.compile(r"[,;，；、|]+")
 TEXT_FIELDS = ("name", "short_name", "industry", "province", "city", "district", "address", "notes")
 TIERS = frozenset(Customer.Tier.values)
 UPDATABLE = (*TEXT_FIELDS, "kind", "tier", "stage", "source", "phone", "email", "website")
+# Contact columns: (import field, contact field, max length); phone and email are normalised as well.
+CONTACT_TEXT = (
+    ("contact_name", "name", 100),
+    ("contact_title", "title", 100),
+    ("contact_department", "department", 100),
+    ("contact_wechat", "wechat", 64),
+)
+CONTACT_UPDATABLE = ("title", "department", "wechat", "phone", "email")
+CUSTOM_PREFIX = "custom."
+CONTACT_CUSTOM_PREFIX = "contact.custom."
 
 
 def _key(value: str) -> str:
@@ -206,6 +233,29 @@ class CustomerImportAdapter(ImportAdapter):
             gettext_lazy("Contact name"),
             ("联系人", "联系人姓名", "姓名", "contact", "contact name", "contact person", "primary contact"),
         ),
+        FieldSpec(
+            "contact_title",
+            gettext_lazy("Contact job title"),
+            ("职务", "职位", "联系人职务", "联系人职位", "title", "job title", "contact title", "position"),
+        ),
+        FieldSpec(
+            "contact_department",
+            gettext_lazy("Contact department"),
+            ("部门", "联系人部门", "所在部门", "department", "contact department"),
+        ),
+        FieldSpec(
+            "contact_phone",
+            gettext_lazy("Contact phone"),
+            ("联系人电话", "联系人手机", "联系人手机号", "contact phone", "contact mobile", "mobile phone number"),
+        ),
+        FieldSpec(
+            "contact_email",
+            gettext_lazy("Contact email"),
+            ("联系人邮箱", "联系人电子邮箱", "contact email", "contact e-mail"),
+        ),
+        FieldSpec(
+            "contact_wechat", gettext_lazy("Contact WeChat ID"), ("微信", "微信号", "联系人微信", "wechat", "wechat id")
+        ),
     )
     presets = (
         Preset(
@@ -243,6 +293,25 @@ class CustomerImportAdapter(ImportAdapter):
         ),
     )
 
+    def fields_for(self, organization_id: int | None) -> tuple[FieldSpec, ...]:
+        """The static fields, then the organisation's active custom fields of customers and of contacts."""
+        if organization_id is None:
+            return self.fields
+        extra = []
+        for definition in custom_fields.definitions_for(organization_id, CUSTOMER_TYPE):
+            label = str(definition.label)
+            extra.append(FieldSpec(f"{CUSTOM_PREFIX}{definition.key}", label, (definition.key, label)))
+        for definition in custom_fields.definitions_for(organization_id, CONTACT_TYPE):
+            label = _("Contact: %(field)s") % {"field": definition.label}
+            extra.append(
+                FieldSpec(
+                    f"{CONTACT_CUSTOM_PREFIX}{definition.key}",
+                    label,
+                    (f"contact {definition.key}", f"联系人{definition.label}", f"contact {definition.label}"),
+                )
+            )
+        return (*self.fields, *extra)
+
     # Per run -------------------------------------------------------------------------------------------
 
     def begin(self, *, actor: Any, job: Any, dry_run: bool) -> dict[str, Any]:
@@ -251,7 +320,22 @@ class CustomerImportAdapter(ImportAdapter):
             owners.setdefault(user.email.lower(), user)
             if user.name:
                 owners.setdefault(user.name.strip().lower(), user)
+        # Custom fields: every definition (inactive ones too, so that clean() can name them), and active
+        # colleagues by email and name for user-type fields.
+        definitions = {
+            CUSTOMER_TYPE: custom_fields.definitions_for(actor.organization_id, CUSTOMER_TYPE, include_inactive=True),
+            CONTACT_TYPE: custom_fields.definitions_for(actor.organization_id, CONTACT_TYPE, include_inactive=True),
+        }
+        users: dict[str, int] = {}
+        if any(d.field_type == FieldType.USER for defs in definitions.values() for d in defs):
+            for user in User.objects.visible_to(actor).filter(is_active=True):
+                users.setdefault(user.email.lower(), user.pk)
+                if user.name:
+                    users.setdefault(user.name.strip().lower(), user.pk)
         return {
+            "definitions": definitions,
+            "users": users,
+            "can_add_contacts": can(actor, "create", Contact),
             "owners": owners,
             "can_assign": can(actor, "assign", Customer),
             "can_create_tags": can(actor, "create", Tag),
@@ -337,15 +421,102 @@ class CustomerImportAdapter(ImportAdapter):
             if unknown and not state["can_create_tags"]:
                 errors["tags"] = _("Unknown tags: %(names)s") % {"names": ", ".join(unknown)}
             clean["tags"] = list(dict.fromkeys(tag_names))
-        contact = values.get("contact_name", "").strip()
+        custom = self._clean_custom(actor, values, CUSTOM_PREFIX, CUSTOMER_TYPE, state, errors)
+        if custom:
+            clean["custom"] = custom
+        contact = self._clean_contact(actor, values, state, errors)
         if contact:
-            if len(contact) > 100:
-                errors["contact_name"] = _("At most %(max)d characters (this has %(n)d).") % {
-                    "max": 100,
-                    "n": len(contact),
-                }
-            clean["contact_name"] = contact
+            clean["contact"] = contact
         return clean, errors
+
+    @staticmethod
+    def _custom_input(definition: Any, text: str, state: dict[str, Any]) -> Any:
+        """A cell as custom_fields.clean takes it: a list for multi selects (split like tags), a user's id
+        for user fields (by email or name)."""
+        if definition.field_type == FieldType.MULTI_SELECT:
+            return [part.strip() for part in TAG_SPLIT_RE.split(text) if part.strip()]
+        if definition.field_type == FieldType.USER:
+            return state["users"].get(text.lower(), text)
+        return text
+
+    def _clean_custom(
+        self, actor: Any, values: dict[str, str], prefix: str, record_type: str, state: dict[str, Any], errors: dict
+    ) -> dict[str, Any]:
+        """The filled custom-field cells of the row (columns `<prefix><key>`), normalised by the one check
+        every custom value passes; bad ones land in `errors` under their column's field name."""
+        by_key = {d.key: d for d in state["definitions"][record_type]}
+        given: dict[str, Any] = {}
+        for name, text in values.items():
+            if not name.startswith(prefix) or not text.strip():
+                continue
+            key = name[len(prefix) :]
+            definition = by_key.get(key)
+            given[key] = self._custom_input(definition, text.strip(), state) if definition else text.strip()
+        if not given:
+            return {}
+        try:
+            return custom_fields.clean(
+                actor.organization_id,
+                record_type,
+                given,
+                partial=True,
+                current=None,
+                definitions=state["definitions"][record_type],
+            )
+        except ValidationFailed as exc:
+            for field_name, reasons in exc.fields.items():
+                errors[prefix + field_name.removeprefix(CUSTOM_PREFIX)] = " ".join(reasons)
+            return {}
+
+    def _clean_contact(self, actor: Any, values: dict[str, str], state: dict[str, Any], errors: dict) -> dict[str, Any]:
+        """The row's contact (contact columns), or {} when the row has none."""
+        contact: dict[str, Any] = {}
+        for column, name, limit in CONTACT_TEXT:
+            value = values.get(column, "").strip()
+            if not value:
+                continue
+            if len(value) > limit:
+                errors[column] = _("At most %(max)d characters (this has %(n)d).") % {"max": limit, "n": len(value)}
+            contact[name] = value
+        for column, name, normalise in (
+            ("contact_phone", "phone", normalize_phone),
+            ("contact_email", "email", normalize_email),
+        ):
+            value = values.get(column, "").strip()
+            if value:
+                try:
+                    contact[f"{name}_normalized"] = normalise(value)
+                    contact[name] = value
+                except ValidationError as exc:
+                    errors[column] = " ".join(exc.messages)
+        custom = self._clean_custom(actor, values, CONTACT_CUSTOM_PREFIX, CONTACT_TYPE, state, errors)
+        if custom:
+            contact["custom"] = custom
+        has_contact_cells = any(values.get(c, "").strip() for c in ("contact_phone", "contact_email")) or any(
+            name.startswith(CONTACT_CUSTOM_PREFIX) and text.strip() for name, text in values.items()
+        )
+        if not contact and not has_contact_cells:
+            return {}
+        if not contact.get("name"):
+            errors["contact_name"] = _("A contact needs a name.")
+        elif not state["can_add_contacts"]:
+            errors["contact_name"] = _("You may not add contacts to customers.")
+        return contact
+
+    @staticmethod
+    def _complete_custom(
+        actor: Any, record_type: str, given: dict[str, Any], state: dict[str, Any], prefix: str
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """A new record's whole `custom`: the row's values, the defaults of the fields it leaves empty, and
+        an error for each required field it leaves empty (as creating one record through a form)."""
+        missing = [d for d in state["definitions"][record_type] if d.key not in given]
+        try:
+            defaults = custom_fields.clean(
+                actor.organization_id, record_type, {}, partial=False, current=None, definitions=missing
+            )
+        except ValidationFailed as exc:
+            return {}, {prefix + name.removeprefix(CUSTOM_PREFIX): " ".join(r) for name, r in exc.fields.items()}
+        return {**defaults, **given}, {}
 
     @staticmethod
     def match_keys(clean: dict[str, Any]) -> list[tuple[str, str]]:
@@ -392,11 +563,15 @@ class CustomerImportAdapter(ImportAdapter):
         cleaned = [self.clean_row(actor, row.values, state) for row in rows]
         wanted = {key for clean, errors in cleaned if not errors for key in self.match_keys(clean)}
         existing = self._existing(actor, wanted - set(state["keys"]))
+        # Contacts of the existing customers that rows with a contact match (update policy): one query.
+        contacts = self._contacts_of(actor, policy, cleaned, existing, state)
         results: list[RowResult] = []
         creates: list[tuple[int, _New, dict[str, Any]]] = []
         updates: dict[int, Customer] = {}
         update_fields: set[str] = set()
         update_tags: list[tuple[Customer, list[str]]] = []
+        contact_updates: dict[int, Contact] = {}
+        contact_creates: list[tuple[Customer, dict[str, Any]]] = []
         now = timezone.now()
         for clean, errors in cleaned:
             if errors:
@@ -410,8 +585,29 @@ class CustomerImportAdapter(ImportAdapter):
                     if match is not None:
                         break
             if match is None:
-                # A check only needs to know that the key is taken: no values kept (memory stays flat).
-                new = _CHECKED if dry_run else _New(self._new_values(actor, clean, now))
+                custom, errors = self._complete_custom(
+                    actor, CUSTOMER_TYPE, clean.get("custom", {}), state, CUSTOM_PREFIX
+                )
+                contact = clean.get("contact")
+                if contact:
+                    contact_custom, contact_errors = self._complete_custom(
+                        actor, CONTACT_TYPE, contact.get("custom", {}), state, CONTACT_CUSTOM_PREFIX
+                    )
+                    errors.update(contact_errors)
+                if errors:
+                    results.append(RowResult(Outcome.ERROR, errors=errors))
+                    continue
+                # A check only needs to know that the key is taken: no values kept (memory stays flat), except
+                # what later rows' contacts are matched by.
+                if not dry_run:
+                    new = _New({**self._new_values(actor, clean, now), "custom": custom})
+                    if contact:
+                        new.contacts.append({**contact, "custom": contact_custom})
+                elif contact:
+                    new = _New({})
+                    new.contacts.append(_contact_keys(contact))
+                else:
+                    new = _CHECKED
                 results.append(RowResult(Outcome.CREATED))
                 creates.append((len(results) - 1, new, clean))
                 for key in keys:
@@ -424,17 +620,46 @@ class CustomerImportAdapter(ImportAdapter):
                 continue
             # policy == "update"
             if isinstance(match, _New):  # a customer this file creates: fold the row into it
+                contact = clean.get("contact")
+                if contact and match is not _CHECKED:
+                    errors = self._fold_contact(actor, match.contacts, contact, state, keys_only=dry_run)
+                elif contact:  # dry run: a new contact of a new customer needs its required fields
+                    errors = self._complete_custom(
+                        actor, CONTACT_TYPE, contact.get("custom", {}), state, CONTACT_CUSTOM_PREFIX
+                    )[1]
+                else:
+                    errors = {}
+                if errors:
+                    results.append(RowResult(Outcome.ERROR, errors=errors))
+                    continue
                 if not dry_run:
-                    match.values.update(self._new_values(actor, clean, now, only_filled=True))
+                    values = self._new_values(actor, clean, now, only_filled=True)
+                    if clean.get("custom"):
+                        values["custom"] = {**match.values.get("custom", {}), **clean["custom"]}
+                    match.values.update(values)
                 results.append(RowResult(Outcome.UPDATED))
                 creates.append((len(results) - 1, match, clean))
                 continue
             if not can(actor, "edit", match):
                 results.append(RowResult(Outcome.ERROR, errors={"name": _("Matches a customer you may not change.")}))
                 continue
+            contact_changed = False
+            if clean.get("contact"):
+                outcome = self._contact_for(actor, match, clean["contact"], contacts, state, now)
+                if isinstance(outcome, dict):  # errors
+                    results.append(RowResult(Outcome.ERROR, errors=outcome))
+                    continue
+                if outcome is not None:
+                    contact_changed = True
+                    target, is_new = outcome
+                    if is_new:
+                        contact_creates.append((match, target))
+                    else:
+                        contact_updates[target.pk] = target
             changed = self._apply(match, clean)
-            if changed or clean.get("tags"):
-                match.updated_at, match.updated_by_id = now, actor.pk
+            if changed or clean.get("tags") or contact_changed:
+                if changed or clean.get("tags"):
+                    match.updated_at, match.updated_by_id = now, actor.pk
                 if changed and match.pk not in updates:
                     match.version += 1
                 update_fields.update(changed)
@@ -450,9 +675,176 @@ class CustomerImportAdapter(ImportAdapter):
         if dry_run:
             return results
         self._write(actor, creates, updates, update_fields, update_tags, results, state)
+        self._write_contacts(actor, contact_creates, contact_updates, now)
         # Written and committed with this chunk: later chunks find them with their one query.
         state["keys"] = {k: v for k, v in state["keys"].items() if not isinstance(v, _New)}
         return results
+
+    # Contacts of the rows ------------------------------------------------------------------------------
+
+    def _contacts_of(
+        self,
+        actor: Any,
+        policy: str,
+        cleaned: list[tuple[dict[str, Any], dict[str, str]]],
+        existing: dict[tuple[str, str], Customer],
+        state: dict[str, Any],
+    ) -> dict[int, list[Any]]:
+        """customer id -> its live contacts, for the existing customers that rows with a contact match."""
+        if policy != "update":
+            return {}
+        ids = set()
+        for clean, errors in cleaned:
+            if errors or not clean.get("contact"):
+                continue
+            for key in self.match_keys(clean):
+                match = state["keys"].get(key) or existing.get(key)
+                if match is not None:
+                    if isinstance(match, Customer):
+                        ids.add(match.pk)
+                    break
+        found: dict[int, list[Any]] = {pk: [] for pk in ids}
+        if ids:
+            qs = Contact.objects.filter(
+                organization_id=actor.organization_id, customer_id__in=ids, deleted_at__isnull=True
+            )
+            for contact in qs.order_by("pk"):
+                found[contact.customer_id].append(contact)
+        return found
+
+    @staticmethod
+    def _same_contact(candidates: list[Any], contact: dict[str, Any]) -> Any:
+        """The contact among `candidates` (Contact rows or pending dicts) with the row's normalised phone,
+        then email, then name."""
+        for field in ("phone_normalized", "email_normalized", "name"):
+            value = contact.get(field)
+            if not value:
+                continue
+            for candidate in candidates:
+                known = candidate.get(field) if isinstance(candidate, dict) else getattr(candidate, field)
+                if known == value:
+                    return candidate
+        return None
+
+    def _fold_contact(
+        self,
+        actor: Any,
+        pending: list[dict[str, Any]],
+        contact: dict[str, Any],
+        state: dict[str, Any],
+        keys_only: bool = False,
+    ) -> dict[str, str]:
+        """Add the row's contact to a customer this file creates (or fill in the same contact); errors.
+        A dry run keeps only what contacts are matched by."""
+        same = self._same_contact(pending, contact)
+        if same is not None:
+            if keys_only:
+                same.update(_contact_keys(contact))
+            else:
+                same.update({k: v for k, v in contact.items() if k != "custom"})
+                same["custom"] = {**same.get("custom", {}), **contact.get("custom", {})}
+            return {}
+        custom, errors = self._complete_custom(
+            actor, CONTACT_TYPE, contact.get("custom", {}), state, CONTACT_CUSTOM_PREFIX
+        )
+        if not errors:
+            pending.append(_contact_keys(contact) if keys_only else {**contact, "custom": custom})
+        return errors
+
+    def _contact_for(
+        self,
+        actor: Any,
+        customer: Customer,
+        contact: dict[str, Any],
+        contacts: dict[int, list[Any]],
+        state: dict[str, Any],
+        now: Any,
+    ) -> tuple[Any, bool] | dict[str, str] | None:
+        """The row's contact on an existing customer: (contact to save, is new), None when nothing changes,
+        or the row's errors."""
+        known = contacts.setdefault(customer.pk, [])
+        same = self._same_contact(known, contact)
+        if same is None:
+            custom, errors = self._complete_custom(
+                actor, CONTACT_TYPE, contact.get("custom", {}), state, CONTACT_CUSTOM_PREFIX
+            )
+            if errors:
+                return errors
+            has_primary = any(c.get("is_primary") if isinstance(c, dict) else c.is_primary for c in known)
+            new = {**contact, "custom": custom, "is_primary": not has_primary}
+            known.append(new)
+            return new, True
+        if isinstance(same, dict):  # added by an earlier row of this chunk
+            same.update({k: v for k, v in contact.items() if k != "custom"})
+            same["custom"] = {**same.get("custom", {}), **contact.get("custom", {})}
+            return None
+        changed = False
+        for name in (*CONTACT_UPDATABLE, "name"):
+            if name in contact and getattr(same, name) != contact[name]:
+                setattr(same, name, contact[name])
+                changed = True
+                if name in ("phone", "email"):
+                    setattr(same, f"{name}_normalized", contact[f"{name}_normalized"])
+        if contact.get("custom"):
+            merged = {**(same.custom or {}), **contact["custom"]}
+            if merged != same.custom:
+                same.custom = merged
+                changed = True
+        if not changed:
+            return None
+        if not getattr(same, "_import_bumped", False):
+            same.version += 1
+            same._import_bumped = True
+        same.updated_at, same.updated_by_id = now, actor.pk
+        return same, False
+
+    @staticmethod
+    def _contact_row(
+        actor: Any, customer_id: int, owner_id: int | None, contact: dict[str, Any], now: Any, primary: bool
+    ) -> dict[str, Any]:
+        row = {
+            "organization_id": actor.organization_id,
+            "customer_id": customer_id,
+            "owner_id": owner_id,
+            "created_by_id": actor.pk,
+            "updated_by_id": actor.pk,
+            "created_at": now,
+            "updated_at": now,
+            "is_primary": primary,
+            "custom": contact.get("custom") or {},
+        }
+        for name in ("name", "title", "department", "wechat", "phone", "phone_normalized", "email", "email_normalized"):
+            if contact.get(name):
+                row[name] = contact[name]
+        return row
+
+    def _write_contacts(
+        self,
+        actor: Any,
+        creates: list[tuple[Customer, dict[str, Any]]],
+        updates: dict[int, Contact],
+        now: Any,
+    ) -> None:
+        rows = [
+            self._contact_row(actor, customer.pk, customer.owner_id, contact, now, contact.get("is_primary", False))
+            for customer, contact in creates
+        ]
+        imports.insert_rows(Contact, rows)
+        if updates:
+            Contact.objects.bulk_update(
+                list(updates.values()),
+                [
+                    *CONTACT_UPDATABLE,
+                    "name",
+                    "phone_normalized",
+                    "email_normalized",
+                    "custom",
+                    "version",
+                    "updated_at",
+                    "updated_by",
+                ],
+                batch_size=imports.CHUNK_SIZE,
+            )
 
     @staticmethod
     def _new_values(actor: Any, clean: dict[str, Any], now: Any, only_filled: bool = False) -> dict[str, Any]:
@@ -486,6 +878,11 @@ class CustomerImportAdapter(ImportAdapter):
                 if derived:
                     setattr(customer, derived, clean[derived])
                     changed.append(derived)
+        if clean.get("custom"):
+            merged = {**(customer.custom or {}), **clean["custom"]}
+            if merged != customer.custom:
+                customer.custom = merged
+                changed.append("custom")
         owner = clean.get("owner")
         if owner is not None and owner.pk != customer.owner_id:
             customer.owner = owner
@@ -522,28 +919,15 @@ class CustomerImportAdapter(ImportAdapter):
         links: list[dict[str, Any]] = []
         contacts: list[dict[str, Any]] = []
         seen_links: set[tuple[int, int]] = set()
-        with_contact: set[int] = set()
         now = timezone.now()
         for _index, item, clean in creates:
             for tag in self._tags(actor, clean.get("tags", ()), state):
                 if (item.pk, tag.pk) not in seen_links:
                     seen_links.add((item.pk, tag.pk))
                     links.append({"organization_id": organization_id, "customer_id": item.pk, "tag_id": tag.pk})
-            if clean.get("contact_name") and item.pk not in with_contact:
-                with_contact.add(item.pk)
-                contacts.append(
-                    {
-                        "organization_id": organization_id,
-                        "customer_id": item.pk,
-                        "owner_id": item.values["owner_id"],
-                        "created_by_id": actor.pk,
-                        "updated_by_id": actor.pk,
-                        "created_at": now,
-                        "updated_at": now,
-                        "name": clean["contact_name"],
-                        "is_primary": True,
-                    }
-                )
+        for item in new:  # the first contact of a new customer is its primary one
+            for position, contact in enumerate(item.contacts):
+                contacts.append(self._contact_row(actor, item.pk, item.values["owner_id"], contact, now, position == 0))
         imports.insert_rows(CustomerTag, links)
         imports.insert_rows(Contact, contacts)
         existing_links = [
@@ -566,16 +950,23 @@ class CustomerImportAdapter(ImportAdapter):
 
 
 class _New:
-    """A customer this import will create: its column values, and its id once inserted."""
+    """A customer this import will create: its column values, its contacts, and its id once inserted."""
 
-    __slots__ = ("pk", "values")
+    __slots__ = ("contacts", "pk", "values")
 
     def __init__(self, values: dict[str, Any]) -> None:
         self.values = values
+        self.contacts: list[dict[str, Any]] = []
         self.pk: int | None = None
 
 
-_CHECKED = _New({})  # stands for every customer a dry run would create
+_CHECKED = _New({})  # stands for every customer (without a contact) a dry run would create
+
+
+def _contact_keys(contact: dict[str, Any]) -> dict[str, Any]:
+    """What a contact is matched by (a dry run keeps no more of the contacts it would create)."""
+    return {k: contact[k] for k in ("name", "phone_normalized", "email_normalized") if contact.get(k)}
+
 
 ADAPTER = CustomerImportAdapter()
 

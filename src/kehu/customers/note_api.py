@@ -66,6 +66,11 @@ class NoteOutputSerializer(serializers.Serializer):
         return mentions.plain(note.body)
 
 
+class NoteDeletedSerializer(NoteOutputSerializer):
+    deleted_at = serializers.DateTimeField()
+    deleted_by = _UserRef(source="updated_by", allow_null=True)
+
+
 class NoteSavedSerializer(NoteOutputSerializer):
     notified = _UserRef(many=True, help_text="Colleagues notified of a new mention (in the app and by email).")
     not_notified = _UserRef(
@@ -152,6 +157,30 @@ class NoteViewSet(ScopedViewSet):
         note_services.note_delete(actor=request.user, note=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(
+        operation_id="notes_recycle_bin_list",
+        parameters=[NoteFilterSerializer],
+        responses={200: NoteDeletedSerializer(many=True), **errors(400, 401, 403)},
+    )
+    @action(detail=False, methods=["get"], url_path="recycle-bin", url_name="recycle-bin")
+    def recycle_bin(self, request: Request) -> Response:
+        """Deleted notes of the customers you may see (`?customer=` for one), restorable with
+        `POST /{id}/restore/`."""
+        filters = self.NoteFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        qs = note_selectors.note_recycle_bin_for(actor=request.user, customer=filters.validated_data.get("customer"))
+        page = self.paginate_queryset(self.filter_queryset(qs))
+        return self.get_paginated_response(NoteDeletedSerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses={200: NoteOutputSerializer, **errors(400, 401, 403, 404, 409)})
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, pk: str | None = None) -> Response:
+        """Bring a note back from the recycle bin, with the files deleted together with it (the author or
+        an administrator)."""
+        note = note_selectors.note_deleted_get_for(actor=request.user, pk=pk)
+        note_services.note_restore(actor=request.user, note=note)
+        return Response(NoteOutputSerializer(note_selectors.note_get_for(actor=request.user, pk=note.pk)).data)
+
 
 # Attachments -----------------------------------------------------------------------------------------
 
@@ -172,6 +201,17 @@ class AttachmentOutputSerializer(serializers.Serializer):
         path = reverse("api:attachment-download", args=[attachment.pk])
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
+
+
+class AttachmentDeletedSerializer(AttachmentOutputSerializer):
+    deleted_at = serializers.DateTimeField()
+    deleted_by = _UserRef(source="updated_by", allow_null=True)
+    with_note = serializers.SerializerMethodField(
+        help_text="Deleted together with its note: restoring the note brings it back."
+    )
+
+    def get_with_note(self, attachment: Attachment) -> bool:
+        return attachment.note is not None and attachment.note.deleted_at is not None
 
 
 class AttachmentCreateSerializer(serializers.Serializer):
@@ -243,6 +283,34 @@ class AttachmentViewSet(ScopedViewSet):
     def destroy(self, request: Request, pk: str | None = None) -> Response:
         note_services.attachment_delete(actor=request.user, attachment=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="attachments_recycle_bin_list",
+        parameters=[AttachmentFilterSerializer],
+        responses={200: AttachmentDeletedSerializer(many=True), **errors(400, 401, 403)},
+    )
+    @action(detail=False, methods=["get"], url_path="recycle-bin", url_name="recycle-bin")
+    def recycle_bin(self, request: Request) -> Response:
+        """Deleted files of the customers you may see (`?customer=` for one), restorable with
+        `POST /{id}/restore/` unless `with_note` (then restore the note)."""
+        filters = self.AttachmentFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        qs = note_selectors.attachment_recycle_bin_for(
+            actor=request.user, customer=filters.validated_data.get("customer")
+        )
+        page = self.paginate_queryset(self.filter_queryset(qs))
+        return self.get_paginated_response(
+            AttachmentDeletedSerializer(page, many=True, context={"request": request}).data
+        )
+
+    @extend_schema(request=None, responses={200: AttachmentOutputSerializer, **errors(400, 401, 403, 404, 409)})
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, pk: str | None = None) -> Response:
+        """Bring a file back from the recycle bin (the uploader or an administrator). A file deleted with its
+        note answers 400 `note_deleted`: restore the note."""
+        attachment = note_selectors.attachment_deleted_get_for(actor=request.user, pk=pk)
+        note_services.attachment_restore(actor=request.user, attachment=attachment)
+        return Response(self._out(note_selectors.attachment_get_for(actor=request.user, pk=attachment.pk)))
 
     @extend_schema(
         responses={

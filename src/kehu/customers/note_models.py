@@ -36,6 +36,18 @@ class _PartOfCustomerQuerySet(BusinessQuerySet):
         )
         return qs.filter(scope_filter(actor, actor.grant_for(self.model.module).scope, owner_field="customer__owner"))
 
+    def in_recycle_bin_for(self, actor: Any) -> _PartOfCustomerQuerySet:
+        """Deleted notes or files of live customers the actor may see (the customer's own recycle-bin entry
+        brings back its notes and files with it: they were never deleted one by one)."""
+        from kehu.core.permissions import can
+
+        if actor is None or not can(actor, "view", self.model):
+            return self.none()
+        qs = self.filter(
+            organization_id=actor.organization_id, deleted_at__isnull=False, customer__deleted_at__isnull=True
+        )
+        return qs.filter(scope_filter(actor, actor.grant_for(self.model.module).scope, owner_field="customer__owner"))
+
 
 class Note(BusinessModel):
     """A note on a customer (optionally about one of its contacts). `owner` is the author.

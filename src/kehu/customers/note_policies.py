@@ -4,7 +4,8 @@
 - create (write a note, upload a file): the `create` right in customers, on a customer in scope;
 - edit and delete: the author / uploader while they still see the customer, or whoever may `administer`
   customers (an organisation administrator) within their scope. A colleague never rewrites another's
-  note: the note is the author's statement, and the edit is versioned and audited.
+  note: the note is the author's statement, and the edit is versioned and audited;
+- restore (from the recycle bin): whoever may delete it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class PartOfCustomerPolicy(Policy):
             allowed = True
         elif action == "create":
             allowed = "create" in actions
-        elif action in ("edit", "delete"):
+        elif action in ("edit", "delete", "restore"):
             # Asked about the model class ("may they edit some notes?"), authorship cannot be known yet.
             is_author = record is None or record.created_by_id == actor.pk
             allowed = "administer" in actions or ("create" in actions and is_author)

@@ -57,6 +57,35 @@ def attachment_get_for(*, actor: Any, pk: Any) -> Attachment:
     return _get(attachment_list_for(actor=actor), pk)
 
 
+# Recycle bin -----------------------------------------------------------------------------------------
+
+
+def note_recycle_bin_for(*, actor: Any, customer: Customer | int | None = None) -> QuerySet[Note]:
+    """Deleted notes of live customers in the actor's scope, newest deletion first."""
+    qs = Note.objects.in_recycle_bin_for(actor).select_related("customer__owner__team", "created_by", "updated_by")
+    if customer is not None:
+        qs = qs.filter(customer_id=getattr(customer, "pk", customer))
+    return qs.order_by("-deleted_at", "-pk")
+
+
+def note_deleted_get_for(*, actor: Any, pk: Any) -> Note:
+    return _get(note_recycle_bin_for(actor=actor), pk)
+
+
+def attachment_recycle_bin_for(*, actor: Any, customer: Customer | int | None = None) -> QuerySet[Attachment]:
+    """Deleted files of live customers in the actor's scope, newest deletion first, each with its note."""
+    qs = Attachment.objects.in_recycle_bin_for(actor).select_related(
+        "customer__owner__team", "created_by", "updated_by", "note"
+    )
+    if customer is not None:
+        qs = qs.filter(customer_id=getattr(customer, "pk", customer))
+    return qs.order_by("-deleted_at", "-pk")
+
+
+def attachment_deleted_get_for(*, actor: Any, pk: Any) -> Attachment:
+    return _get(attachment_recycle_bin_for(actor=actor), pk)
+
+
 @dataclass(frozen=True)
 class MentionCandidate:
     user: Any

@@ -259,6 +259,32 @@ def note_delete(*, actor: Any, note: Note, expected_version: int | None = None) 
     return note
 
 
+@transaction.atomic
+def note_restore(*, actor: Any, note: Note) -> Note:
+    """Bring a note back from the recycle bin with the files that were deleted together with it (the
+    uploader or an administrator, like deleting). Refused with VersionConflict when the note changed
+    since it was read."""
+    require(actor, "restore", note)
+    if note.deleted_at is None:
+        return note
+    deleted_at, now = note.deleted_at, timezone.now()
+    restored = Note.objects.filter(pk=note.pk, version=note.version, deleted_at__isnull=False).update(
+        deleted_at=None, version=note.version + 1, updated_at=now, updated_by_id=actor.pk
+    )
+    if restored != 1:
+        raise VersionConflict()
+    note.deleted_at, note.version, note.updated_at, note.updated_by_id = None, note.version + 1, now, actor.pk
+    # Files deleted on their own before the note keep their own recycle-bin entry.
+    files = Attachment.objects.filter(organization_id=note.organization_id, note=note, deleted_at=deleted_at)
+    file_ids = list(files.values_list("pk", flat=True))
+    files.update(deleted_at=None, updated_at=now, updated_by_id=actor.pk)
+    changes: dict[str, Any] = {"customer": note.customer_id}
+    if file_ids:
+        changes["attachments"] = file_ids
+    audit.record(actor=actor, action="note.restore", target=note, changes=changes)
+    return note
+
+
 # Attachments -----------------------------------------------------------------------------------------
 
 
@@ -318,6 +344,34 @@ def attachment_delete(*, actor: Any, attachment: Attachment) -> Attachment:
     audit.record(
         actor=actor,
         action="attachment.delete",
+        target=attachment,
+        changes={"customer": attachment.customer_id, "name": attachment.original_name},
+    )
+    return attachment
+
+
+@transaction.atomic
+def attachment_restore(*, actor: Any, attachment: Attachment) -> Attachment:
+    """Bring a file back from the recycle bin (the uploader or an administrator). A file of a deleted
+    note comes back with its note: restore the note."""
+    require(actor, "restore", attachment)
+    if attachment.deleted_at is None:
+        return attachment
+    note = attachment.note
+    if note is not None and note.deleted_at is not None:
+        message = _("This file belongs to a deleted note. Restore the note, and its files come back with it.")
+        raise ValidationFailed(message, fields={"note": [message]}, code="note_deleted")
+    now = timezone.now()
+    restored = Attachment.objects.filter(pk=attachment.pk, version=attachment.version, deleted_at__isnull=False).update(
+        deleted_at=None, version=attachment.version + 1, updated_at=now, updated_by_id=actor.pk
+    )
+    if restored != 1:
+        raise VersionConflict()
+    attachment.deleted_at, attachment.version = None, attachment.version + 1
+    attachment.updated_at, attachment.updated_by_id = now, actor.pk
+    audit.record(
+        actor=actor,
+        action="attachment.restore",
         target=attachment,
         changes={"customer": attachment.customer_id, "name": attachment.original_name},
     )

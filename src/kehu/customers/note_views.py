@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -27,6 +28,7 @@ from kehu.customers.note_forms import AttachmentForm, NoteForm, apply_errors
 from kehu.customers.note_models import Attachment, Note
 
 ATTACHMENT_PANEL_LIMIT = 50
+RECYCLE_BIN_LIMIT = 100
 
 
 def _base_url(request: HttpRequest) -> str:
@@ -230,3 +232,62 @@ def attachment_delete(request: HttpRequest, pk: int) -> HttpResponse:
     note_services.attachment_delete(actor=actor, attachment=attachment)
     messages.success(request, _("%(name)s was deleted.") % {"name": attachment.original_name})
     return redirect("customers:detail", pk=attachment.customer_id)
+
+
+# Recycle bin ---------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def recycle_bin_notes(request: HttpRequest) -> HttpResponse:
+    """The recycle bin's second tab: deleted notes and files of the customers the user may see (optionally
+    of one customer, ?customer=ID), each restorable by whoever may delete it."""
+    actor = request.user
+    require(actor, "view", Note)
+    customer = None
+    if request.GET.get("customer"):
+        customer = selectors.customer_get_for(actor=actor, pk=request.GET["customer"])
+    notes = list(note_selectors.note_recycle_bin_for(actor=actor, customer=customer)[:RECYCLE_BIN_LIMIT])
+    for note in notes:
+        note.restorable = can(actor, "restore", note)
+        note.text = mentions.plain(note.body)
+    files = list(note_selectors.attachment_recycle_bin_for(actor=actor, customer=customer)[:RECYCLE_BIN_LIMIT])
+    for attachment in files:
+        attachment.with_note = attachment.note is not None and attachment.note.deleted_at is not None
+        attachment.restorable = not attachment.with_note and can(actor, "restore", attachment)
+    context = {"notes": notes, "files": files, "customer": customer, "limit": RECYCLE_BIN_LIMIT}
+    return render(request, "customers/notes/recycle_bin.html", context)
+
+
+def _restored(request: HttpRequest, customer_id: int, message: str) -> HttpResponse:
+    messages.success(request, message)
+    back = request.POST.get("next", "")
+    if back == "bin":
+        return redirect(f"{reverse('customers:recycle_bin_notes')}?customer={customer_id}")
+    return redirect("customers:detail", pk=customer_id)
+
+
+@login_required
+@require_POST
+def note_restore(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = request.user
+    note = note_selectors.note_deleted_get_for(actor=actor, pk=pk)
+    try:
+        note_services.note_restore(actor=actor, note=note)
+    except (ValidationFailed, VersionConflict) as exc:
+        messages.error(request, exc.message)
+        return redirect("customers:recycle_bin_notes")
+    return _restored(request, note.customer_id, _("The note was restored."))
+
+
+@login_required
+@require_POST
+def attachment_restore(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = request.user
+    attachment = note_selectors.attachment_deleted_get_for(actor=actor, pk=pk)
+    try:
+        note_services.attachment_restore(actor=actor, attachment=attachment)
+    except (ValidationFailed, VersionConflict) as exc:
+        messages.error(request, exc.message)
+        return redirect("customers:recycle_bin_notes")
+    return _restored(request, attachment.customer_id, _("%(name)s was restored.") % {"name": attachment.original_name})

@@ -8,6 +8,8 @@
     GET  /api/v1/customers/duplicates/       likely duplicate pairs
     POST /api/v1/customers/merge/            {"survivor", "others": [...], "choices": {field: id}}
     POST /api/v1/customers/{id}/purge/       delete for good from the recycle bin (administrators)
+    GET  /api/v1/pool-settings/              the organisation's pool rules and recycle-bin retention
+    PUT  /api/v1/pool-settings/              replace them (administrators; the settings page's validation)
 
 `install()` (called at the end of customers/api.py) adds the customer actions to CustomerViewSet, so that
 they share its routes, and the pool's own view set to ROUTES.
@@ -27,6 +29,7 @@ from rest_framework.response import Response
 from kehu.accounts import selectors as account_selectors
 from kehu.core.api import RecordField
 from kehu.core.errors import ValidationFailed
+from kehu.core.services import require
 from kehu.core.viewsets import ScopedViewSet
 from kehu.customers import merge, pool, pool_selectors, selectors
 from kehu.customers.api import (
@@ -34,12 +37,14 @@ from kehu.customers.api import (
     CustomerListSerializer,
     CustomerOutputSerializer,
     CustomerRefSerializer,
+    UserRefSerializer,
     _validated,
     customer_data,
     errors,
 )
 from kehu.customers.forms import CustomerFilterForm
-from kehu.customers.models import MODULE, Customer
+from kehu.customers.models import MODULE, Customer, PoolSettings
+from kehu.customers.pool_forms import PoolSettingsForm
 from kehu.customers.pool_selectors import MAX_MERGE
 
 
@@ -150,6 +155,87 @@ class PoolViewSet(ScopedViewSet):
         )
 
 
+# Pool rules ----------------------------------------------------------------------------------------------
+
+
+class PoolSettingsSerializer(serializers.Serializer):
+    auto_return_days = serializers.IntegerField(
+        min_value=0, max_value=3650, help_text="Days without follow-up before a customer returns to the pool; 0: off."
+    )
+    max_customers_per_rep = serializers.IntegerField(
+        min_value=0, max_value=1_000_000, help_text="Customers a user may hold when claiming; 0: no limit."
+    )
+    reclaim_cooldown_days = serializers.IntegerField(
+        min_value=0, max_value=3650, help_text="Days before a user may claim back a customer they released."
+    )
+    recycle_bin_retention_days = serializers.IntegerField(
+        min_value=0, max_value=3650, help_text="Days deleted customers stay in the recycle bin; 0: forever."
+    )
+
+
+class PoolSettingsOutputSerializer(PoolSettingsSerializer):
+    updated_at = serializers.DateTimeField(allow_null=True, help_text="Null while the defaults apply.")
+    updated_by = UserRefSerializer(allow_null=True)
+
+
+def _settings_out(settings: PoolSettings) -> dict[str, Any]:
+    data = PoolSettingsOutputSerializer(settings).data
+    if settings.pk is None:  # never saved: the defaults, changed by nobody
+        data["updated_at"], data["updated_by"] = None, None
+    return data
+
+
+class PoolSettingsViewSet(ScopedViewSet):
+    """The organisation's public pool 公海 rules and recycle-bin retention: one object per organisation at
+    this address. GET reads it, PUT replaces all four values (checked exactly as on the settings page;
+    audited as `customers.pool_settings`). Administrators only (`administer` in customers)."""
+
+    module = MODULE
+    queryset = PoolSettings.objects.none()
+    filter_backends = ()
+    pagination_class = None
+
+    @classmethod
+    def as_view(cls, actions: dict[str, str] | None = None, **initkwargs: Any) -> Any:
+        # The router maps only GET (and POST) at a list address; a singleton is replaced with PUT there.
+        if actions and actions.get("get") == "list":
+            actions = {**actions, "put": "replace"}
+        return super().as_view(actions, **initkwargs)
+
+    def list_for(self, actor: Any) -> Any:
+        return PoolSettings.objects.visible_to(actor)
+
+    @extend_schema(
+        operation_id="pool_settings_retrieve", responses={200: PoolSettingsOutputSerializer, **errors(401, 403)}
+    )
+    def list(self, request: Request) -> Response:
+        require(request.user, "administer", Customer)
+        return Response(_settings_out(pool_selectors.pool_settings_for(organization_id=request.user.organization_id)))
+
+    @extend_schema(
+        operation_id="pool_settings_update",
+        request=PoolSettingsSerializer,
+        responses={200: PoolSettingsOutputSerializer, **errors(400, 401, 403)},
+    )
+    def replace(self, request: Request) -> Response:
+        actor = request.user
+        require(actor, "administer", Customer)
+        data = request.data if isinstance(request.data, dict) else {}
+        unknown = sorted(set(data) - set(pool.SETTINGS_FIELDS))
+        if unknown or not isinstance(request.data, dict):
+            message = _("This field cannot be set here.")
+            raise ValidationFailed(fields={name: [message] for name in unknown} or {"non_field_errors": [message]})
+        # The settings page's form checks the values, so the API and the UI accept and refuse the same input.
+        form = PoolSettingsForm(
+            {name: "" if value is None else value for name, value in data.items()},
+            instance=pool_selectors.pool_settings_for(organization_id=actor.organization_id),
+        )
+        if not form.is_valid():
+            raise ValidationFailed(fields={name: [str(e) for e in errs] for name, errs in form.errors.items()})
+        saved = pool.pool_settings_update(actor=actor, data=dict(form.cleaned_data))
+        return Response(_settings_out(saved))
+
+
 # Actions added to CustomerViewSet ------------------------------------------------------------------------
 
 
@@ -251,3 +337,4 @@ def install(customer_viewset: type, routes: list) -> None:
         setattr(customer_viewset, name, function)
     if not any(prefix == "pool" for prefix, _viewset, _basename in routes):
         routes.append(("pool", PoolViewSet, "pool"))
+        routes.append(("pool-settings", PoolSettingsViewSet, "pool-settings"))

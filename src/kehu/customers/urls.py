@@ -45,6 +45,10 @@ urlpatterns += [
     path("notes/<int:pk>/delete/", note_views.note_delete, name="note_delete"),
     path("attachments/<int:pk>/download/", note_views.attachment_download, name="attachment_download"),
     path("attachments/<int:pk>/delete/", note_views.attachment_delete, name="attachment_delete"),
+    # The recycle bin's second tab: deleted notes and files, and restoring them.
+    path("recycle-bin/notes/", note_views.recycle_bin_notes, name="recycle_bin_notes"),
+    path("notes/<int:pk>/restore/", note_views.note_restore, name="note_restore"),
+    path("attachments/<int:pk>/restore/", note_views.attachment_restore, name="attachment_restore"),
     # Custom fields (administrators) and saved views of the list.
     path("custom-fields/", custom_field_views.custom_field_list, name="custom_fields"),
     path("custom-fields/new/", custom_field_views.custom_field_create, name="custom_field_create"),

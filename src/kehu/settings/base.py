@@ -49,6 +49,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Platform staff in a support session act as a read-only member of the granting organisation.
+    "kehu.accounts.middleware.SupportSessionMiddleware",
     "kehu.core.middleware.ActorMiddleware",
     "kehu.core.middleware.ContentSecurityPolicyMiddleware",
 ]
@@ -176,7 +178,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # validatorUrl: Swagger UI would otherwise send the schema to validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
-    # Two choice sets share the field name "scope": name their enums instead of a hash suffix.
+    # Choice sets that share a field name ("scope", "status"): name their enums instead of a hash suffix.
     "ENUM_NAME_OVERRIDES": {
         "DataScopeEnum": "kehu.core.permissions.Scope",
         "TokenScopeEnum": "kehu.accounts.models.ApiToken.TokenScope",
@@ -186,6 +188,7 @@ SPECTACULAR_SETTINGS = {
         # Opportunities' status and stages' kind are the same set (open, won, lost).
         "OpportunityStatusEnum": "kehu.sales.opportunity_models.Opportunity.Status",
         "CustomerKindEnum": "kehu.customers.models.Customer.Kind",
+        "SupportGrantStatusEnum": "kehu.accounts.support_models.SUPPORT_GRANT_STATUSES",
         "UserStatusEnum": ["active", "invited", "deactivated"],
     },
 }
@@ -212,6 +215,12 @@ CELERY_BEAT_SCHEDULE["sales.activity_reminders"] = {
 }
 # The address people open Kehu at, for links in emails sent without a request (scheduled reminders).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000/")
+
+# Vendor support access: record the expiry of grants in the organisations' audit logs (accounts/tasks.py).
+CELERY_BEAT_SCHEDULE["accounts.support_grants_expire"] = {
+    "task": "accounts.support_grants_expire",
+    "schedule": timedelta(minutes=5),
+}
 
 API_TOKEN_DEFAULT_EXPIRY = timedelta(days=365)
 

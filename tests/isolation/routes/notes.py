@@ -13,6 +13,7 @@ api_route(
     factory=make_note,
     module="customers",
     patch_data={"body": "changed by another organisation", "version": 1},
+    detail_actions=("restore",),  # of a note in the recycle bin: customers_bin_and_settings.py
     owned_factory=lambda tenant, owner: make_note(tenant, make_customer(tenant, owner)),
 )
 api_route(
@@ -20,7 +21,7 @@ api_route(
     detail_url="/api/v1/attachments/{id}/",
     factory=make_attachment,
     module="customers",
-    detail_actions=("download",),  # GET only: a POST answers 405 (the matrix checks that too)
+    detail_actions=("download", "restore"),  # download is GET only: a POST answers 405 (the matrix checks that)
     owned_factory=lambda tenant, owner: make_attachment(tenant, make_customer(tenant, owner)),
 )
 
