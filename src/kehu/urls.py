@@ -19,6 +19,7 @@ urlpatterns = [
     path("audit/", include("kehu.core.audit_urls")),
     path("customers/", include("kehu.customers.urls")),
     path("sales/", include("kehu.sales.urls")),
+    path("forms/", include("kehu.sales.lead_public_urls")),  # public web-to-lead forms (no sign-in)
     path("platform/", admin.site.urls),
     path("api/v1/", include("kehu.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

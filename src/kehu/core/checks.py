@@ -21,6 +21,10 @@ NOT_BUSINESS = {
     "core.savedviewdefault": "a user's own list preference, read through saved_views.default_for",
     "sales.pipeline": "organisation configuration, read through the pipeline selectors",
     "sales.stage": "organisation configuration, part of its pipeline",
+    "sales.leadsource": "organisation configuration: the sources it adds to the built-in ones",  # leads
+    "sales.webform": "organisation configuration: a web-to-lead form, read through lead_selectors",  # leads
+    "sales.assignmentrule": "organisation configuration: one automatic assignment rule",  # leads
+    "sales.leadsettings": "one settings row per organisation, read through lead_settings_for",  # leads
     "core.importrow": "outcome of one row of an import job, read through the job",  # imports
 }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.db import models
+
 from kehu.core.permissions import Policy, register_policy
 from kehu.sales.models import MODULE, Lead, Opportunity, Pipeline, Stage
 
@@ -31,7 +33,9 @@ class ConfigurationPolicy(Policy):
         needed = "view" if action == "view" else "administer"
         if needed not in grant.actions:
             return False
-        return getattr(target, "organization_id", actor.organization_id) == actor.organization_id
+        if isinstance(target, models.Model):  # a model class also has an `organization_id` attribute
+            return target.organization_id == actor.organization_id
+        return True
 
 
 def register() -> None:
