@@ -610,8 +610,8 @@ class AssignmentRuleViewSet(ScopedViewSet):
         request=SettingsUpdateSerializer,
         responses={200: SettingsSerializer, **errors(400, 401, 403, 409)},
     )
-    @action(detail=False, methods=["get", "patch"])
-    def settings(self, request: Request) -> Response:
+    @action(detail=False, methods=["get", "patch"], url_path="settings")
+    def lead_settings(self, request: Request) -> Response:
         """The fallback owner (when no rule assigns) and the days after which untouched open leads are
         re-assigned daily (0 = never)."""
         from kehu.sales.lead_models import LeadSettings
