@@ -7,10 +7,12 @@ from typing import Any
 
 from django import forms
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core import custom_fields
 from kehu.customers.forms import IdListField, _StyledMixin, apply_service_errors  # noqa: F401 (re-exported)
+from kehu.customers.normalize import normalize_email, normalize_phone
 from kehu.sales import lead_assignment, lead_selectors
 from kehu.sales.lead_models import AssignmentRule, Lead, LeadSettings
 from kehu.sales.lead_selectors import LEAD_TYPE, UNASSIGNED
@@ -552,6 +554,13 @@ class PublicLeadForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        # The model's own normalisers, so that a bad phone or email shows next to its field at once.
+        for name, normalise in (("phone", normalize_phone), ("email", normalize_email)):
+            if data.get(name):
+                try:
+                    normalise(data[name])
+                except ValidationError as exc:
+                    self.add_error(name, exc)
         asked = {name for name in self.fields if name in ("phone", "email")}
         if asked and not any((data.get(name) or "").strip() for name in asked):
             message = _("Enter a phone number or an email address so that we can reach you.")
