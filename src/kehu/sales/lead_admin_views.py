@@ -18,6 +18,7 @@ from kehu.core.errors import ValidationFailed, VersionConflict
 from kehu.core.services import require
 from kehu.sales import lead_assignment, lead_selectors, lead_services, lead_webforms
 from kehu.sales.lead_forms import LeadSettingsForm, RuleForm, SourceForm, WebFormForm, apply_service_errors
+from kehu.sales.lead_models import Lead
 from kehu.sales.models import MODULE
 
 
@@ -263,7 +264,7 @@ def source_list(request: HttpRequest) -> HttpResponse:
             return redirect("sales:source_list")
     context = {
         "form": form,
-        "builtin": [(key, label) for key, label in lead_selectors.Lead.Source.choices],
+        "builtin": list(Lead.Source.choices),
         "sources": lead_selectors.lead_source_list_for(actor=actor),
     }
     return render(request, "sales/lead/sources.html", context, status=400 if form.errors else 200)
