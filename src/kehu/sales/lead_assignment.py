@@ -5,7 +5,8 @@ organisation's active rules in order. A rule matches when ALL its conditions mat
 lead); its action then picks an owner among the eligible people (active, with `view` in sales, under the
 rule's cap of open leads). A rule whose action finds nobody passes the lead on to the next rule. When no
 rule assigns, the organisation's fallback owner (LeadSettings) gets it; without one the caller decides
-(the person who entered the lead keeps it; a web form's lead stays unassigned for the managers).
+(the person who entered the lead keeps it; a web form's lead stays unassigned, in the lists of the
+roles that see the whole organisation, until someone assigns it).
 
 Conditions: [{"field": f, "op": op, "value": v}] where f is a lead field (source, province, city, region =
 province or city, industry, company, name, title, email, phone, score, notes) or "custom.<key>", and op

@@ -52,7 +52,7 @@ def _sort_links(current: str) -> dict[str, dict[str, str]]:
 
 def _assigned_message(request: HttpRequest, lead: Lead) -> None:
     if lead.owner_id is None:
-        messages.info(request, _("No rule assigned the lead: it waits for a manager to assign it."))
+        messages.info(request, _("No rule assigned the lead and there is no fallback owner: it waits unassigned."))
     elif lead.assigned_rule_name:
         messages.info(
             request,

@@ -269,7 +269,7 @@ def rate_limited(ip: str | None) -> bool:
 @transaction.atomic
 def webform_submit(*, form: WebForm, data: dict[str, Any], ip: str | None) -> Lead:
     """A visitor's valid submission becomes a lead of the form's organisation, assigned by the rules (no
-    rule and no fallback owner: unassigned, for the managers to hand out)."""
+    rule and no fallback owner: unassigned, under "Unassigned" in the lists of the administrators)."""
     fields: dict[str, Any] = {"source": form.source}
     custom: dict[str, Any] = {}
     for item in form.fields:
