@@ -131,7 +131,8 @@ class LeadForm(_StyledMixin, forms.ModelForm):
     def __init__(self, *args: Any, actor: Any, editing: bool = False, can_assign: bool = False, **kwargs: Any) -> None:
         kwargs["instance"] = Lead(organization_id=actor.organization_id)
         super().__init__(*args, **kwargs)
-        self.fields["source"].choices = lead_selectors.source_choices(actor.organization_id)
+        # Editing keeps a source that was deactivated since (the service refuses switching to one).
+        self.fields["source"].choices = lead_selectors.source_choices(actor.organization_id, include_inactive=editing)
         self.fields["source"].initial = Lead.Source.OTHER
         statuses = [c for c in Lead.Status.choices if c[0] != Lead.Status.CONVERTED]
         self.fields["status"].choices = statuses
