@@ -133,6 +133,8 @@ def test_patch_needs_the_version_and_answers_409_when_stale(tenant_a, api):
     response = client.patch(url, {"score": 3, "status": "contacted", "version": 1}, format="json")
     assert response.status_code == 200 and response.json()["version"] == 2
     assert_error(client.patch(url, {"score": 4, "version": 1}, format="json"), 409, "version_conflict")
+    error = assert_error(client.patch(url, {"status": "won", "version": 2}, format="json"), 400, "validation_failed")
+    assert "status" in error["fields"]
     assert (
         "owner"
         in assert_error(client.patch(url, {"owner": 1, "version": 2}, format="json"), 400, "validation_failed")[

@@ -24,6 +24,7 @@ from kehu.core.api import ErrorSerializer, RecordField
 from kehu.core.errors import ValidationFailed
 from kehu.core.services import require
 from kehu.core.viewsets import ScopedViewSet
+from kehu.customers.api import UserRefSerializer
 from kehu.customers.selectors import customer_get_for
 from kehu.sales import lead_assignment, lead_selectors, lead_services, lead_webforms
 from kehu.sales.lead_forms import LeadFilterForm
@@ -39,12 +40,6 @@ def _validated(serializer_class: type[serializers.Serializer], request: Request)
     serializer = serializer_class(data=request.data, context={"request": request})
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
-
-
-class UserRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    email = serializers.EmailField()
 
 
 class RefSerializer(serializers.Serializer):
@@ -105,7 +100,11 @@ class LeadInputSerializer(serializers.Serializer):
     source = serializers.CharField(
         max_length=20, required=False, help_text="A built-in source key or one of /api/v1/lead-sources/."
     )
-    status = serializers.ChoiceField(choices=Lead.Status.choices, required=False)
+    # A plain string (checked by the model's choices): a ChoiceField would add a second "status" enum to the
+    # schema beside the users' filter, which drf-spectacular can only name by a hash.
+    status = serializers.CharField(
+        max_length=12, required=False, help_text="new, contacted, qualified or unqualified (converted: by converting)"
+    )
     score = serializers.IntegerField(min_value=0, max_value=32767, required=False)
     industry = serializers.CharField(max_length=100, required=False, allow_blank=True)
     province = serializers.CharField(max_length=50, required=False, allow_blank=True)
