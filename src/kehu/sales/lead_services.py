@@ -162,7 +162,8 @@ def _recorded(lead: Lead) -> dict[str, Any]:
 
 
 def _notify(owner: Any, leads: list[Lead], *, actor: Any, choice: Choice | None) -> None:
-    """The new owner hears of their leads once per batch, in the app and by email."""
+    """The new owner hears of their leads once per batch in the app; by email too when nobody at a desk
+    handed them over (a web form's visitor, the scheduler) or a colleague assigned them by hand."""
     if owner is None or not leads or (getattr(actor, "pk", None) == owner.pk):
         return
     with translation.override(owner.language or owner.organization.language):
@@ -184,7 +185,9 @@ def _notify(owner: Any, leads: list[Lead], *, actor: Any, choice: Choice | None)
             }
             url = f"{reverse('sales:lead_list')}?owner={owner.pk}"
         body = ", ".join(f"{lead.name} {lead.company}".strip() for lead in leads[:10])
-    notify(recipient=owner, title=title, body=body, url=url, email=True)
+    by_hand = choice is not None and choice.via == "manual"
+    email = by_hand or not getattr(actor, "is_authenticated", False)
+    notify(recipient=owner, title=title, body=body, url=url, email=email)
 
 
 # Creating ----------------------------------------------------------------------------------------------------
