@@ -27,6 +27,10 @@ NOT_BUSINESS = {
     "sales.stagechange": "history row of an opportunity, read through the opportunity",
     "sales.pricelistitem": "organisation catalogue, part of its price list",  # commerce
     "sales.commercesequence": "the last quote/order number of an organisation and year",  # commerce
+    "sales.leadsource": "organisation configuration: the sources it adds to the built-in ones",  # leads
+    "sales.webform": "organisation configuration: a web-to-lead form, read through lead_selectors",  # leads
+    "sales.assignmentrule": "organisation configuration: one automatic assignment rule",  # leads
+    "sales.leadsettings": "one settings row per organisation, read through lead_settings_for",  # leads
     "core.importrow": "outcome of one row of an import job, read through the job",  # imports
 }
 

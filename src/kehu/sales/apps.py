@@ -10,18 +10,7 @@ class SalesConfig(AppConfig):
     verbose_name = _("Sales")
 
     def ready(self) -> None:
-        from kehu.customers import merge, timeline
-        from kehu.sales import (
-            activity_policies,
-            activity_selectors,
-            activity_services,
-            activity_tasks,  # noqa: F401 - Celery discovers tasks.py only
-            commerce_policies,
-            commerce_selectors,
-            commerce_services,
-            opportunity_hooks,
-            policies,
-        )
+        from kehu.sales import policies
 
         policies.register()
         modules.register(
@@ -33,6 +22,7 @@ class SalesConfig(AppConfig):
                 nav=(
                     # Opportunities 商机: the board is a rep's home, so it comes first.
                     modules.NavItem(_("Opportunities"), "sales:opportunity_board", "kanban"),
+                    modules.NavItem(_("Leads"), "sales:lead_list", "funnel"),
                     modules.NavItem(_("Opportunity list"), "sales:opportunity_list", "list-ul"),
                     # Activities and follow-ups 跟进
                     modules.NavItem(_("My day"), "sales:my_day", icon="sun"),
@@ -43,17 +33,63 @@ class SalesConfig(AppConfig):
                     modules.NavItem(_("Orders"), "sales:order_list", "receipt"),
                     modules.NavItem(_("Payments"), "sales:payment_list", "cash-coin"),
                     modules.NavItem(_("Products"), "sales:product_list", "box-seam"),
+                    # Administration
                     modules.NavItem(_("Pipelines"), "sales:pipeline_list", "diagram-2", action="administer"),
+                    modules.NavItem(_("Web forms"), "sales:webform_list", "ui-checks-grid", action="administer"),
+                    modules.NavItem(_("Assignment rules"), "sales:rule_list", "signpost-split", action="administer"),
                 ),
             )
         )
-        # Activities 跟进 (activity_*.py): policy, customer timeline, merge.
-        activity_policies.register()
-        timeline.register(activity_selectors.activity_timeline, module="sales")
-        merge.register(activity_services.activities_move_to_survivor, name="activities")
-        # Opportunities: custom fields, the customer's timeline and page, and customer merges.
-        opportunity_hooks.register()
-        # Commerce: policies, the customer timeline, and the merge handler for quotes and orders.
-        commerce_policies.register()
-        timeline.register(commerce_selectors.commerce_timeline, module="sales")
-        merge.register(commerce_services.move_to_survivor, name="sales.commerce")
+        _ready_leads()
+        _ready_opportunities()
+        _ready_activities()
+        _ready_commerce()
+
+
+def _ready_leads() -> None:
+    """Leads 线索: policies of their configuration, custom fields, search, the customer timeline, merges and
+    the import adapter."""
+    from kehu.core import custom_fields, search
+    from kehu.customers import merge, timeline
+    from kehu.sales import (
+        lead_importing,
+        lead_policies,
+        lead_selectors,
+        lead_services,
+        lead_tasks,  # noqa: F401  (the Celery task: celery.py autodiscovers only tasks.py)
+    )
+    from kehu.sales.models import Lead
+
+    lead_policies.register()
+    custom_fields.register_record_type(lead_selectors.LEAD_TYPE, _("Lead"), Lead)
+    search.register_provider("sales", lead_selectors.search_provider)
+    timeline.register(lead_selectors.customer_timeline, module="sales")
+    merge.register(lead_services.move_converted_leads)
+    lead_importing.register()
+
+
+def _ready_opportunities() -> None:
+    """Opportunities: custom fields, the customer's timeline and page, and customer merges."""
+    from kehu.sales import opportunity_hooks
+
+    opportunity_hooks.register()
+
+
+def _ready_activities() -> None:
+    """Activities 跟进: policy, customer timeline, merge (and the reminders task)."""
+    from kehu.customers import merge, timeline
+    from kehu.sales import activity_policies, activity_selectors, activity_services, activity_tasks  # noqa: F401
+
+    activity_policies.register()
+    timeline.register(activity_selectors.activity_timeline, module="sales")
+    merge.register(activity_services.activities_move_to_survivor, name="activities")
+
+
+def _ready_commerce() -> None:
+    """Commerce: policies, the customer timeline, and the merge handler for quotes and orders."""
+    from kehu.customers import merge, timeline
+    from kehu.sales import commerce_policies, commerce_selectors, commerce_services
+
+    commerce_policies.register()
+    timeline.register(commerce_selectors.commerce_timeline, module="sales")
+    merge.register(commerce_services.move_to_survivor, name="sales.commerce")

@@ -221,6 +221,11 @@ CELERY_BEAT_SCHEDULE["accounts.support_grants_expire"] = {
     "task": "accounts.support_grants_expire",
     "schedule": timedelta(minutes=5),
 }
+# Leads: re-apply the assignment rules to open leads untouched for each organisation's N days (sales/lead_tasks.py).
+CELERY_BEAT_SCHEDULE["sales.leads_reassign_stale"] = {
+    "task": "sales.leads_reassign_stale",
+    "schedule": timedelta(days=1),
+}
 
 API_TOKEN_DEFAULT_EXPIRY = timedelta(days=365)
 
