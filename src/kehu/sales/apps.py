@@ -13,12 +13,17 @@ class SalesConfig(AppConfig):
         from kehu.sales import policies
 
         policies.register()
+        from kehu.sales import forecast_policies  # quotas (forecast topic)
+
+        forecast_policies.register()
         modules.register(
             modules.Module(
                 key="sales",
                 label=_("Sales"),
                 icon="graph-up-arrow",
                 order=20,
-                nav=(),
+                nav=(
+                    modules.NavItem(_("Forecast"), "sales:forecast", "graph-up"),  # forecast topic
+                ),
             )
         )

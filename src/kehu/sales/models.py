@@ -9,5 +9,6 @@
 
 MODULE = "sales"
 
+from kehu.sales.forecast_models import *  # noqa: E402,F403
 from kehu.sales.lead_models import *  # noqa: E402,F403
 from kehu.sales.opportunity_models import *  # noqa: E402,F403
