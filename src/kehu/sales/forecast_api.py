@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from kehu.core.api import ErrorSerializer, RecordField
 from kehu.core.errors import NotFound, ValidationFailed
+from kehu.core.services import require
 from kehu.core.viewsets import ScopedViewSet
 from kehu.customers.api import UserRefSerializer
 from kehu.sales import forecast_selectors as selectors
@@ -118,6 +119,7 @@ class QuotaViewSet(ScopedViewSet):
         parameters=[QuotaFilterSerializer], responses={200: QuotaOutputSerializer(many=True), **errors(400, 401, 403)}
     )
     def list(self, request: Request) -> Response:
+        require(request.user, "view", Quota)
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(QuotaOutputSerializer(page, many=True).data)
 
