@@ -82,6 +82,9 @@ def forecast(request: HttpRequest) -> HttpResponse:
     values = form.values()
     result = selectors.forecast_for(actor=actor, **values)
     period = result.period
+    if not form.is_bound:  # show the defaults that were applied
+        initial = {"period": period.kind, "start": period.param, "commit_threshold": result.commit_threshold}
+        form = ForecastFilterForm(actor=actor, initial=initial)
     keep = {k: v for k, v in request.GET.items() if k in ("team", "commit_threshold") and v}
     context = {
         "form": form,
