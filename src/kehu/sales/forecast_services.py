@@ -240,7 +240,7 @@ def quota_grid_save(*, actor: Any, quarter: Period, cells: list[GridCell]) -> Gr
         raise _fail("quarter", _("Choose the months of one quarter."))
     existing = {
         (q.owner_id, q.period_start): q
-        for q in Quota.objects.select_for_update()
+        for q in Quota.objects.select_for_update(of=("self",))
         .filter(
             organization_id=actor.organization_id,
             owner_id__in={cell.user.pk for cell in cells},
