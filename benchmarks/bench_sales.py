@@ -116,7 +116,11 @@ def main() -> None:
     calibration.append(cpu_calibration())
     vendor = connection.vendor
     version = connection.cursor().connection.info.server_version if vendor == "postgresql" else None
-    db = f"PostgreSQL {version // 10000}.{version % 10000}" if version else f"SQLite {connection.Database.sqlite_version}"
+    db = (
+        f"PostgreSQL {version // 10000}.{version % 10000}"
+        if version
+        else f"SQLite {connection.Database.sqlite_version}"
+    )
     print(
         f"\n{db}, {estimate(Opportunity):,} opportunities, {estimate(Lead):,} leads; "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs; {args.requests} runs per case after "

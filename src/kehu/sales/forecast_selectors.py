@@ -3,20 +3,19 @@
 The forecast is a handful of aggregate queries whatever the number of opportunities: open pipeline by
 (owner, currency, expected close month), won by (owner, currency, month closed in the organisation's time
 zone), the period's quotas, and the reps in scope. Python then only adds up those few grouped rows. Both
-opportunity queries read a range of one index: (organization, status, expected_close_date) for the open
-ones and (organization, status, closed_at) for the won ones.
+opportunity queries read a range of one index (forecast_indexes.py: (organization, status, expected close)
+for the open ones, (organization, status, closed at) for the won ones; covering on PostgreSQL).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, When
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from kehu.core.errors import NotFound, ValidationFailed
@@ -24,13 +23,12 @@ from kehu.core.models import scope_filter
 from kehu.core.permissions import Scope, can
 from kehu.core.services import require
 from kehu.sales.forecast_models import Quota
-from kehu.sales.forecast_periods import Period, organization_tz, quarter_start
+from kehu.sales.forecast_periods import Period, add_months, organization_tz, quarter_start
 from kehu.sales.models import MODULE, Opportunity
 
 DEFAULT_COMMIT_THRESHOLD = 70  # open deals at this probability (%) or above are "commit"
 GROUP_BY = ("owner", "team", "month")
 CENT = Decimal("0.01")
-_MONEY = DecimalField(max_digits=24, decimal_places=2)
 
 
 def _get(qs: QuerySet, pk: Any) -> Any:
@@ -267,12 +265,6 @@ class Forecast:
         return not (t.open_count or t.won_count or self.other_currencies)
 
 
-def _month_of(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date().replace(day=1)
-    return value.replace(day=1)
-
-
 def _spread(amount: Decimal, index: int) -> Decimal:
     """Month `index` (0-2) of a quarterly quota: a third each, the last month taking the cents left over."""
     third = (amount / 3).quantize(CENT, ROUND_DOWN)
@@ -328,23 +320,46 @@ def forecast_for(
         opportunities = opportunities.filter(owner_id__in=list(users))
         quotas_qs = quotas_qs.filter(owner_id__in=list(users))
 
+    # One row per (owner, currency, probability), a count and a sum per month (FILTER clauses): a hash
+    # aggregate over the covering index's entries of the period. Grouping by a month expression made
+    # PostgreSQL sort every row first (it cannot estimate how many months an expression yields); grouping
+    # by probability leaves the weighted sum and the commit threshold to the few grouped rows.
+    open_month = [Q(expected_close_date__gte=month, expected_close_date__lt=add_months(month, 1)) for month in months]
     open_rows = (
         opportunities.filter(
             status=Opportunity.Status.OPEN, expected_close_date__gte=period.start, expected_close_date__lt=period.end
         )
-        .values("owner_id", "currency", month=TruncMonth("expected_close_date"))
+        .values("owner_id", "currency", "probability")
         .annotate(
-            n=Count("id"),
-            best=Sum("amount"),
-            weighted_x100=Sum(F("amount") * F("probability"), output_field=_MONEY),
-            commit=Sum(Case(When(probability__gte=commit_threshold, then=F("amount")), output_field=_MONEY)),
+            **{
+                f"{measure}_{i}": aggregate
+                for i, in_month in enumerate(open_month)
+                for measure, aggregate in (
+                    # COUNT of a column of the index (not of the id) keeps the scan index-only.
+                    ("n", Count("expected_close_date", filter=in_month)),
+                    ("best", Sum("amount", filter=in_month)),
+                )
+            }
         )
     )
     start_at, end_at = period.bounds(tz)
+    won_month = [
+        Q(closed_at__gte=low, closed_at__lt=high)
+        for low, high in (Period("month", month).bounds(tz) for month in months)
+    ]
     won_rows = (
         opportunities.filter(status=Opportunity.Status.WON, closed_at__gte=start_at, closed_at__lt=end_at)
-        .values("owner_id", "currency", month=TruncMonth("closed_at", tzinfo=tz))
-        .annotate(n=Count("id"), won=Sum("amount"))
+        .values("owner_id", "currency")
+        .annotate(
+            **{
+                f"{measure}_{i}": aggregate
+                for i, in_month in enumerate(won_month)
+                for measure, aggregate in (
+                    ("n", Count("closed_at", filter=in_month)),
+                    ("won", Sum("amount", filter=in_month)),
+                )
+            }
+        )
     )
     quota_rows = list(
         quotas_qs.filter(currency=currency)
@@ -361,22 +376,33 @@ def forecast_for(
 
     cells: dict[tuple[Any, date], Figures] = defaultdict(Figures)
     other: dict[str, int] = defaultdict(int)
+    zero = Decimal(0)
     for row in open_rows:
         if row["currency"] != currency:
-            other[row["currency"]] += row["n"]
+            other[row["currency"]] += sum(row[f"n_{i}"] for i in range(len(months)))
             continue
-        cell = cells[(row["owner_id"], _month_of(row["month"]))]
-        cell.open_count += row["n"]
-        cell.best_case += row["best"] or Decimal(0)
-        cell.weighted += (row["weighted_x100"] or Decimal(0)) / 100
-        cell.commit += row["commit"] or Decimal(0)
+        probability = Decimal(row["probability"])
+        committed = row["probability"] >= commit_threshold
+        for i, month in enumerate(months):
+            if not row[f"n_{i}"]:
+                continue
+            cell = cells[(row["owner_id"], month)]
+            best = row[f"best_{i}"] or zero
+            cell.open_count += row[f"n_{i}"]
+            cell.best_case += best
+            cell.weighted += best * probability / 100
+            if committed:
+                cell.commit += best
     for row in won_rows:
         if row["currency"] != currency:
-            other[row["currency"]] += row["n"]
+            other[row["currency"]] += sum(row[f"n_{i}"] for i in range(len(months)))
             continue
-        cell = cells[(row["owner_id"], _month_of(row["month"]))]
-        cell.won_count += row["n"]
-        cell.won += row["won"] or Decimal(0)
+        for i, month in enumerate(months):
+            if not row[f"n_{i}"]:
+                continue
+            cell = cells[(row["owner_id"], month)]
+            cell.won_count += row[f"n_{i}"]
+            cell.won += row[f"won_{i}"] or zero
     for owner_id, by_month in _quota_by_owner_month(quota_rows, months).items():
         for month, amount in by_month.items():
             cell = cells[(owner_id, month)]

@@ -138,8 +138,6 @@ class Opportunity(BusinessModel):
                 fields=["organization", "status", "expected_close_date"], condition=LIVE, name="opp_org_status_close"
             ),
             models.Index(fields=["organization", "customer"], condition=LIVE, name="opp_org_customer"),
-            # Won in a period (the forecast's attainment): a range of closed_at, never a scan of all won deals.
-            models.Index(fields=["organization", "status", "closed_at"], condition=LIVE, name="opp_org_status_closed"),
         ]
 
     def __str__(self) -> str:
