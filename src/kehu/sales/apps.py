@@ -33,6 +33,8 @@ class SalesConfig(AppConfig):
                     modules.NavItem(_("Orders"), "sales:order_list", "receipt"),
                     modules.NavItem(_("Payments"), "sales:payment_list", "cash-coin"),
                     modules.NavItem(_("Products"), "sales:product_list", "box-seam"),
+                    # Forecasts and quotas
+                    modules.NavItem(_("Forecast"), "sales:forecast", "graph-up"),
                     # Administration
                     modules.NavItem(_("Pipelines"), "sales:pipeline_list", "diagram-2", action="administer"),
                     modules.NavItem(_("Web forms"), "sales:webform_list", "ui-checks-grid", action="administer"),
@@ -44,6 +46,7 @@ class SalesConfig(AppConfig):
         _ready_opportunities()
         _ready_activities()
         _ready_commerce()
+        _ready_forecasts()
 
 
 def _ready_leads() -> None:
@@ -93,3 +96,10 @@ def _ready_commerce() -> None:
     commerce_policies.register()
     timeline.register(commerce_selectors.commerce_timeline, module="sales")
     merge.register(commerce_services.move_to_survivor, name="sales.commerce")
+
+
+def _ready_forecasts() -> None:
+    """Forecasts: the quotas' policy."""
+    from kehu.sales import forecast_policies
+
+    forecast_policies.register()

@@ -11,5 +11,6 @@ MODULE = "sales"
 
 from kehu.sales.activity_models import *  # noqa: E402,F403
 from kehu.sales.commerce_models import *  # noqa: E402,F403
+from kehu.sales.forecast_models import *  # noqa: E402,F403
 from kehu.sales.lead_models import *  # noqa: E402,F403
 from kehu.sales.opportunity_models import *  # noqa: E402,F403
