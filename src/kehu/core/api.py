@@ -210,6 +210,13 @@ class ErrorDetailSerializer(serializers.Serializer):
     fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 
+class RefSerializer(serializers.Serializer):
+    """A reference to a record in a response: its id and name."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
 class ErrorSerializer(serializers.Serializer):
     """The one error shape, for the OpenAPI schema."""
 

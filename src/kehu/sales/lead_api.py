@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from kehu.accounts import selectors as account_selectors
-from kehu.core.api import ErrorSerializer, RecordField
+from kehu.core.api import ErrorSerializer, RecordField, RefSerializer
 from kehu.core.errors import ValidationFailed
 from kehu.core.services import require
 from kehu.core.viewsets import ScopedViewSet
@@ -40,11 +40,6 @@ def _validated(serializer_class: type[serializers.Serializer], request: Request)
     serializer = serializer_class(data=request.data, context={"request": request})
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
-
-
-class RefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
 
 
 # Leads -----------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from kehu.accounts import selectors as account_selectors
-from kehu.core.api import CursorPagination, RecordField
+from kehu.core.api import CursorPagination, RecordField, RefSerializer
 from kehu.core.errors import ValidationFailed
 from kehu.core.viewsets import ScopedViewSet
 from kehu.customers import selectors as customer_selectors
@@ -275,11 +275,6 @@ class PipelineViewSet(ScopedViewSet):
 
 
 # Opportunities ---------------------------------------------------------------------------------------
-
-
-class RefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
 
 
 class StageRefSerializer(RefSerializer):
