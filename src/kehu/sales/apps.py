@@ -80,12 +80,21 @@ def _ready_opportunities() -> None:
 
 def _ready_activities() -> None:
     """Activities 跟进: policy, customer timeline, merge (and the reminders task)."""
-    from kehu.customers import merge, timeline
-    from kehu.sales import activity_policies, activity_selectors, activity_services, activity_tasks  # noqa: F401
+    from kehu.customers import merge, panels, timeline
+    from kehu.sales import (
+        activity_policies,
+        activity_selectors,
+        activity_services,
+        activity_tasks,  # noqa: F401 (the reminders task)
+        activity_views,
+    )
 
     activity_policies.register()
     timeline.register(activity_selectors.activity_timeline, module="sales")
     merge.register(activity_services.activities_move_to_survivor, name="activities")
+    # The customer's page: the panel above the opportunities (order 10), the "Log activity" header button.
+    panels.register(activity_views.customer_panel, module="sales", order=5)
+    panels.register(activity_views.customer_log_button, module="sales", order=10, place="actions")
 
 
 def _ready_commerce() -> None:
