@@ -99,10 +99,11 @@ def _ready_activities() -> None:
 
 def _ready_commerce() -> None:
     """Commerce: policies, the customer timeline, and the merge handler for quotes and orders."""
-    from kehu.customers import merge, timeline
-    from kehu.sales import commerce_policies, commerce_selectors, commerce_services
+    from kehu.customers import merge, panels, timeline
+    from kehu.sales import commerce_policies, commerce_selectors, commerce_services, commerce_views
 
     commerce_policies.register()
+    panels.register(commerce_views.customer_quote_button, module="sales", order=20, place="actions")
     timeline.register(commerce_selectors.commerce_timeline, module="sales")
     merge.register(commerce_services.move_to_survivor, name="sales.commerce")
 
