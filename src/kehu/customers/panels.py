@@ -1,12 +1,15 @@
-"""Panels that other modules add to the customer's page (the right-hand column, under the contacts).
+"""Blocks that other modules add to the customer's page: the only way a module shows something there
+(the customers templates never load another module's template tags).
 
-A module registers a panel once, in its AppConfig.ready():
+A module registers a block once, in its AppConfig.ready():
 
     from kehu.customers import panels
-    panels.register(my_panel, module="sales", order=10)
+    panels.register(my_panel, module="sales", order=10)                    # a panel in the right column
+    panels.register(my_button, module="sales", order=10, place="actions")  # a button in the page header
 
-`my_panel(request, customer)` returns the panel's HTML (rendered from the module's own template), or ""
-for nothing, showing only what `request.user` may see. Panels of modules the user may not view are skipped.
+`my_panel(request, customer)` returns the block's HTML (rendered from the module's own template), or ""
+for nothing, showing only what `request.user` may see. Blocks of modules the user may not view are skipped.
+Places: "column" (the right-hand column, under the contacts; the default) and "actions" (the header buttons).
 """
 
 from __future__ import annotations
@@ -22,26 +25,35 @@ from kehu.core.permissions import can
 Panel = Callable[[Any, Any], str]
 
 
+PLACES = ("column", "actions")
+
+
 @dataclass(frozen=True)
 class _Registration:
     module: str
     order: int
     panel: Panel
+    place: str
 
 
 _registry: dict[str, _Registration] = {}
 
 
-def register(panel: Panel, *, module: str, order: int = 100) -> Panel:
-    """Add `panel` for `module`; registering the same function again replaces it."""
-    _registry[f"{panel.__module__}.{panel.__qualname__}"] = _Registration(module=module, order=order, panel=panel)
+def register(panel: Panel, *, module: str, order: int = 100, place: str = "column") -> Panel:
+    """Add `panel` for `module` at `place`; registering the same function again replaces it."""
+    if place not in PLACES:
+        raise ValueError(f"Unknown panel place {place!r}; one of {PLACES}.")
+    _registry[f"{panel.__module__}.{panel.__qualname__}"] = _Registration(
+        module=module, order=order, panel=panel, place=place
+    )
     return panel
 
 
-def render(request: Any, customer: Any) -> list[SafeString]:
-    """The HTML of every panel the user may see, in order."""
+def render(request: Any, customer: Any, *, place: str = "column") -> list[SafeString]:
+    """The HTML of every block at `place` the user may see, in order."""
     out = []
-    for registration in sorted(_registry.values(), key=lambda r: r.order):
+    registrations = (r for r in _registry.values() if r.place == place)
+    for registration in sorted(registrations, key=lambda r: r.order):
         if not can(request.user, "view", registration.module):
             continue
         html = registration.panel(request, customer)

@@ -224,10 +224,11 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     from kehu.customers.pool_views import detail_context as pool_context
 
     context.update(pool_context(actor, customer))
-    # Panels of other modules (kehu.customers.panels), e.g. the customer's opportunities.
+    # Blocks of other modules (kehu.customers.panels): panels (activities, opportunities) and header buttons.
     from kehu.customers import panels
 
     context["panels"] = panels.render(request, customer)
+    context["panel_actions"] = panels.render(request, customer, place="actions")
     return render(request, "customers/detail.html", context)
 
 

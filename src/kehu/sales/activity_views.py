@@ -474,3 +474,30 @@ def activity_log(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("Activity logged."))
         return redirect(next_url)
     return render(request, "sales/activity/log_form.html", {"form": form, "next": next_url}, status=400)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The customer's page (registered with kehu.customers.panels in apps.py): the activity panel and the header's
+# "Log activity" button. Lead and opportunity pages use the template tags of activity_tags for the same HTML.
+
+
+def customer_panel(request: HttpRequest, customer: Any) -> str:
+    """The activity panel of a customer page (next steps, quick log); "" for a user without activities."""
+    from django.template.loader import render_to_string
+
+    from kehu.sales.templatetags.activity_tags import panel_context
+
+    context = panel_context(request, customer=customer)
+    if not context.get("show"):
+        return ""
+    return render_to_string("sales/activity/_panel.html", context, request=request)
+
+
+def customer_log_button(request: HttpRequest, customer: Any) -> str:
+    """The "Log activity" button of a customer page's header; "" for a user who may not create one."""
+    from django.template.loader import render_to_string
+
+    from kehu.sales.templatetags.activity_tags import log_button_url
+
+    url = log_button_url(request, customer=customer)
+    return render_to_string("sales/activity/_log_button.html", {"url": url}, request=request) if url else ""

@@ -80,20 +80,30 @@ def _ready_opportunities() -> None:
 
 def _ready_activities() -> None:
     """Activities 跟进: policy, customer timeline, merge (and the reminders task)."""
-    from kehu.customers import merge, timeline
-    from kehu.sales import activity_policies, activity_selectors, activity_services, activity_tasks  # noqa: F401
+    from kehu.customers import merge, panels, timeline
+    from kehu.sales import (
+        activity_policies,
+        activity_selectors,
+        activity_services,
+        activity_tasks,  # noqa: F401 (the reminders task)
+        activity_views,
+    )
 
     activity_policies.register()
     timeline.register(activity_selectors.activity_timeline, module="sales")
     merge.register(activity_services.activities_move_to_survivor, name="activities")
+    # The customer's page: the panel above the opportunities (order 10), the "Log activity" header button.
+    panels.register(activity_views.customer_panel, module="sales", order=5)
+    panels.register(activity_views.customer_log_button, module="sales", order=10, place="actions")
 
 
 def _ready_commerce() -> None:
     """Commerce: policies, the customer timeline, and the merge handler for quotes and orders."""
-    from kehu.customers import merge, timeline
-    from kehu.sales import commerce_policies, commerce_selectors, commerce_services
+    from kehu.customers import merge, panels, timeline
+    from kehu.sales import commerce_policies, commerce_selectors, commerce_services, commerce_views
 
     commerce_policies.register()
+    panels.register(commerce_views.customer_quote_button, module="sales", order=20, place="actions")
     timeline.register(commerce_selectors.commerce_timeline, module="sales")
     merge.register(commerce_services.move_to_survivor, name="sales.commerce")
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-SYMBOLS = {"CNY": "¥", "RMB": "¥", "USD": "US$", "EUR": "€", "HKD": "HK$", "JPY": "JP¥", "GBP": "£", "TWD": "NT$"}
+from kehu.core.templatetags.money import format_money_full
+
 DIGITS = "零壹贰叁肆伍陆柒捌玖"
 GROUP_UNITS = ("", "万", "亿", "万亿")
 
@@ -20,17 +21,8 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-def money(value: Any, currency: str = "CNY") -> str:
-    """ "¥12,345.60", "US$1,000.00", "-¥5.00"; an unknown currency is written as its code ("SGD 10.00")."""
-    amount = _decimal(value)
-    if amount is None:
-        return "—"
-    amount = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    code = (currency or "CNY").upper()
-    symbol = SYMBOLS.get(code)
-    digits = f"{abs(amount):,.2f}"
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{symbol}{digits}" if symbol else f"{sign}{code} {digits}"
+# Amounts on screen: the one money implementation (kehu.core.templatetags.money), its exact form.
+money = format_money_full
 
 
 def plain_number(value: Any) -> str:

@@ -1109,3 +1109,13 @@ def customer_options(request: HttpRequest) -> HttpResponse:
     else:
         customers = list(customer_selectors.customer_queryset_for(actor=actor).order_by("-updated_at")[:30])
     return render(request, "sales/commerce/_customer_options.html", {"customers": customers, "query": query})
+
+
+def customer_quote_button(request: HttpRequest, customer: Any) -> str:
+    """The "New quote" button of a customer page's header (kehu.customers.panels, place "actions"); ""
+    for a user who may not create quotes."""
+    from django.template.loader import render_to_string
+
+    if not can(request.user, "create", Quote):
+        return ""
+    return render_to_string("sales/commerce/_customer_quote_button.html", {"customer": customer}, request=request)

@@ -710,6 +710,12 @@ def lead_convert(
         expected_version=expected_version,
         fields=["status", "converted_at", "converted_customer", "converted_contact", "converted_opportunity"],
     )
+    # The lead's activities (跟进) now also name the customer (contact, opportunity): its timeline shows them.
+    from kehu.sales import activity_services
+
+    activity_services.activities_link_converted_lead(
+        actor=actor, lead=lead, customer=customer, contact=contact, opportunity=opportunity
+    )
     audit.record(
         actor=actor,
         action="lead.convert",

@@ -27,7 +27,7 @@ from kehu.customers import selectors as customer_selectors
 from kehu.customers.views import _safe_next, _versioned_edit
 from kehu.sales import opportunity_selectors as selectors
 from kehu.sales import opportunity_services as services
-from kehu.sales.models import Opportunity, Stage
+from kehu.sales.models import Opportunity, Quote, Stage
 from kehu.sales.opportunity_forms import (
     BulkForm,
     CloseForm,
@@ -410,6 +410,7 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_delete": can(actor, "delete", opportunity),
         "can_assign": can_assign,
         "owners": selectors.owner_choices_for(actor=actor) if can_assign else [],
+        "can_create_quote": can(actor, "create", Quote) and can(actor, "view", opportunity.customer),
     }
     return render(request, "sales/opportunity/detail.html", context)
 

@@ -1,8 +1,11 @@
-"""Money in templates: `{% load money %}` then `{{ amount|money:"CNY" }}` or `{{ amount|money_full:"CNY" }}`.
+"""Money, the one implementation: `{% load money %}` then `{{ amount|money:"CNY" }}`, `{{ amount|money_full:"CNY" }}`
+or `{{ amount|money_short:"CNY" }}`; from Python `format_money`, `format_money_full`, `format_money_short`.
 
 Chinese pages count large amounts in 万 (10^4) and 亿 (10^8), as Chinese business software does:
 ¥1,234.50, ¥12.35万, ¥3.2亿. English pages show the whole number with thousands separators. `money_full`
-always shows the exact amount with two decimals (for a tooltip or an export).
+always shows the exact amount with two decimals (documents, tooltips, exports: ¥12,345.60, US$10.00,
+SGD 10.00). `money_short` is the tightest form, for column headers: ¥3.5万 / ¥1.2亿 in Chinese, ¥35K / ¥1.2M
+in English. (Other modules' filters — commerce_tags, opportunity_tags — are these functions.)
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from django.utils.translation import get_language
 
 register = template.Library()
 
-SYMBOLS = {"CNY": "¥", "RMB": "¥", "USD": "$", "EUR": "€", "GBP": "£", "HKD": "HK$", "JPY": "JP¥", "TWD": "NT$"}
+SYMBOLS = {"CNY": "¥", "RMB": "¥", "USD": "US$", "EUR": "€", "GBP": "£", "HKD": "HK$", "JPY": "JP¥", "TWD": "NT$"}
 WAN, YI = Decimal(10_000), Decimal(100_000_000)
 
 
@@ -62,6 +65,37 @@ def format_money(value: Any, currency: str = "CNY", *, compact: bool | None = No
     return f"{sign}{prefix}{_plain(number)}"
 
 
+def format_money_full(value: Any, currency: str = "CNY") -> str:
+    """The exact amount with two decimals: ¥12,345.60, -¥5.00, US$10.00, SGD 10.00 (— when empty)."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    number = number.quantize(Decimal("0.01"), ROUND_HALF_UP)
+    sign, number = ("-", -number) if number < 0 else ("", number)
+    return f"{sign}{_prefix(currency)}{number:,.2f}"
+
+
+SHORT_STEPS = {
+    "zh": ((YI, "亿"), (WAN, "万")),
+    "en": ((Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(10) ** 3, "K")),
+}
+
+
+def format_money_short(value: Any, currency: str = "CNY") -> str:
+    """One decimal at most in a unit: ¥3.5万 / ¥1.2亿 (Chinese), ¥35K / ¥1.2M (English); whole yuan below."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    sign, number = ("-", -number) if number < 0 else ("", number)
+    prefix = _prefix(currency)
+    chinese = (get_language() or "").lower().startswith("zh")
+    for size, unit in SHORT_STEPS["zh" if chinese else "en"]:
+        if number >= size:
+            text = f"{(number / size).quantize(Decimal('0.1'), ROUND_HALF_UP):f}".removesuffix(".0")
+            return f"{sign}{prefix}{text}{unit}"
+    return f"{sign}{prefix}{number.quantize(Decimal('1'), ROUND_HALF_UP):,.0f}"
+
+
 @register.filter
 def money(value: Any, currency: str = "CNY") -> str:
     return format_money(value, currency)
@@ -69,11 +103,12 @@ def money(value: Any, currency: str = "CNY") -> str:
 
 @register.filter
 def money_full(value: Any, currency: str = "CNY") -> str:
-    number = _decimal(value)
-    if number is None:
-        return "—"
-    sign, number = ("-", -number) if number < 0 else ("", number)
-    return f"{sign}{_prefix(currency)}{number.quantize(Decimal('0.01'), ROUND_HALF_UP):,.2f}"
+    return format_money_full(value, currency)
+
+
+@register.filter
+def money_short(value: Any, currency: str = "CNY") -> str:
+    return format_money_short(value, currency)
 
 
 @register.filter

@@ -1,7 +1,8 @@
-"""The activity panel other pages include: `{% load activity_tags %}{% activity_panel customer=customer %}`
-(or `lead=lead`, `opportunity=opportunity`). It shows the record's planned activities with quick complete,
+"""The activity panel of sales pages: `{% load activity_tags %}{% activity_panel lead=lead %}` (or
+`opportunity=opportunity`); the customer's page gets the same panel through kehu.customers.panels
+(activity_views.customer_panel, registered in apps.py). It shows the record's planned activities with quick complete,
 the latest done ones, a quick log form and links to plan one or see all; it renders nothing for a user
-without sales (or without `view` on activities), so a customers page can include it whatever is licensed.
+without sales (or without `view` on activities).
 """
 
 from __future__ import annotations
@@ -78,9 +79,16 @@ def activity_log_button(
 ) -> dict:
     """A "Log activity" button for a record page's header (nothing for users who may not create one)."""
     request = context.get("request")
-    record = opportunity or lead or customer
-    if request is None or record is None or not can(request.user, "create", Activity):
+    if request is None:
         return {"url": ""}
+    return {"url": log_button_url(request, customer=customer, lead=lead, opportunity=opportunity)}
+
+
+def log_button_url(request: Any, *, customer: Any = None, lead: Any = None, opportunity: Any = None) -> str:
+    """The URL of the "Log activity" form for the record, or "" for a user who may not create one."""
+    record = opportunity or lead or customer
+    if record is None or not can(request.user, "create", Activity):
+        return ""
     name = "opportunity" if opportunity else "lead" if lead else "customer"
     query = urlencode({name: record.pk, "status": Activity.Status.DONE, "next": request.get_full_path()})
-    return {"url": f"{reverse('sales:activity_create')}?{query}"}
+    return f"{reverse('sales:activity_create')}?{query}"

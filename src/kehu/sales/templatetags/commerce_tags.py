@@ -7,14 +7,14 @@ from typing import Any
 
 from django import template
 
+from kehu.core.templatetags.money import format_money_full
 from kehu.sales import commerce_format
 
 register = template.Library()
 
 
-@register.filter
-def money(value: Any, currency: str = "CNY") -> str:
-    return commerce_format.money(value, currency)
+# The one money implementation (kehu.core.templatetags.money), its exact form: ¥12,345.60.
+money = register.filter("money", format_money_full)
 
 
 @register.filter
