@@ -20,6 +20,7 @@ urlpatterns = [
     path("customers/", include("kehu.customers.urls")),
     path("sales/", include("kehu.sales.urls")),
     path("service/", include("kehu.service.urls")),
+    path("help/", include("kehu.service.ticket_public_urls")),  # public ticket web forms (no sign-in)
     path("platform/", admin.site.urls),
     path("api/v1/", include("kehu.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

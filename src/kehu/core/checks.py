@@ -22,6 +22,12 @@ NOT_BUSINESS = {
     "sales.pipeline": "organisation configuration, read through the pipeline selectors",
     "sales.stage": "organisation configuration, part of its pipeline",
     "service.queue": "organisation configuration, read through the queue selectors",
+    "service.ticketcounter": "one counter row per organisation: its last ticket number",  # tickets
+    "service.tickettag": "link row of a ticket and a tag, read through the ticket",  # tickets
+    "service.ticketmessage": "part of its ticket's conversation, visible exactly when the ticket is",  # tickets
+    "service.ticketattachment": "a file of a ticket message, visible exactly when the ticket is",  # tickets
+    "service.cannedreply": "organisation configuration: shared canned replies",  # tickets
+    "service.agentstatus": "one availability row per agent, read through the ticket selectors",  # tickets
     "core.importrow": "outcome of one row of an import job, read through the job",  # imports
 }
 
