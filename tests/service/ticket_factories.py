@@ -48,3 +48,29 @@ def make_canned(tenant: Any, **fields: Any) -> Any:
     fields.setdefault("title", f"快捷回复 {next(_seq)}")
     fields.setdefault("body", "{{customer_name}} 您好，工单 #{{ticket_number}} 已收到。——{{agent_name}}")
     return ticket_config_services.canned_create(actor=tenant.admin, **fields)
+
+
+def make_attachment(tenant: Any, ticket: Ticket | None = None) -> Any:
+    """A file on an internal note of `ticket` (default: a new ticket)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    ticket = ticket or make_ticket(tenant)
+    upload = SimpleUploadedFile("报告.txt", "打印机日志".encode(), content_type="text/plain")
+    message = ticket_services.ticket_note(actor=tenant.admin, ticket=ticket, body="日志见附件", files=[upload])
+    return message.attachments.get()
+
+
+def make_agent_status(tenant: Any) -> Any:
+    """A new agent of `tenant` who is away (each call a new one: lists must grow)."""
+    from kehu.accounts import services as account_services
+
+    n = next(_seq)
+    agent = account_services.user_create(
+        actor=tenant.admin,
+        organization=tenant.org,
+        email=f"agent{n}@{tenant.org.pk}.example.com",
+        password="Kehu-test-pw-2026",
+        role=tenant.role("service_agent"),
+        name=f"客服 {n}",
+    )
+    return ticket_config_services.agent_set_away(actor=agent, away=True, note="休假")

@@ -9,10 +9,10 @@ shared cache).
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import logging
 import re
-import socket
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
@@ -66,7 +66,7 @@ def poll_queue(queue: Queue) -> PollResult:
         return result
     try:
         _poll(queue, result)
-    except (OSError, socket.timeout, imaplib.IMAP4.error, mail_secrets.SecretUnreadable) as exc:
+    except (TimeoutError, OSError, imaplib.IMAP4.error, mail_secrets.SecretUnreadable) as exc:
         result.error = str(exc) or type(exc).__name__
         if isinstance(exc, mail_secrets.SecretUnreadable):
             result.error = "the stored password cannot be decrypted; enter it again"
@@ -109,10 +109,8 @@ def _poll(queue: Queue, result: PollResult) -> None:
             Queue.objects.filter(pk=queue.pk).update(imap_last_uid=uid)
             queue.imap_last_uid = uid
     finally:
-        try:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
             client.logout()
-        except (OSError, imaplib.IMAP4.error):
-            pass
 
 
 def due_queues() -> list[Queue]:

@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import logging
@@ -153,11 +154,9 @@ class _TextExtractor(HTMLParser):
 
 def html_to_text(markup: str) -> str:
     parser = _TextExtractor()
-    try:
+    with contextlib.suppress(Exception):  # broken HTML: keep what was read
         parser.feed(markup)
         parser.close()
-    except Exception:  # broken HTML: keep what was read
-        pass
     text = html.unescape("".join(parser.parts))
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
@@ -258,12 +257,14 @@ def parse(raw: bytes) -> ParsedMail:
 
 
 def drop_reason(mail: ParsedMail, *, envelope_from: str | None = None, organization_id: int | None = None) -> str:
-    """"bounce", "auto_reply" or "loop" (with a detail), or "" for a message that may become a ticket."""
+    """ "bounce", "auto_reply" or "loop" (with a detail), or "" for a message that may become a ticket."""
     msg = mail.headers
     sender = mail.from_email.lower()
     local = sender.partition("@")[0]
     ctype = msg.get_content_type() if msg is not None else ""
-    report_type = (msg.get_param("report-type") or "").lower() if msg is not None and ctype == "multipart/report" else ""
+    report_type = (
+        (msg.get_param("report-type") or "").lower() if msg is not None and ctype == "multipart/report" else ""
+    )
     if local in BOUNCE_SENDERS or envelope_from == "" or report_type == "delivery-status":
         return "bounce"
     if msg is not None:

@@ -68,7 +68,9 @@ def send_reply(message_pk: int) -> bool:
     """Send a public reply once; True when it went out (now or before). A failure is recorded on the
     message (`send_error`, shown on the ticket page) and answered False, never raised."""
     message = (
-        TicketMessage.objects.select_related("ticket__queue", "ticket__organization", "ticket__contact", "ticket__customer")
+        TicketMessage.objects.select_related(
+            "ticket__queue", "ticket__organization", "ticket__contact", "ticket__customer"
+        )
         .filter(pk=message_pk, kind=TicketMessage.Kind.REPLY)
         .first()
     )

@@ -105,4 +105,3 @@ def queue_load(queue: Queue) -> list[tuple[Any, int, bool]]:
     )
     counts = open_counts(queue.organization_id, [u.pk for u in members])
     return [(u, counts.get(u.pk, 0), u.pk in away) for u in members]
-

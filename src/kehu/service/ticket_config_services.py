@@ -74,7 +74,11 @@ def _check_fields(data: dict[str, Any], allowed: Iterable[str]) -> None:
 def _agents_ok(organization_id: int, users: Iterable[Any], field: str) -> list[Any]:
     users = list(users)
     for user in users:
-        if getattr(user, "organization_id", None) != organization_id or not user.is_active or not can(user, "view", Ticket):
+        if (
+            getattr(user, "organization_id", None) != organization_id
+            or not user.is_active
+            or not can(user, "view", Ticket)
+        ):
             raise _fail(field, _("Choose active colleagues who work in service."))
     return users
 
@@ -110,7 +114,9 @@ def _clean_queue(queue: Queue, data: dict[str, Any]) -> dict[str, Any]:
         values["manager"] = manager
     if "assignment" in data:
         if data["assignment"] not in Queue.Assignment.values:
-            raise _fail("assignment", _("Choose one of: %(choices)s.") % {"choices": ", ".join(Queue.Assignment.values)})
+            raise _fail(
+                "assignment", _("Choose one of: %(choices)s.") % {"choices": ", ".join(Queue.Assignment.values)}
+            )
         values["assignment"] = data["assignment"]
     if "skills" in data:
         values["skills"] = _clean_skills(org, data["skills"])
@@ -300,11 +306,15 @@ def _clean_canned(reply: CannedReply, data: dict[str, Any]) -> None:
                 "body",
                 _("Unknown placeholders: %(unknown)s. Use: %(known)s.")
                 % {
-                    "unknown": ", ".join("{{%s}}" % u for u in unknown),
-                    "known": ", ".join("{{%s}}" % p for p in PLACEHOLDERS),
+                    "unknown": ", ".join("{{" + u + "}}" for u in unknown),
+                    "known": ", ".join("{{" + p + "}}" for p in PLACEHOLDERS),
                 },
             )
-    if CannedReply.objects.filter(organization_id=reply.organization_id, title=reply.title).exclude(pk=reply.pk).exists():
+    if (
+        CannedReply.objects.filter(organization_id=reply.organization_id, title=reply.title)
+        .exclude(pk=reply.pk)
+        .exists()
+    ):
         raise _fail("title", _("A canned reply with this title already exists."))
 
 
@@ -318,7 +328,9 @@ def canned_create(*, actor: Any, title: str, body: str) -> CannedReply:
             reply.save()
     except IntegrityError as exc:
         raise _fail("title", _("A canned reply with this title already exists.")) from exc
-    audit.record(actor=actor, action="canned_reply.create", target=reply, changes={"title": reply.title, "body": reply.body})
+    audit.record(
+        actor=actor, action="canned_reply.create", target=reply, changes={"title": reply.title, "body": reply.body}
+    )
     return reply
 
 

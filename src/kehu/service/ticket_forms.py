@@ -82,7 +82,11 @@ class TicketFilterForm(forms.Form):
             else:
                 del self.fields["tag"]
         for field in self.fields.values():
-            css = "form-select form-select-sm" if isinstance(field.widget, forms.Select) else "form-control form-control-sm"
+            css = (
+                "form-select form-select-sm"
+                if isinstance(field.widget, forms.Select)
+                else "form-control form-control-sm"
+            )
             field.widget.attrs.setdefault("class", css)
             field.widget.attrs.setdefault("aria-label", str(field.label))
         self.fields["customer"].widget = forms.HiddenInput()
@@ -167,7 +171,9 @@ class TicketForm(_StyledMixin, forms.Form):
             del self.fields["contact"]
             choices = [(self.ASSIGN_AUTO, _("By the queue's method")), (self.ASSIGN_ME, _("Me"))]
             if can(actor, "assign", Ticket):
-                self.assignees = {str(u.pk): u for u in ticket_selectors.assignee_choices_for(actor=actor) if u.pk != actor.pk}
+                self.assignees = {
+                    str(u.pk): u for u in ticket_selectors.assignee_choices_for(actor=actor) if u.pk != actor.pk
+                }
                 choices += [(pk, str(u)) for pk, u in self.assignees.items()]
             self.fields["assignee"].choices = choices
             self.fields["assignee"].initial = self.ASSIGN_ME
@@ -195,7 +201,9 @@ class TicketForm(_StyledMixin, forms.Form):
             out["customer"] = Customer.objects.visible_to(self.actor).filter(pk=customer_pk).first()
         if "contact" in self.fields:
             contact = self.contacts.get(data.get("contact")) if data.get("contact") else None
-            out["contact"] = contact if contact and out["customer"] and contact.customer_id == out["customer"].pk else None
+            out["contact"] = (
+                contact if contact and out["customer"] and contact.customer_id == out["customer"].pk else None
+            )
         if "tags" in self.fields:
             out["tags"] = [self.tags[pk] for pk in data.get("tags") or [] if pk in self.tags]
         if self.custom_definitions:
@@ -361,7 +369,9 @@ class QueueForm(_StyledMixin, forms.Form):
         }
         out["manager"] = self.people.get(data.get("manager")) if data.get("manager") else None
         out["members"] = [self.people[pk] for pk in data.get("members") or [] if pk in self.people]
-        out["skills"] = {kind: data.get(f"skill_{kind}") or [] for kind in Ticket.Kind.values if data.get(f"skill_{kind}")}
+        out["skills"] = {
+            kind: data.get(f"skill_{kind}") or [] for kind in Ticket.Kind.values if data.get(f"skill_{kind}")
+        }
         if data.get("imap_password"):
             out["imap_password"] = data["imap_password"]
         return out

@@ -119,12 +119,18 @@ def ticket_queryset_for(*, actor: Any, filters: TicketFilters | dict | None = No
     elif filters.assignee:
         qs = qs.filter(owner_id=int(filters.assignee))
     if filters.tag:
-        links = TicketTag.objects.filter(organization_id=actor.organization_id, tag_id=filters.tag, ticket_id=OuterRef("pk"))
+        links = TicketTag.objects.filter(
+            organization_id=actor.organization_id, tag_id=filters.tag, ticket_id=OuterRef("pk")
+        )
         qs = qs.filter(Exists(links))
     search = filters.search.strip()[:SEARCH_MAX_LENGTH]
     if search:
         term = search.lstrip("#")
-        q = Q(subject__icontains=search) | Q(requester_email__icontains=search.lower()) | Q(requester_name__icontains=search)
+        q = (
+            Q(subject__icontains=search)
+            | Q(requester_email__icontains=search.lower())
+            | Q(requester_name__icontains=search)
+        )
         if term.isdigit() and len(term) <= 9:
             q |= Q(number=int(term))
         qs = qs.filter(q)
@@ -177,7 +183,15 @@ def _decode(cursor: str, ordering: str, name: str) -> tuple[str, Any, int]:
             value = datetime.fromisoformat(value)
         elif not isinstance(value, int) or isinstance(value, bool):
             raise ValueError("bad value")
-    except (ValueError, TypeError, KeyError, OverflowError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        OverflowError,
+        binascii.Error,
+        json.JSONDecodeError,
+        UnicodeDecodeError,
+    ) as exc:
         raise ValidationFailed(message, fields={"cursor": [message]}) from exc
     return direction, value, pk
 
@@ -382,7 +396,9 @@ def _field_label(name: str) -> str:
 def customer_contacts_for(*, actor: Any, ticket: Ticket) -> list[Contact]:
     if not ticket.customer_id or not can(actor, "view", Contact):
         return []
-    return list(Contact.objects.visible_to(actor).filter(customer_id=ticket.customer_id).order_by("-is_primary", "name")[:20])
+    return list(
+        Contact.objects.visible_to(actor).filter(customer_id=ticket.customer_id).order_by("-is_primary", "name")[:20]
+    )
 
 
 def past_tickets_for(*, actor: Any, ticket: Ticket, limit: int = 10) -> list[Ticket]:
@@ -441,7 +457,12 @@ def customer_ticket_timeline(
                 actor=str(ticket.created_by) if ticket.created_by else ticket.requester_name or ticket.requester_email,
                 body=" · ".join(
                     str(p)
-                    for p in (ticket.get_status_display(), ticket.get_kind_display(), ticket.get_channel_display(), ticket.owner)
+                    for p in (
+                        ticket.get_status_display(),
+                        ticket.get_kind_display(),
+                        ticket.get_channel_display(),
+                        ticket.owner,
+                    )
                     if p
                 ),
                 url=ticket.get_absolute_url(),
@@ -460,7 +481,13 @@ def search_provider(*, actor: Any, query: str, limit: int = 10) -> list[SearchHi
     hits = []
     for ticket in qs.order_by("-updated_at", "-pk")[:limit]:
         subtitle = " · ".join(
-            p for p in (ticket.get_status_display(), ticket.customer.name if ticket.customer else "", ticket.requester_email) if p
+            p
+            for p in (
+                ticket.get_status_display(),
+                ticket.customer.name if ticket.customer else "",
+                ticket.requester_email,
+            )
+            if p
         )
         hits.append(SearchHit(title=str(ticket), subtitle=subtitle, url=ticket.get_absolute_url(), kind="ticket"))
     return hits

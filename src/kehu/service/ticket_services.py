@@ -105,7 +105,9 @@ def next_number(organization_id: int) -> int:
         updated = TicketCounter.objects.filter(organization_id=organization_id).update(last_number=F("last_number") + 1)
         if not updated:
             highest = (
-                Ticket.objects.filter(organization_id=organization_id).order_by("-number").values_list("number", flat=True)
+                Ticket.objects.filter(organization_id=organization_id)
+                .order_by("-number")
+                .values_list("number", flat=True)
             ).first() or 0
             try:
                 with transaction.atomic():
@@ -442,7 +444,10 @@ def tickets_assign(*, actor: Any, tickets: Iterable[Ticket], owner: Any) -> list
         ticket.owner = owner
         reason = "manual" if owner else "unassigned"
         _audit(
-            actor, "ticket.assign", ticket, {"owner": {"before": before, "after": getattr(owner, "pk", None)}, "reason": reason}
+            actor,
+            "ticket.assign",
+            ticket,
+            {"owner": {"before": before, "after": getattr(owner, "pk", None)}, "reason": reason},
         )
         ticket_hooks.ticket_changed(ticket, "assigned", before=before, after=getattr(owner, "pk", None), reason=reason)
         moved.append(ticket)
@@ -706,7 +711,9 @@ def ticket_update(*, actor: Any, ticket: Ticket, expected_version: int | None, d
         data["contact"] = contact
         _check_customer(org, customer, contact)
     if "custom" in data:
-        data["custom"] = custom_fields.clean(org, TICKET_TYPE, data["custom"] or {}, partial=True, current=ticket.custom)
+        data["custom"] = custom_fields.clean(
+            org, TICKET_TYPE, data["custom"] or {}, partial=True, current=ticket.custom
+        )
     before_priority = ticket.priority
     names = list(data)
     before = audit.snapshot(ticket, names)
@@ -727,11 +734,15 @@ def ticket_update(*, actor: Any, ticket: Ticket, expected_version: int | None, d
         wanted = {t.pk for t in new_tags}
         TicketTag.objects.filter(organization_id=org, ticket=ticket).exclude(tag_id__in=wanted).delete()
         have = set(TicketTag.objects.filter(organization_id=org, ticket=ticket).values_list("tag_id", flat=True))
-        TicketTag.objects.bulk_create([TicketTag(organization_id=org, ticket=ticket, tag_id=pk) for pk in wanted - have])
+        TicketTag.objects.bulk_create(
+            [TicketTag(organization_id=org, ticket=ticket, tag_id=pk) for pk in wanted - have]
+        )
         changes["tags"] = tag_change
     _audit(actor, "ticket.update", ticket, _audit_custom(changes))
     if "priority" in changes:
-        ticket_hooks.ticket_changed(ticket, "priority_changed", before=before_priority, after=ticket.priority, at=ticket.updated_at)
+        ticket_hooks.ticket_changed(
+            ticket, "priority_changed", before=before_priority, after=ticket.priority, at=ticket.updated_at
+        )
     return ticket
 
 
@@ -890,7 +901,9 @@ def _customer_message(
     )
     _store_files(message, files, checked)
     _store_raw_attachments(message, raw_attachments)
-    Ticket.objects.filter(pk=ticket.pk).update(last_customer_message_at=message.created_at, updated_at=message.created_at)
+    Ticket.objects.filter(pk=ticket.pk).update(
+        last_customer_message_at=message.created_at, updated_at=message.created_at
+    )
     ticket.last_customer_message_at = ticket.updated_at = message.created_at
     _audit(actor, "ticket.customer_message", ticket, {"message": message.pk, "from": author_email})
     reopened = False

@@ -191,9 +191,15 @@ def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             if data["kind"] == TicketMessage.Kind.REPLY:
                 ticket_services.ticket_reply(
-                    actor=actor, ticket=ticket, body=data["body"], files=data["files"], status=data.get("status") or None
+                    actor=actor,
+                    ticket=ticket,
+                    body=data["body"],
+                    files=data["files"],
+                    status=data.get("status") or None,
                 )
-                messages.success(request, _("Reply sent to %(email)s.") % {"email": ticket_services.reply_recipient(ticket)})
+                messages.success(
+                    request, _("Reply sent to %(email)s.") % {"email": ticket_services.reply_recipient(ticket)}
+                )
             elif data["kind"] == TicketMessage.Kind.NOTE:
                 ticket_services.ticket_note(actor=actor, ticket=ticket, body=data["body"], files=data["files"])
                 messages.success(request, _("Internal note added."))
@@ -282,7 +288,11 @@ def _conflict_rows(form: TicketForm, fresh: Ticket) -> list[dict[str, str]]:
                 {
                     "field": str(form.fields[name].label),
                     "saved": str(display() if display else saved or "—"),
-                    "mine": str(dict(form.fields[name].choices).get(mine, mine) if hasattr(form.fields[name], "choices") else mine or "—"),
+                    "mine": str(
+                        dict(form.fields[name].choices).get(mine, mine)
+                        if hasattr(form.fields[name], "choices")
+                        else mine or "—"
+                    ),
                 }
             )
     return rows
