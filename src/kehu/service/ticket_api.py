@@ -59,18 +59,18 @@ def _files(request: Request) -> list[Any]:
 # Output ---------------------------------------------------------------------------------------------------
 
 
-class UserRefSerializer(serializers.Serializer):
+class TicketUserRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     email = serializers.EmailField()
 
 
-class RefSerializer(serializers.Serializer):
+class TicketRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
-class TagRefSerializer(serializers.Serializer):
+class TicketTagRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     colour = serializers.CharField()
@@ -87,15 +87,15 @@ class TicketOutputSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=Ticket.Priority.choices)
     channel = serializers.ChoiceField(choices=Ticket.Channel.choices)
     status = serializers.ChoiceField(choices=Ticket.Status.choices)
-    queue = RefSerializer(allow_null=True)
-    customer = RefSerializer(allow_null=True)
-    contact = RefSerializer(allow_null=True)
+    queue = TicketRefSerializer(allow_null=True)
+    customer = TicketRefSerializer(allow_null=True)
+    contact = TicketRefSerializer(allow_null=True)
     requester_email = serializers.CharField()
     requester_name = serializers.CharField()
-    owner = UserRefSerializer(allow_null=True, help_text="The assignee.")
+    owner = TicketUserRefSerializer(allow_null=True, help_text="The assignee.")
     assignment_reason = serializers.CharField()
     assigned_at = serializers.DateTimeField(allow_null=True)
-    tags = TagRefSerializer(many=True)
+    tags = TicketTagRefSerializer(many=True)
     custom = serializers.DictField()
     first_responded_at = serializers.DateTimeField(allow_null=True)
     first_response_due_at = serializers.DateTimeField(allow_null=True)
@@ -146,7 +146,7 @@ def ticket_data(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-class AttachmentOutputSerializer(serializers.Serializer):
+class TicketAttachmentOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField(source="original_name")
     size = serializers.IntegerField()
@@ -159,11 +159,11 @@ class AttachmentOutputSerializer(serializers.Serializer):
         return request.build_absolute_uri(path) if request else path
 
 
-class MessageOutputSerializer(serializers.Serializer):
+class TicketMessageOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     ticket = serializers.IntegerField(source="ticket_id")
     kind = serializers.ChoiceField(choices=TicketMessage.Kind.choices)
-    author = UserRefSerializer(allow_null=True, help_text="The agent (replies and notes); null for the customer.")
+    author = TicketUserRefSerializer(allow_null=True, help_text="The agent (replies and notes); null for the customer.")
     author_name = serializers.CharField()
     author_email = serializers.CharField()
     body = serializers.CharField()
@@ -172,7 +172,7 @@ class MessageOutputSerializer(serializers.Serializer):
     in_reply_to = serializers.CharField()
     sent_at = serializers.DateTimeField(allow_null=True, help_text="Public replies: when the e-mail went out.")
     send_error = serializers.CharField()
-    attachments = AttachmentOutputSerializer(many=True, source="attachments.all")
+    attachments = TicketAttachmentOutputSerializer(many=True, source="attachments.all")
 
 
 # Input ----------------------------------------------------------------------------------------------------
@@ -227,18 +227,18 @@ class TicketUpdateSerializer(TicketInputSerializer):
         return attrs
 
 
-class MessageInputSerializer(serializers.Serializer):
+class TicketMessageInputSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=50_000)
     files = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True, use_url=False), required=False, max_length=10
     )
 
 
-class ReplyInputSerializer(MessageInputSerializer):
+class ReplyInputSerializer(TicketMessageInputSerializer):
     status = serializers.ChoiceField(
-        choices=[Ticket.Status.OPEN, Ticket.Status.PENDING, Ticket.Status.RESOLVED],
+        choices=Ticket.Status.choices,
         required=False,
-        help_text="The ticket's status after the reply (default open).",
+        help_text="The ticket's status after the reply: open (default), pending or resolved.",
     )
 
 
@@ -361,7 +361,7 @@ class TicketViewSet(ScopedViewSet):
         ticket_services.ticket_restore(actor=request.user, ticket=ticket)
         return Response(self._fresh(ticket.pk))
 
-    @extend_schema(request=ReplyInputSerializer, responses={201: MessageOutputSerializer, **errors(400, 401, 403, 404)})
+    @extend_schema(request=ReplyInputSerializer, responses={201: TicketMessageOutputSerializer, **errors(400, 401, 403, 404)})
     @action(detail=True, methods=["post"])
     def reply(self, request: Request, pk: str | None = None) -> Response:
         """A public reply, e-mailed to the requester (multipart/form-data for `files`)."""
@@ -374,22 +374,22 @@ class TicketViewSet(ScopedViewSet):
             files=data.get("files") or _files(request),
             status=data.get("status"),
         )
-        body = MessageOutputSerializer(message, context={"request": request}).data
+        body = TicketMessageOutputSerializer(message, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        request=MessageInputSerializer, responses={201: MessageOutputSerializer, **errors(400, 401, 403, 404)}
+        request=TicketMessageInputSerializer, responses={201: TicketMessageOutputSerializer, **errors(400, 401, 403, 404)}
     )
     @action(detail=True, methods=["post"])
     def note(self, request: Request, pk: str | None = None) -> Response:
         """An internal note: never sent to the customer."""
         ticket = self.get_object()
-        data = _validated(MessageInputSerializer, request)
+        data = _validated(TicketMessageInputSerializer, request)
         message = ticket_services.ticket_note(
             actor=request.user, ticket=ticket, body=data["body"], files=data.get("files") or _files(request)
         )
         return Response(
-            MessageOutputSerializer(message, context={"request": request}).data, status=status.HTTP_201_CREATED
+            TicketMessageOutputSerializer(message, context={"request": request}).data, status=status.HTTP_201_CREATED
         )
 
     @extend_schema(request=AssignInputSerializer, responses={200: TicketOutputSerializer, **errors(400, 401, 403, 404)})
@@ -427,13 +427,13 @@ class TicketViewSet(ScopedViewSet):
     def reopen(self, request: Request, pk: str | None = None) -> Response:
         return self._status(request, ticket_services.ticket_reopen)
 
-    @extend_schema(responses={200: MessageOutputSerializer(many=True), **errors(401, 403, 404)})
+    @extend_schema(responses={200: TicketMessageOutputSerializer(many=True), **errors(401, 403, 404)})
     @action(detail=True, methods=["get"])
     def messages(self, request: Request, pk: str | None = None) -> Response:
         """The conversation, oldest first (for long ones page through /api/v1/ticket-messages/?ticket=)."""
         ticket = self.get_object()
         rows = ticket_selectors.ticket_messages_for(actor=request.user, ticket=ticket)
-        return Response(MessageOutputSerializer(rows, many=True, context={"request": request}).data)
+        return Response(TicketMessageOutputSerializer(rows, many=True, context={"request": request}).data)
 
 
 class TicketMessageViewSet(ScopedViewSet):
@@ -458,15 +458,15 @@ class TicketMessageViewSet(ScopedViewSet):
 
     @extend_schema(
         parameters=[MessageFilterSerializer],
-        responses={200: MessageOutputSerializer(many=True), **errors(400, 401, 403)},
+        responses={200: TicketMessageOutputSerializer(many=True), **errors(400, 401, 403)},
     )
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(MessageOutputSerializer(page, many=True, context={"request": request}).data)
+        return self.get_paginated_response(TicketMessageOutputSerializer(page, many=True, context={"request": request}).data)
 
-    @extend_schema(responses={200: MessageOutputSerializer, **errors(401, 403, 404)})
+    @extend_schema(responses={200: TicketMessageOutputSerializer, **errors(401, 403, 404)})
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return Response(MessageOutputSerializer(self.get_object(), context={"request": request}).data)
+        return Response(TicketMessageOutputSerializer(self.get_object(), context={"request": request}).data)
 
 
 class TicketAttachmentViewSet(ScopedViewSet):
@@ -480,16 +480,16 @@ class TicketAttachmentViewSet(ScopedViewSet):
     def list_for(self, actor: Any) -> Any:
         return TicketAttachment.objects.visible_to(actor)
 
-    @extend_schema(responses={200: AttachmentOutputSerializer(many=True), **errors(401, 403)})
+    @extend_schema(responses={200: TicketAttachmentOutputSerializer(many=True), **errors(401, 403)})
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(
-            AttachmentOutputSerializer(page, many=True, context={"request": request}).data
+            TicketAttachmentOutputSerializer(page, many=True, context={"request": request}).data
         )
 
-    @extend_schema(responses={200: AttachmentOutputSerializer, **errors(401, 403, 404)})
+    @extend_schema(responses={200: TicketAttachmentOutputSerializer, **errors(401, 403, 404)})
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return Response(AttachmentOutputSerializer(self.get_object(), context={"request": request}).data)
+        return Response(TicketAttachmentOutputSerializer(self.get_object(), context={"request": request}).data)
 
     @extend_schema(responses={(200, "*/*"): bytes, **errors(401, 403, 404)})
     @action(detail=True, methods=["get"], renderer_classes=[renderers.JSONRenderer, PassthroughRenderer])
@@ -504,8 +504,8 @@ class QueueOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     email = serializers.CharField()
-    manager = UserRefSerializer(allow_null=True)
-    members = UserRefSerializer(many=True, source="members.all")
+    manager = TicketUserRefSerializer(allow_null=True)
+    members = TicketUserRefSerializer(many=True, source="members.all")
     assignment = serializers.ChoiceField(choices=Queue.Assignment.choices)
     skills = serializers.DictField(child=serializers.ListField(child=serializers.IntegerField()))
     is_default = serializers.BooleanField()
@@ -744,7 +744,7 @@ class CannedReplyViewSet(ScopedViewSet):
 
 class AgentStatusOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(allow_null=True)
-    user = UserRefSerializer()
+    user = TicketUserRefSerializer()
     away = serializers.BooleanField()
     away_since = serializers.DateTimeField(allow_null=True)
     note = serializers.CharField()

@@ -180,6 +180,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DataScopeEnum": "kehu.core.permissions.Scope",
         "TokenScopeEnum": "kehu.accounts.models.ApiToken.TokenScope",
+        "TicketKindEnum": "kehu.service.ticket_models.Ticket.Kind",  # tickets
+        "TicketMessageKindEnum": "kehu.service.ticket_models.TicketMessage.Kind",  # tickets
+        "TicketStatusEnum": "kehu.service.ticket_models.Ticket.Status",  # tickets
+        # With the ticket enums above, these two names collide too (tickets).
+        "CustomerKindEnum": "kehu.customers.models.Customer.Kind",
+        "UserStatusEnum": ["active", "invited", "deactivated"],
     },
 }
 
