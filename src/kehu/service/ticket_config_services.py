@@ -53,6 +53,7 @@ PLACEHOLDERS = (
     "organization_name",
 )
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+ANY_PLACEHOLDER_RE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
 def _fail(field: str, message: str) -> ValidationFailed:
@@ -300,7 +301,7 @@ def _clean_canned(reply: CannedReply, data: dict[str, Any]) -> None:
             raise _fail("body", _("Write the reply."))
         if len(reply.body) > 20_000:
             raise _fail("body", _("At most %(n)d characters.") % {"n": 20_000})
-        unknown = sorted({m.group(1) for m in PLACEHOLDER_RE.finditer(reply.body)} - set(PLACEHOLDERS))
+        unknown = sorted({m.group(1).strip() for m in ANY_PLACEHOLDER_RE.finditer(reply.body)} - set(PLACEHOLDERS))
         if unknown:
             raise _fail(
                 "body",
