@@ -293,7 +293,12 @@ class TicketViewSet(ScopedViewSet):
         return replace_query_param(self.request.build_absolute_uri(), "cursor", cursor) if cursor else None
 
     def _fresh(self, pk: int) -> dict[str, Any]:
-        return ticket_data(self.list_for(self.request.user).get(pk=pk))
+        """The ticket as written. A change can take it out of the actor's view (given back to a queue they
+        do not belong to): the answer then still shows what they just wrote, and nothing more."""
+        ticket = self.list_for(self.request.user).filter(pk=pk).first()
+        if ticket is None:
+            ticket = ticket_selectors.with_list_relations(Ticket.objects.filter(pk=pk)).get()
+        return ticket_data(ticket)
 
     @extend_schema(parameters=FILTER_PARAMETERS, responses={200: TicketListSerializer, **errors(400, 401, 403)})
     def list(self, request: Request) -> Response:
@@ -334,8 +339,7 @@ class TicketViewSet(ScopedViewSet):
         self._resolve_tags(data)
         data.setdefault("channel", Ticket.Channel.API)
         ticket = ticket_services.ticket_create(actor=request.user, **data)
-        ticket = Ticket.objects.select_related("owner", "queue", "customer", "contact").get(pk=ticket.pk)
-        return Response(ticket_data(ticket), status=status.HTTP_201_CREATED)
+        return Response(self._fresh(ticket.pk), status=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=TicketUpdateSerializer, responses={200: TicketOutputSerializer, **errors(400, 401, 403, 404, 409)}
@@ -406,7 +410,7 @@ class TicketViewSet(ScopedViewSet):
     def take(self, request: Request, pk: str | None = None) -> Response:
         """Pick the ticket up yourself."""
         ticket = ticket_services.ticket_take(actor=request.user, ticket=self.get_object())
-        return Response(self._fresh(ticket.pk) if can(request.user, "view", ticket) else ticket_data(ticket))
+        return Response(self._fresh(ticket.pk))
 
     def _status(self, request: Request, change: Any) -> Response:
         ticket = change(actor=request.user, ticket=self.get_object())

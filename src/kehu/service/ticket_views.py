@@ -256,6 +256,8 @@ def ticket_assign(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, exc.message)
         else:
             messages.success(request, _("Assignee saved."))
+            if not can(actor, "view", ticket):  # given back to a queue the actor does not see
+                return redirect("service:ticket_list")
     return redirect("service:ticket_detail", pk=ticket.pk)
 
 
