@@ -31,11 +31,16 @@ def mailbox_queue(tenant_a, imap_server):
 def test_the_scheduled_job_turns_new_mail_into_tickets_once(tenant_a, imap_server, mailbox_queue):
     assert mailbox_queue.imap_password_encrypted != imap_server.password
     assert mail_secrets.decrypt(mailbox_queue.imap_password_encrypted) == imap_server.password
-    imap_server.append(build(From="王先生 <wang@example.com>", To="support@kehu.test", Subject="发票问题", body="开错了"))
+    imap_server.append(
+        build(From="王先生 <wang@example.com>", To="support@kehu.test", Subject="发票问题", body="开错了")
+    )
     imap_server.append(build(From="li@example.com", To="support@kehu.test", Subject="登录问题", body="登不上"))
 
     assert ticket_tasks.mailboxes_poll() == 2
-    assert set(Ticket.objects.filter(organization=tenant_a.org).values_list("subject", flat=True)) == {"发票问题", "登录问题"}
+    assert set(Ticket.objects.filter(organization=tenant_a.org).values_list("subject", flat=True)) == {
+        "发票问题",
+        "登录问题",
+    }
     assert imap_server.unseen() == []
     queue = Queue.objects.get(pk=mailbox_queue.pk)
     assert queue.imap_last_uid == 2 and queue.imap_uidvalidity and queue.imap_error == ""
@@ -47,7 +52,9 @@ def test_the_scheduled_job_turns_new_mail_into_tickets_once(tenant_a, imap_serve
 
 
 def test_a_new_uidvalidity_does_not_duplicate_tickets(tenant_a, imap_server, mailbox_queue):
-    imap_server.append(build(From="a@example.com", To="support@kehu.test", Subject="一", Message_ID="<u1@example.com>", body="x"))
+    imap_server.append(
+        build(From="a@example.com", To="support@kehu.test", Subject="一", Message_ID="<u1@example.com>", body="x")
+    )
     poll_queue(mailbox_queue)
     Queue.objects.filter(pk=mailbox_queue.pk).update(imap_uidvalidity=1, imap_last_uid=0)  # as after a mailbox rebuild
     result = poll_queue(Queue.objects.get(pk=mailbox_queue.pk))

@@ -27,7 +27,10 @@ build = mail_intake.build_message
 @pytest.fixture
 def queue(tenant_a):
     return make_queue(
-        tenant_a, email="support@a.test", members=[tenant_a.users["service_agent"]], assignment=Queue.Assignment.LEAST_OPEN
+        tenant_a,
+        email="support@a.test",
+        members=[tenant_a.users["service_agent"]],
+        assignment=Queue.Assignment.LEAST_OPEN,
     )
 
 
@@ -65,9 +68,9 @@ def test_a_new_mail_opens_a_ticket_matched_to_the_contact_and_assigned(tenant_a,
 
 def test_subjects_and_bodies_in_chinese_charsets():
     raw = (
-        "From: a@example.com\r\nTo: support@a.test\r\nSubject: =?GB2312?B?suLK1NPKvP4=?=\r\n"
-        'MIME-Version: 1.0\r\nContent-Type: text/html; charset="gb2312"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'
-    ).encode() + "<html><body><p>第一行</p><p>镕基 &amp; 第二行</p><script>x()</script></body></html>".encode("gb18030")
+        b"From: a@example.com\r\nTo: support@a.test\r\nSubject: =?GB2312?B?suLK1NPKvP4=?=\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: text/html; charset="gb2312"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'
+    ) + "<html><body><p>第一行</p><p>镕基 &amp; 第二行</p><script>x()</script></body></html>".encode("gb18030")
     mail = mail_intake.parse(raw)
     assert mail.subject == "测试邮件"
     assert mail.body == "第一行\n\n镕基 & 第二行"  # 镕 is GBK, not GB2312: decoded as GB18030
@@ -86,7 +89,9 @@ def test_quoted_history_is_cut():
 def test_replies_thread_by_headers_and_by_the_key_from_a_known_sender(tenant_a, queue):
     agent = tenant_a.users["service_agent"]
     first = mail_intake.receive(
-        build(From="li@example.com", To="support@a.test", Subject="无法登录", Message_ID="<a1@example.com>", body="登不上")
+        build(
+            From="li@example.com", To="support@a.test", Subject="无法登录", Message_ID="<a1@example.com>", body="登不上"
+        )
     ).ticket
     reply = ticket_services.ticket_reply(actor=agent, ticket=first, body="请重置密码", status="pending")
     assert reply.in_reply_to == "<a1@example.com>"
@@ -117,7 +122,13 @@ def test_a_reply_to_a_closed_ticket_opens_a_follow_up(tenant_a, queue):
     ).ticket
     ticket_services.ticket_close(actor=tenant_a.admin, ticket=first)
     result = mail_intake.receive(
-        build(From="li@example.com", To="support@a.test", Subject="Re: 旧问题", In_Reply_To="<c1@example.com>", body="又坏了")
+        build(
+            From="li@example.com",
+            To="support@a.test",
+            Subject="Re: 旧问题",
+            In_Reply_To="<c1@example.com>",
+            body="又坏了",
+        )
     )
     assert result.outcome == "follow_up"
     assert result.ticket.follow_up_of_id == first.pk and result.ticket.subject == "旧问题"
@@ -161,7 +172,10 @@ def test_too_many_messages_from_one_sender_is_a_loop(tenant_a, queue, settings):
 
 
 def test_unknown_addresses_are_rejected_and_inactive_queues_fall_back_to_the_default(tenant_a, queue):
-    assert mail_intake.receive(build(From="a@example.com", To="nobody@a.test", Subject="x", body="x")).outcome == "rejected"
+    assert (
+        mail_intake.receive(build(From="a@example.com", To="nobody@a.test", Subject="x", body="x")).outcome
+        == "rejected"
+    )
     default = make_queue(tenant_a, name="默认", is_default=True)
     Queue.objects.filter(pk=queue.pk).update(is_active=False)
     result = mail_intake.receive(build(From="a@example.com", To="support@a.test", Subject="x", body="x"))

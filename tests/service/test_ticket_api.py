@@ -39,12 +39,20 @@ def test_create_read_update_and_conflict(tenant_a, api):
 
     response = client.patch(f"{URL}{pk}/", {"priority": "high", "version": version}, format="json")
     assert response.status_code == 200 and response.json()["priority"] == "high"
-    assert_error(client.patch(f"{URL}{pk}/", {"priority": "low", "version": version}, format="json"), 409, "version_conflict")
-    error = assert_error(client.patch(f"{URL}{pk}/", {"status": "closed", "version": 9}, format="json"), 400, "validation_failed")
+    assert_error(
+        client.patch(f"{URL}{pk}/", {"priority": "low", "version": version}, format="json"), 409, "version_conflict"
+    )
+    error = assert_error(
+        client.patch(f"{URL}{pk}/", {"status": "closed", "version": 9}, format="json"), 400, "validation_failed"
+    )
     assert "status" in error["fields"]
-    error = assert_error(client.post(URL, {"subject": "", "requester_email": "nope"}, format="json"), 400, "validation_failed")
+    error = assert_error(
+        client.post(URL, {"subject": "", "requester_email": "nope"}, format="json"), 400, "validation_failed"
+    )
     assert "subject" in error["fields"]
-    error = assert_error(client.post(URL, {"subject": "x", "requester_email": "nope"}, format="json"), 400, "validation_failed")
+    error = assert_error(
+        client.post(URL, {"subject": "x", "requester_email": "nope"}, format="json"), 400, "validation_failed"
+    )
     assert "requester_email" in error["fields"]
     assert client.get(f"{URL}{pk}/").json() == response.json()
 
@@ -120,7 +128,9 @@ def test_assign_take_delete_restore(tenant_a, api):
     response = api(agent).post(f"{URL}{ticket.pk}/take/")
     assert response.status_code == 200, response.content
     assert response.json()["owner"]["id"] == agent.pk and response.json()["assignment_reason"] == "taken"
-    assert_error(api(agent).post(f"{URL}{ticket.pk}/assign/", {"owner": manager.pk}, format="json"), 403, "permission_denied")
+    assert_error(
+        api(agent).post(f"{URL}{ticket.pk}/assign/", {"owner": manager.pk}, format="json"), 403, "permission_denied"
+    )
     error = assert_error(
         api(manager).post(f"{URL}{ticket.pk}/assign/", {"owner": tenant_a.users["sales_rep"].pk}, format="json"),
         400,
@@ -163,11 +173,17 @@ def test_queues_keep_the_password_write_only(tenant_a, api):
     pk = body["id"]
     error = assert_error(client.post("/api/v1/queues/", {"name": "售后"}, format="json"), 400, "validation_failed")
     assert "name" in error["fields"]
-    error = assert_error(client.post("/api/v1/queues/", {"name": "二", "email": "support@a.test"}, format="json"), 400, "validation_failed")
+    error = assert_error(
+        client.post("/api/v1/queues/", {"name": "二", "email": "support@a.test"}, format="json"),
+        400,
+        "validation_failed",
+    )
     assert "email" in error["fields"]
     response = client.patch(f"/api/v1/queues/{pk}/", {"assignment": "least_open", "version": 1}, format="json")
     assert response.status_code == 200 and response.json()["version"] == 2
-    assert_error(client.patch(f"/api/v1/queues/{pk}/", {"name": "y", "version": 1}, format="json"), 409, "version_conflict")
+    assert_error(
+        client.patch(f"/api/v1/queues/{pk}/", {"name": "y", "version": 1}, format="json"), 409, "version_conflict"
+    )
     old = Queue.objects.get(pk=pk).web_token
     client.post(f"/api/v1/queues/{pk}/new-web-address/")
     assert Queue.objects.get(pk=pk).web_token != old
@@ -186,9 +202,15 @@ def test_canned_replies_render_for_a_ticket(tenant_a, api):
         "validation_failed",
     )
     assert "ticket" in error["fields"]
-    assert_error(api(agent).post("/api/v1/canned-replies/", {"title": "x", "body": "y"}, format="json"), 403, "permission_denied")
+    assert_error(
+        api(agent).post("/api/v1/canned-replies/", {"title": "x", "body": "y"}, format="json"), 403, "permission_denied"
+    )
     admin = api(tenant_a.admin)
-    error = assert_error(admin.post("/api/v1/canned-replies/", {"title": "x", "body": "{{secret}}"}, format="json"), 400, "validation_failed")
+    error = assert_error(
+        admin.post("/api/v1/canned-replies/", {"title": "x", "body": "{{secret}}"}, format="json"),
+        400,
+        "validation_failed",
+    )
     assert "body" in error["fields"]
 
 

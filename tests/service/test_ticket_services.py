@@ -153,7 +153,9 @@ def test_reply_is_emailed_with_the_key_and_a_message_id(
     assert [e for _pk, e, _i in events].count("first_response") == 1  # only the first reply
 
 
-def test_a_reply_needs_an_address_and_notes_are_never_sent(tenant_a, agent, smtp_server, django_capture_on_commit_callbacks):
+def test_a_reply_needs_an_address_and_notes_are_never_sent(
+    tenant_a, agent, smtp_server, django_capture_on_commit_callbacks
+):
     ticket = make_ticket(tenant_a, agent, requester_email="")
     with pytest.raises(ValidationFailed) as exc:
         ticket_services.ticket_reply(actor=agent, ticket=ticket, body="您好")
@@ -195,7 +197,9 @@ def test_version_conflict_and_field_changes(tenant_a, agent, events):
     assert [t.name for t in ticket.tags.all()] == ["VIP"]
     assert any(e == "priority_changed" and i["after"] == "urgent" for _pk, e, i in events)
     with pytest.raises(VersionConflict):
-        ticket_services.ticket_update(actor=agent, ticket=Ticket.objects.get(pk=ticket.pk), expected_version=stale, data={"subject": "x"})
+        ticket_services.ticket_update(
+            actor=agent, ticket=Ticket.objects.get(pk=ticket.pk), expected_version=stale, data={"subject": "x"}
+        )
     with pytest.raises(ValidationFailed) as exc:
         ticket_services.ticket_update(actor=agent, ticket=ticket, expected_version=None, data={"status": "closed"})
     assert "status" in exc.value.fields
@@ -231,7 +235,11 @@ def test_agents_see_their_own_and_their_queues_unassigned_tickets(tenant_a):
         assert can(agent, "view", Ticket.objects.get(pk=ticket.pk)) == (ticket.pk in visible)
     # The agent picks it up: it is theirs now, and open.
     ticket_services.ticket_take(actor=agent, ticket=unassigned_mine)
-    assert (unassigned_mine.owner, unassigned_mine.status, unassigned_mine.assignment_reason) == (agent, S.OPEN, "taken")
+    assert (unassigned_mine.owner, unassigned_mine.status, unassigned_mine.assignment_reason) == (
+        agent,
+        S.OPEN,
+        "taken",
+    )
     with pytest.raises(NotFound):
         ticket_services.ticket_take(actor=agent, ticket=Ticket.objects.get(pk=unassigned_other.pk))
 

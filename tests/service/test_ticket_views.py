@@ -57,12 +57,32 @@ def test_an_agent_logs_a_phone_call(tenant_a, agent_client):
     make_contact(tenant_a, customer, name="陈静", email="chen@haishu.cn")
     url = reverse("service:ticket_create")
     assert "ticket-form" in _html(agent_client.get(url))
-    response = agent_client.post(url, {"subject": "", "body": "电话内容", "requester_email": "bad", "kind": "inquiry",
-                                       "priority": "normal", "channel": "phone", "assignee": "me"})
+    response = agent_client.post(
+        url,
+        {
+            "subject": "",
+            "body": "电话内容",
+            "requester_email": "bad",
+            "kind": "inquiry",
+            "priority": "normal",
+            "channel": "phone",
+            "assignee": "me",
+        },
+    )
     html = response.content.decode()
     assert response.status_code == 200 and 'data-testid="error-subject"' in html and "电话内容" in html
-    response = agent_client.post(url, {"subject": "退货咨询", "body": "客户来电问退货流程", "requester_email": "chen@haishu.cn",
-                                       "kind": "inquiry", "priority": "normal", "channel": "phone", "assignee": "me"})
+    response = agent_client.post(
+        url,
+        {
+            "subject": "退货咨询",
+            "body": "客户来电问退货流程",
+            "requester_email": "chen@haishu.cn",
+            "kind": "inquiry",
+            "priority": "normal",
+            "channel": "phone",
+            "assignee": "me",
+        },
+    )
     ticket = Ticket.objects.get(subject="退货咨询")
     assert response.status_code == 302 and response.url == reverse("service:ticket_detail", args=[ticket.pk])
     assert ticket.customer == customer and ticket.owner == tenant_a.users["service_agent"]
@@ -84,7 +104,9 @@ def test_the_ticket_page_shows_the_conversation_and_the_customer(tenant_a, agent
     assert "Why: Assigned by hand" in html
 
 
-def test_replying_noting_and_changing_status_from_the_page(tenant_a, agent_client, smtp_server, django_capture_on_commit_callbacks):
+def test_replying_noting_and_changing_status_from_the_page(
+    tenant_a, agent_client, smtp_server, django_capture_on_commit_callbacks
+):
     agent = tenant_a.users["service_agent"]
     ticket = make_ticket(tenant_a, agent, requester_email="wang@example.com")
     url = reverse("service:ticket_reply", args=[ticket.pk])
@@ -146,8 +168,16 @@ def test_queue_pages(tenant_a, client):
     agent = tenant_a.users["service_agent"]
     response = client.post(
         reverse("service:queue_create"),
-        {"name": "技术支持", "email": "tech@a.test", "members": [agent.pk], "assignment": "round_robin",
-         "is_active": "on", "web_form_enabled": "on", "imap_port": 993, "imap_password": "pw-1"},
+        {
+            "name": "技术支持",
+            "email": "tech@a.test",
+            "members": [agent.pk],
+            "assignment": "round_robin",
+            "is_active": "on",
+            "web_form_enabled": "on",
+            "imap_port": 993,
+            "imap_password": "pw-1",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     queue = Queue.objects.get(name="技术支持")
@@ -156,8 +186,10 @@ def test_queue_pages(tenant_a, client):
     assert f"/help/{queue.web_token}/ticket/" in html and "技术支持" in html
     edit = _html(client.get(reverse("service:queue_edit", args=[queue.pk])))
     assert "pw-1" not in edit and 'data-testid="password-stored"' in edit
-    response = client.post(reverse("service:queue_edit", args=[queue.pk]),
-                           {"name": "", "assignment": "manual", "imap_port": 993, "version": queue.version})
+    response = client.post(
+        reverse("service:queue_edit", args=[queue.pk]),
+        {"name": "", "assignment": "manual", "imap_port": 993, "version": queue.version},
+    )
     assert 'data-testid="error-name"' in response.content.decode()
     client.force_login(agent)
     assert client.get(reverse("service:queue_create")).status_code == 403
@@ -192,10 +224,19 @@ def web_queue(tenant_a):
 
 
 def _form_data(**extra):
-    return {"name": "刘洋", "email": "liu@example.com", "subject": "想咨询价格", "body": "请报价", "kind": "inquiry", **extra}
+    return {
+        "name": "刘洋",
+        "email": "liu@example.com",
+        "subject": "想咨询价格",
+        "body": "请报价",
+        "kind": "inquiry",
+        **extra,
+    }
 
 
-def test_the_public_form_opens_a_ticket_and_acknowledges_it(tenant_a, web_queue, smtp_server, django_capture_on_commit_callbacks):
+def test_the_public_form_opens_a_ticket_and_acknowledges_it(
+    tenant_a, web_queue, smtp_server, django_capture_on_commit_callbacks
+):
     client = Client(enforce_csrf_checks=True, HTTP_ACCEPT_LANGUAGE="en")
     url = reverse("ticket_public:form", args=[web_queue.web_token])
     page = client.get(url)

@@ -365,7 +365,9 @@ class TicketViewSet(ScopedViewSet):
         ticket_services.ticket_restore(actor=request.user, ticket=ticket)
         return Response(self._fresh(ticket.pk))
 
-    @extend_schema(request=ReplyInputSerializer, responses={201: TicketMessageOutputSerializer, **errors(400, 401, 403, 404)})
+    @extend_schema(
+        request=ReplyInputSerializer, responses={201: TicketMessageOutputSerializer, **errors(400, 401, 403, 404)}
+    )
     @action(detail=True, methods=["post"])
     def reply(self, request: Request, pk: str | None = None) -> Response:
         """A public reply, e-mailed to the requester (multipart/form-data for `files`)."""
@@ -382,7 +384,8 @@ class TicketViewSet(ScopedViewSet):
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        request=TicketMessageInputSerializer, responses={201: TicketMessageOutputSerializer, **errors(400, 401, 403, 404)}
+        request=TicketMessageInputSerializer,
+        responses={201: TicketMessageOutputSerializer, **errors(400, 401, 403, 404)},
     )
     @action(detail=True, methods=["post"])
     def note(self, request: Request, pk: str | None = None) -> Response:
@@ -466,7 +469,9 @@ class TicketMessageViewSet(ScopedViewSet):
     )
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(TicketMessageOutputSerializer(page, many=True, context={"request": request}).data)
+        return self.get_paginated_response(
+            TicketMessageOutputSerializer(page, many=True, context={"request": request}).data
+        )
 
     @extend_schema(responses={200: TicketMessageOutputSerializer, **errors(401, 403, 404)})
     def retrieve(self, request: Request, pk: str | None = None) -> Response:

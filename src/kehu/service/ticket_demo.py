@@ -195,7 +195,9 @@ def _canned(ctx: demo.DemoContext) -> None:
 def _tickets(ctx: demo.DemoContext, queues: dict[str, Queue]) -> None:
     org = ctx.organization
     existing = set(Ticket.objects.filter(organization=org).values_list("subject", flat=True))
-    contacts = list(Contact.objects.filter(organization=org, deleted_at__isnull=True).exclude(email="").order_by("pk")[:20])
+    contacts = list(
+        Contact.objects.filter(organization=org, deleted_at__isnull=True).exclude(email="").order_by("pk")[:20]
+    )
     agent = ctx.users["service_agent"]
     now = timezone.now()
     created = 0

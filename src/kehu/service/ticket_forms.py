@@ -253,7 +253,7 @@ class ReplyForm(_StyledMixin, forms.Form):
         label=_("Then the ticket is"),
         required=False,
         choices=[
-            (Ticket.Status.OPEN, _("Open")),
+            (Ticket.Status.OPEN, Ticket.Status.OPEN.label),
             (Ticket.Status.PENDING, _("Pending (waiting for the customer)")),
             (Ticket.Status.RESOLVED, _("Resolved")),
         ],

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kehu.core.models import BusinessModel, BusinessQuerySet, TenantQuerySet
 from kehu.service.models import MODULE
@@ -160,7 +161,8 @@ class Ticket(BusinessModel):
 
     class Status(models.TextChoices):
         NEW = "new", _("New")
-        OPEN = "open", _("Open")
+        # A context: "Open" alone is the timeline's link (查看); as a ticket status it reads 处理中.
+        OPEN = "open", pgettext_lazy("ticket status", "Open")
         PENDING = "pending", _("Pending")
         RESOLVED = "resolved", _("Resolved")
         CLOSED = "closed", _("Closed")
