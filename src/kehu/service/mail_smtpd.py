@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from kehu.service import mail_intake
 from kehu.service.ticket_models import Queue
@@ -30,7 +30,8 @@ def _known_address(address: str) -> bool:
             .exists()
         )
     finally:
-        close_old_connections()
+        # The worker threads are a shared pool: no connection stays behind in one of them.
+        connections.close_all()
 
 
 def deliver(raw: bytes, recipients: list[str], mail_from: str | None) -> mail_intake.IntakeResult:
@@ -38,7 +39,7 @@ def deliver(raw: bytes, recipients: list[str], mail_from: str | None) -> mail_in
     try:
         return mail_intake.receive(raw, recipients=recipients, envelope_from=mail_from)
     finally:
-        close_old_connections()
+        connections.close_all()
 
 
 class IntakeHandler:
