@@ -229,12 +229,20 @@ def test_custom_fields_of_tickets(tenant_a, api):
     admin = api(tenant_a.admin)
     response = admin.post(
         "/api/v1/custom-fields/",
-        {"record_type": "service.ticket", "key": "device_sn", "label": "设备序列号", "field_type": "text", "required": True},
+        {
+            "record_type": "service.ticket",
+            "key": "device_sn",
+            "label": "设备序列号",
+            "field_type": "text",
+            "required": True,
+        },
         format="json",
     )
     assert response.status_code == 201, response.content
     agent = api(tenant_a.users["service_agent"])
     error = assert_error(agent.post(URL, {"subject": "异响"}, format="json"), 400, "validation_failed")
     assert "custom.device_sn" in error["fields"]
-    response = agent.post(URL, {"subject": "异响", "custom": {"device_sn": "SN-001"}, "assign_to_me": True}, format="json")
+    response = agent.post(
+        URL, {"subject": "异响", "custom": {"device_sn": "SN-001"}, "assign_to_me": True}, format="json"
+    )
     assert response.status_code == 201 and response.json()["custom"] == {"device_sn": "SN-001"}
