@@ -31,6 +31,12 @@ NOT_BUSINESS = {
     "sales.webform": "organisation configuration: a web-to-lead form, read through lead_selectors",  # leads
     "sales.assignmentrule": "organisation configuration: one automatic assignment rule",  # leads
     "sales.leadsettings": "one settings row per organisation, read through lead_settings_for",  # leads
+    "service.ticketcounter": "one counter row per organisation: its last ticket number",  # tickets
+    "service.tickettag": "link row of a ticket and a tag, read through the ticket",  # tickets
+    "service.ticketmessage": "part of its ticket's conversation, visible exactly when the ticket is",  # tickets
+    "service.ticketattachment": "a file of a ticket message, visible exactly when the ticket is",  # tickets
+    "service.cannedreply": "organisation configuration: shared canned replies",  # tickets
+    "service.agentstatus": "one availability row per agent, read through the ticket selectors",  # tickets
     "core.importrow": "outcome of one row of an import job, read through the job",  # imports
 }
 
