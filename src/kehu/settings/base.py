@@ -195,6 +195,10 @@ CELERY_BEAT_SCHEDULE.update(
         "customers.recycle_bin_purge": {"task": "customers.recycle_bin_purge", "schedule": timedelta(hours=6)},
     }
 )
+# Service: SLA warnings and escalations (service/sla_tasks.py); reads only the tickets whose moment has come.
+CELERY_BEAT_SCHEDULE["service.sla_sweep"] = {"task": "service.sla_sweep", "schedule": timedelta(minutes=1)}
+# The public address of this Kehu, for links in e-mails sent by jobs (satisfaction surveys): no request there.
+KEHU_BASE_URL = env_str("KEHU_BASE_URL", "http://127.0.0.1:8000")
 
 API_TOKEN_DEFAULT_EXPIRY = timedelta(days=365)
 
