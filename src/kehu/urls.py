@@ -20,6 +20,9 @@ urlpatterns = [
     path("customers/", include("kehu.customers.urls")),
     path("sales/", include("kehu.sales.urls")),
     path("service/", include("kehu.service.urls")),
+    # Public pages of the service module (no login): the help centre and the satisfaction survey.
+    path("help/", include("kehu.service.knowledge_public_urls")),
+    path("survey/", include("kehu.service.survey_urls")),
     path("platform/", admin.site.urls),
     path("api/v1/", include("kehu.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

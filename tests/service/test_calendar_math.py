@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from kehu.service.calendar_holidays import available_years, cn_schedule
 from kehu.service.calendar_math import (
     DEFAULT_WEEKLY,
     Calendar,
@@ -15,7 +16,6 @@ from kehu.service.calendar_math import (
     business_seconds_between,
     next_working_instant,
 )
-from kehu.service.calendar_holidays import available_years, cn_schedule
 
 SH = ZoneInfo("Asia/Shanghai")
 HOUR = 3600

@@ -146,9 +146,7 @@ def test_resolution_met_and_missed_are_recorded_and_a_reopen_continues(tenant_a,
 
 
 def test_the_policys_own_calendar_is_used(tenant_a):
-    weekend = make_calendar(
-        tenant_a, name="全天候", working_hours=[(d, 0, 1440) for d in range(7)]
-    )
+    weekend = make_calendar(tenant_a, name="全天候", working_hours=[(d, 0, 1440) for d in range(7)])
     make_policy(tenant_a, is_default=True, calendar=weekend)
     ticket = make_ticket(tenant_a, created_at=at(7, 23), priority="urgent")  # Saturday 23:00
     assert ticket.first_response_due_at == at(7, 23, 30)
@@ -182,7 +180,9 @@ def test_holidays_applied_in_one_click_are_idempotent_and_keep_manual_edits(tena
     assert (again.added, again.updated, again.removed) == (0, 0, 0)
 
     day = CalendarDay.objects.get(calendar=calendar, date="2026-10-07")
-    sla_services.calendar_day_update(actor=tenant_a.admin, day=day, expected_version=day.version, data={"kind": "workday"})
+    sla_services.calendar_day_update(
+        actor=tenant_a.admin, day=day, expected_version=day.version, data={"kind": "workday"}
+    )
     third = sla_services.calendar_apply_cn_holidays(actor=tenant_a.admin, calendar=calendar, year=2026)
     assert third.kept == 1
     day.refresh_from_db()

@@ -63,4 +63,6 @@ def cn_schedule(year: int) -> YearSchedule | None:
     for item in raw["workdays"]:
         days.append(ScheduledDay(date.fromisoformat(item["date"]), "workday", item["name"], item.get("name_en", "")))
     days.sort(key=lambda d: d.date)
-    return YearSchedule(year=year, provisional=bool(raw.get("provisional")), source=raw.get("source", ""), days=tuple(days))
+    return YearSchedule(
+        year=year, provisional=bool(raw.get("provisional")), source=raw.get("source", ""), days=tuple(days)
+    )

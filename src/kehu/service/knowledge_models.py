@@ -58,6 +58,8 @@ class KbArticleQuerySet(BusinessQuerySet):
             return self.none()
         qs = self.filter(organization_id=actor.organization_id, deleted_at__isnull=True)
         scope = scope_filter(actor, actor.grant_for(self.model.module).scope)
+        if not scope:  # the whole organisation: an empty Q would vanish from the OR below
+            return qs
         return qs.filter(Q(status=KbArticle.Status.PUBLISHED) | scope)
 
     def in_recycle_bin_for(self, actor: Any) -> KbArticleQuerySet:
@@ -80,7 +82,12 @@ class KbArticle(BusinessModel):
         PUBLISHED = "published", _("Published")
 
     category = models.ForeignKey(
-        KbCategory, null=True, blank=True, on_delete=models.SET_NULL, related_name="articles", verbose_name=_("category")
+        KbCategory,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="articles",
+        verbose_name=_("category"),
     )
     title = models.CharField(_("title"), max_length=200)
     body = models.TextField(_("text"))
@@ -97,7 +104,9 @@ class KbArticle(BusinessModel):
         indexes = [
             models.Index(fields=["organization", "updated_at", "id"], condition=LIVE, name="kb_article_org_updated"),
             models.Index(
-                fields=["organization", "status", "category", "updated_at"], condition=LIVE, name="kb_article_org_status"
+                fields=["organization", "status", "category", "updated_at"],
+                condition=LIVE,
+                name="kb_article_org_status",
             ),
             models.Index(fields=["organization", "title"], condition=LIVE, name="kb_article_org_title"),
         ]

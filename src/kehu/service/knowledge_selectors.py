@@ -145,7 +145,9 @@ def help_centre_by_slug(slug: str) -> HelpCentre:
     active with the service module enabled."""
     from kehu.core import modules
 
-    centre = HelpCentre.objects.filter(slug=(slug or "")[:50].lower(), is_public=True).select_related("organization").first()
+    centre = (
+        HelpCentre.objects.filter(slug=(slug or "")[:50].lower(), is_public=True).select_related("organization").first()
+    )
     if centre is None or not centre.organization.is_active or not modules.is_enabled(centre.organization, "service"):
         raise NotFound()
     return centre
@@ -168,3 +170,64 @@ def public_article(centre: HelpCentre, pk: Any) -> KbArticle:
 
 def help_centre_of(actor: Any) -> HelpCentre:
     return help_centre_for(actor.organization)
+
+
+# Keyset pages of the article list ----------------------------------------------------------------------
+
+ORDERINGS = ("-updated_at", "updated_at", "title", "-title")
+PAGE_SIZE = 50
+
+
+@dataclass
+class ArticlePage:
+    items: list[KbArticle]
+    ordering: str
+    next_cursor: str | None = None
+
+
+def _encode(ordering: str, article: KbArticle) -> str:
+    import base64
+    import json
+
+    value = getattr(article, ordering.lstrip("-"))
+    payload = {"o": ordering, "v": value.isoformat() if hasattr(value, "isoformat") else value, "i": article.pk}
+    return base64.urlsafe_b64encode(json.dumps(payload, ensure_ascii=False).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, ordering: str) -> tuple[Any, int] | None:
+    """(value, pk) of a cursor of this ordering, or None for anything else (a stale or forged cursor
+    simply starts at the first page)."""
+    import base64
+    import binascii
+    import json
+    from datetime import datetime
+
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if payload["o"] != ordering:
+            return None
+        value, pk = payload["v"], int(payload["i"])
+        if not isinstance(value, str) or "\x00" in value:
+            return None
+        if ordering.lstrip("-") == "updated_at":
+            value = datetime.fromisoformat(value)
+        return value, pk
+    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return None
+
+
+def article_page(qs: QuerySet[KbArticle], *, ordering: str, cursor: str | None, limit: int = PAGE_SIZE) -> ArticlePage:
+    """One page after `cursor` in `ordering` (then id), without a COUNT."""
+    ordering = ordering if ordering in ORDERINGS else ORDERINGS[0]
+    name, descending = ordering.lstrip("-"), ordering.startswith("-")
+    position = _decode(cursor, ordering) if cursor else None
+    if position is not None:
+        value, pk = position
+        op = "lt" if descending else "gt"
+        qs = qs.filter(Q(**{f"{name}__{op}": value}) | Q(**{name: value, f"pk__{op}": pk}))
+    order = (f"-{name}", "-pk") if descending else (name, "pk")
+    rows = list(qs.order_by(*order)[: limit + 1])
+    page = ArticlePage(items=rows[:limit], ordering=ordering)
+    if len(rows) > limit:
+        page.next_cursor = _encode(ordering, rows[limit - 1])
+    return page

@@ -165,7 +165,9 @@ def kb_article_create(*, actor: Any, **data: Any) -> KbArticle:
 
 
 @transaction.atomic
-def kb_article_update(*, actor: Any, article: KbArticle, expected_version: int | None, data: dict[str, Any]) -> KbArticle:
+def kb_article_update(
+    *, actor: Any, article: KbArticle, expected_version: int | None, data: dict[str, Any]
+) -> KbArticle:
     require(actor, "edit", article)
     _check_version(article, expected_version)
     fields = ["title", "body", "category", "status", "published_at"]

@@ -84,7 +84,9 @@ class WorkingPeriod(models.Model):
         indexes = [models.Index(fields=["organization", "calendar", "weekday"], name="bcal_period_day")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(start_minute__gte=0, end_minute__lte=MINUTES_PER_DAY, start_minute__lt=models.F("end_minute")),
+                condition=Q(
+                    start_minute__gte=0, end_minute__lte=MINUTES_PER_DAY, start_minute__lt=models.F("end_minute")
+                ),
                 name="bcal_period_valid",
             )
         ]

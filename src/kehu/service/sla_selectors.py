@@ -31,9 +31,10 @@ def calendar_list_for(*, actor: Any) -> QuerySet[BusinessCalendar]:
     """The organisation's calendars. Every organisation has a default one: it is made on first look."""
     from kehu.core.permissions import can
 
-    if can(actor, "view", BusinessCalendar) and not BusinessCalendar.objects.filter(
-        organization_id=actor.organization_id
-    ).exists():
+    if (
+        can(actor, "view", BusinessCalendar)
+        and not BusinessCalendar.objects.filter(organization_id=actor.organization_id).exists()
+    ):
         sla_services.ensure_default_calendar(actor.organization)
     return BusinessCalendar.objects.visible_to(actor).prefetch_related("periods")
 
@@ -110,7 +111,7 @@ class Clock:
 
 
 def duration_label(seconds: int) -> str:
-    """"2 h 15 min", "3 d 4 h" (business time: a "day" here is 24 hours of it, rarely reached)."""
+    """ "2 h 15 min", "3 d 4 h" (business time: a "day" here is 24 hours of it, rarely reached)."""
     minutes = max(int(seconds) // 60, 0)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
@@ -157,12 +158,18 @@ def ticket_clocks(ticket: Ticket, *, now: datetime | None = None, state: TicketS
     if fr_due is None:
         fr = Clock("first_response", _("First response"), None, "none")
     elif ticket.first_responded_at is not None:
-        fr = Clock("first_response", _("First response"), fr_due, "met" if ticket.first_responded_at <= fr_due else "missed")
+        fr = Clock(
+            "first_response", _("First response"), fr_due, "met" if ticket.first_responded_at <= fr_due else "missed"
+        )
     elif ticket.status in sla_services.DONE:
         fr = Clock("first_response", _("First response"), fr_due, "none")
     else:
         seconds = left(fr_due)
-        fr_state = "overdue" if now >= fr_due else ("warning" if state.first_response_warn_at and now >= state.first_response_warn_at else "running")
+        fr_state = (
+            "overdue"
+            if now >= fr_due
+            else ("warning" if state.first_response_warn_at and now >= state.first_response_warn_at else "running")
+        )
         fr = Clock("first_response", _("First response"), fr_due, fr_state, seconds)
     res_due = ticket.resolution_due_at
     if res_due is None:
@@ -174,7 +181,11 @@ def ticket_clocks(ticket: Ticket, *, now: datetime | None = None, state: TicketS
         res = Clock("resolution", _("Resolution"), res_due, "paused", left_at_pause(state, res_due, calendar))
     else:
         seconds = left(res_due)
-        res_state = "overdue" if now >= res_due else ("warning" if state.resolution_warn_at and now >= state.resolution_warn_at else "running")
+        res_state = (
+            "overdue"
+            if now >= res_due
+            else ("warning" if state.resolution_warn_at and now >= state.resolution_warn_at else "running")
+        )
         res = Clock("resolution", _("Resolution"), res_due, res_state, seconds)
     result.clocks = [fr, res]
     return result
@@ -212,7 +223,9 @@ class Period:
         return datetime.combine(self.end + timedelta(days=1), time(), tzinfo=ZoneInfo(self.tz))
 
 
-def period_for(key: str, *, tz: str, today: date | None = None, start: date | None = None, end: date | None = None) -> Period:
+def period_for(
+    key: str, *, tz: str, today: date | None = None, start: date | None = None, end: date | None = None
+) -> Period:
     """A reporting period in the organisation's time zone (weeks start on Monday)."""
     today = today or timezone.localtime(timezone.now(), ZoneInfo(tz)).date()
     if key == "custom":
@@ -260,7 +273,9 @@ class ComplianceRow:
         return self._pct(self.resolution_met, self.resolution_missed)
 
 
-def sla_compliance_for(*, actor: Any, period: Period, group_by: str = "owner", now: datetime | None = None) -> list[ComplianceRow]:
+def sla_compliance_for(
+    *, actor: Any, period: Period, group_by: str = "owner", now: datetime | None = None
+) -> list[ComplianceRow]:
     """Per agent (owner) or queue: of the visible tickets created in the period that have SLA targets,
     how many first responses and resolutions met their due date. A target still running is counted
     neither way; one past due and not reached counts as missed."""
@@ -315,7 +330,14 @@ def sla_compliance_for(*, actor: Any, period: Period, group_by: str = "owner", n
 def total_row(rows: list[ComplianceRow]) -> ComplianceRow:
     total = ComplianceRow(key="total", label=_("Total"))
     for row in rows:
-        for name in ("tickets", "with_sla", "first_response_met", "first_response_missed", "resolution_met", "resolution_missed"):
+        for name in (
+            "tickets",
+            "with_sla",
+            "first_response_met",
+            "first_response_missed",
+            "resolution_met",
+            "resolution_missed",
+        ):
             setattr(total, name, getattr(total, name) + getattr(row, name))
     return total
 

@@ -169,7 +169,9 @@ def _write_periods(calendar: BusinessCalendar, periods: list[tuple[int, int, int
     WorkingPeriod.objects.filter(calendar=calendar).delete()
     WorkingPeriod.objects.bulk_create(
         [
-            WorkingPeriod(organization_id=calendar.organization_id, calendar=calendar, weekday=d, start_minute=s, end_minute=e)
+            WorkingPeriod(
+                organization_id=calendar.organization_id, calendar=calendar, weekday=d, start_minute=s, end_minute=e
+            )
             for d, s, e in periods
         ]
     )
@@ -406,8 +408,7 @@ def calendar_apply_cn_holidays(*, actor: Any, calendar: BusinessCalendar, year: 
         raise _invalid("year", _("Kehu has public holidays for: %(years)s.") % {"years": years})
     english = (actor.organization.language or "").startswith("en")
     existing = {
-        d.date: d
-        for d in CalendarDay.objects.filter(calendar=calendar, date__year=schedule.year).select_for_update()
+        d.date: d for d in CalendarDay.objects.filter(calendar=calendar, date__year=schedule.year).select_for_update()
     }
     added = updated = kept = removed = 0
     scheduled_dates = set()
@@ -463,7 +464,9 @@ def load_calendar(calendar: BusinessCalendar) -> Calendar:
     holidays, workdays = set(), set()
     for day, kind in CalendarDay.objects.filter(calendar=calendar).values_list("date", "kind"):
         (workdays if kind == CalendarDay.Kind.WORKDAY else holidays).add(day)
-    return Calendar(time_zone=calendar.time_zone, weekly=weekly, holidays=frozenset(holidays), workdays=frozenset(workdays))
+    return Calendar(
+        time_zone=calendar.time_zone, weekly=weekly, holidays=frozenset(holidays), workdays=frozenset(workdays)
+    )
 
 
 # SLA policies ----------------------------------------------------------------------------------------
@@ -647,7 +650,9 @@ def sla_policy_create(*, actor: Any, **data: Any) -> SlaPolicy:
 
 
 @transaction.atomic
-def sla_policy_update(*, actor: Any, policy: SlaPolicy, expected_version: int | None, data: dict[str, Any]) -> SlaPolicy:
+def sla_policy_update(
+    *, actor: Any, policy: SlaPolicy, expected_version: int | None, data: dict[str, Any]
+) -> SlaPolicy:
     """Change a policy. Tickets keep the due dates they were given; the new targets apply to tickets
     created (or re-prioritised) from now on."""
     require(actor, "edit", policy)
@@ -703,7 +708,9 @@ def sla_policy_move(*, actor: Any, policy: SlaPolicy, direction: str) -> SlaPoli
     return policy
 
 
-def policy_for(*, organization_id: int, priority: str, tier: str, policies: list[SlaPolicy] | None = None) -> SlaPolicy | None:
+def policy_for(
+    *, organization_id: int, priority: str, tier: str, policies: list[SlaPolicy] | None = None
+) -> SlaPolicy | None:
     """The first active rule (by order) whose priorities and tiers match, else the active default policy."""
     if policies is None:
         policies = list(
@@ -805,7 +812,9 @@ def resolution_running(state: TicketSla, ticket: Ticket) -> bool:
     return ticket.status in RUNNING and state.paused_since is None and ticket.resolution_due_at is not None
 
 
-def _pending_event(warn_at: datetime | None, warned: datetime | None, due: datetime, breached: datetime | None) -> datetime | None:
+def _pending_event(
+    warn_at: datetime | None, warned: datetime | None, due: datetime, breached: datetime | None
+) -> datetime | None:
     if breached is not None:
         return None
     if warned is None and warn_at is not None and warn_at < due:
@@ -828,7 +837,10 @@ def next_check(state: TicketSla, ticket: Ticket) -> datetime | None:
     if resolution_running(state, ticket):
         events.append(
             _pending_event(
-                state.resolution_warn_at, state.resolution_warned_at, ticket.resolution_due_at, state.resolution_breached_at
+                state.resolution_warn_at,
+                state.resolution_warned_at,
+                ticket.resolution_due_at,
+                state.resolution_breached_at,
             )
         )
     events = [e for e in events if e is not None]

@@ -146,7 +146,11 @@ def _due_events(state: TicketSla, ticket: Ticket, now: datetime) -> list[tuple[s
     if sla_services.resolution_running(state, ticket) and state.resolution_breached_at is None:
         if now >= ticket.resolution_due_at:
             events.append(("resolution", "breach"))
-        elif state.resolution_warned_at is None and state.resolution_warn_at is not None and now >= state.resolution_warn_at:
+        elif (
+            state.resolution_warned_at is None
+            and state.resolution_warn_at is not None
+            and now >= state.resolution_warn_at
+        ):
             events.append(("resolution", "warn"))
     return events
 

@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 
 from kehu.core.errors import NotFound
 from kehu.service.models import Survey
-from kehu.service.survey_models import SCORES
 from kehu.service.sla_selectors import Period, _labels
+from kehu.service.survey_models import SCORES
 
 
 def survey_list_for(
