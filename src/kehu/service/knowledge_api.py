@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -169,7 +170,7 @@ class SuggestFilterSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("text") and not attrs.get("ticket"):
-            raise serializers.ValidationError({"text": ["Give the ticket's text or its id."]})
+            raise serializers.ValidationError({"text": [_("Give the ticket's text or its id.")]})
         return attrs
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -54,7 +55,7 @@ class PeriodSerializer(serializers.Serializer):
     def _minutes(self, value: str, name: str) -> int:
         match = _HHMM.match(value or "")
         if not match or (match.group(1) == "24" and match.group(2) != "00"):
-            raise serializers.ValidationError({name: ["Use HH:MM, e.g. 09:00."]})
+            raise serializers.ValidationError({name: [_("Use HH:MM, e.g. 09:00.")]})
         return int(match.group(1)) * 60 + int(match.group(2))
 
     def validate(self, attrs: dict[str, Any]) -> tuple[int, int, int]:
@@ -328,7 +329,7 @@ class SlaPolicyViewSet(ScopedViewSet):
     module = MODULE
     queryset = SlaPolicy.objects.none()
     ordering_fields = ["position", "name", "id"]
-    ordering = "position"
+    ordering = ("is_default", "position")  # the order rules are tried in: the default policy last
 
     def list_for(self, actor: Any) -> Any:
         return sla_selectors.policy_list_for(actor=actor)

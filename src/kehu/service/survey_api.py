@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
@@ -74,7 +75,7 @@ class SurveyFilterSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("since") and attrs.get("until") and attrs["until"] < attrs["since"]:
-            raise serializers.ValidationError({"until": ["The end must not be before the start."]})
+            raise serializers.ValidationError({"until": [_("The end must not be before the start.")]})
         return attrs
 
 
@@ -88,9 +89,11 @@ class SummaryFilterSerializer(serializers.Serializer):
         if attrs["period"] == "custom":
             since, until = attrs.get("since"), attrs.get("until")
             if not since or not until:
-                raise serializers.ValidationError({"since": ["A custom period needs since and until."]})
+                raise serializers.ValidationError({"since": [_("A custom period needs since and until.")]})
             if until < since or (until - since).days > 366:
-                raise serializers.ValidationError({"until": ["Choose an end after the start, at most a year later."]})
+                raise serializers.ValidationError(
+                    {"until": [_("Choose an end after the start, at most a year later.")]}
+                )
         return attrs
 
 
