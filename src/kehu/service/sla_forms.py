@@ -97,7 +97,7 @@ class SlaPolicyForm(forms.Form):
         empty_label=_("The default calendar"),
     )
     warning_percent = forms.IntegerField(
-        label=_("Warn at (% of the target)"), min_value=0, max_value=99, initial=80, help_text=_("0: no warning.")
+        label=_("Warn at (percent of the target)"), min_value=0, max_value=99, initial=80, help_text=_("0: no warning.")
     )
     notify_queue_manager = forms.BooleanField(label=_("Notify the queue's manager"), required=False, initial=True)
     notify_team_manager = forms.BooleanField(label=_("Notify the assignee's team manager"), required=False)

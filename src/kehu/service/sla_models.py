@@ -165,7 +165,7 @@ class SlaPolicy(models.Model):
         verbose_name=_("calendar"),
         help_text=_("Empty: the organisation's default calendar."),
     )
-    warning_percent = models.PositiveSmallIntegerField(_("warn at (% of the target)"), default=80)
+    warning_percent = models.PositiveSmallIntegerField(_("warn at (percent of the target)"), default=80)
     notify_queue_manager = models.BooleanField(_("notify the queue's manager"), default=True)
     notify_team_manager = models.BooleanField(_("notify the assignee's team manager"), default=False)
     reassign = models.CharField(_("reassign"), max_length=20, choices=Reassign.choices, default="", blank=True)

@@ -355,9 +355,9 @@ def service_report(request: HttpRequest) -> HttpResponse:
         "csat": [row.csat_pct for row in csat_agents],
         "distribution": csat_total.distribution,
         "names": {
-            "first_response": _("First response met %"),
-            "resolution": _("Resolution met %"),
-            "csat": _("CSAT %"),
+            "first_response": _("First response met"),
+            "resolution": _("Resolution met"),
+            "csat": _("CSAT"),
             "scores": _("Answers by score"),
         },
     }

@@ -122,7 +122,7 @@ class Migration(migrations.Migration):
                 ('is_default', models.BooleanField(default=False, help_text='Applies to tickets that no other policy matches.', verbose_name='default policy')),
                 ('priorities', models.JSONField(blank=True, default=list, verbose_name='priorities')),
                 ('tiers', models.JSONField(blank=True, default=list, verbose_name='customer tiers')),
-                ('warning_percent', models.PositiveSmallIntegerField(default=80, verbose_name='warn at (% of the target)')),
+                ('warning_percent', models.PositiveSmallIntegerField(default=80, verbose_name='warn at (percent of the target)')),
                 ('notify_queue_manager', models.BooleanField(default=True, verbose_name="notify the queue's manager")),
                 ('notify_team_manager', models.BooleanField(default=False, verbose_name="notify the assignee's team manager")),
                 ('reassign', models.CharField(blank=True, choices=[('', 'Do not reassign'), ('queue_manager', "To the queue's manager"), ('team_manager', "To the assignee's team manager"), ('user', 'To a named colleague')], default='', max_length=20, verbose_name='reassign')),
