@@ -214,3 +214,14 @@ def test_two_sweeps_at_once_escalate_each_ticket_once(tenant_a):
     assert AuditEntry.objects.filter(action="ticket.sla_breach").count() == 20
     assert sum(r.breached for r in results) <= 20
     assert TicketSla.objects.filter(first_response_breached_at__isnull=True).count() == 0
+
+
+def test_a_backlog_is_taken_over_several_runs_when_the_time_budget_runs_out(setup):
+    tenant, _policy, queue, _agent, _manager = setup
+    for _ in range(6):
+        make_ticket(tenant, created_at=MONDAY_10, queue=queue, priority="urgent")
+    now = MONDAY_10 + timedelta(minutes=31)
+    first = sla_sweep(now=now, batch_size=2, time_budget=0)
+    assert first.stopped_early and first.breached == 2
+    second = sla_sweep(now=now, batch_size=2, time_budget=None)
+    assert second.breached == 4 and not second.stopped_early

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from email.header import decode_header, make_header
 
 import pytest
 from django.utils import timezone
@@ -30,7 +31,8 @@ def emailed(tenant_a, smtp_server, django_capture_on_commit_callbacks):
         resolve(ticket)
     (message,) = smtp_server.wait_for(1)
     assert message["X-RcptTo"] == "li.lei@customer.example"
-    assert str(ticket.number) in message["Subject"]
+    subject = str(make_header(decode_header(message["Subject"])))
+    assert f"#{ticket.number}" in subject and "打印机无法连接" in subject
     text = smtp_server.body(message).replace("\r\n", "\n")
     links = dict(re.findall(r"^(\d)[^:]*: (https://crm\.example\.com/survey/\S+)$", text, flags=re.M))
     assert sorted(links) == ["1", "2", "3", "4", "5"]
@@ -148,5 +150,5 @@ def test_the_email_is_in_the_organisations_language(tenant_a, smtp_server, djang
     with django_capture_on_commit_callbacks(execute=True):
         resolve(ticket)
     (message,) = smtp_server.wait_for(1)
-    assert message["Subject"].startswith("How did we do?")
+    assert str(make_header(decode_header(message["Subject"]))).startswith("How did we do?")
     assert message.is_multipart()  # a text and an HTML version

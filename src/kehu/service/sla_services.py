@@ -760,12 +760,21 @@ def _state_for(ticket: Ticket) -> TicketSla:
 
 
 def assign_policy(
-    state: TicketSla, ticket: Ticket, *, policies: list[SlaPolicy] | None = None, calendars: CalendarCache | None = None
+    state: TicketSla,
+    ticket: Ticket,
+    *,
+    policies: list[SlaPolicy] | None = None,
+    calendars: CalendarCache | None = None,
+    tier: str | None = None,
 ) -> None:
-    """Pick the ticket's policy and copy its targets and calendar onto the SLA row (nothing saved)."""
+    """Pick the ticket's policy and copy its targets and calendar onto the SLA row (nothing saved).
+    `tier`: the customer's tier when the caller knows it (else it is read)."""
     calendars = calendars or CalendarCache()
     policy = policy_for(
-        organization_id=ticket.organization_id, priority=ticket.priority, tier=_tier_of(ticket), policies=policies
+        organization_id=ticket.organization_id,
+        priority=ticket.priority,
+        tier=_tier_of(ticket) if tier is None else tier,
+        policies=policies,
     )
     state.policy = policy
     if policy is None:

@@ -30,7 +30,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import F
 from django.urls import NoReverseMatch
-from django.utils import formats, timezone, translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kehu.core import audit, modules
@@ -40,12 +40,37 @@ from kehu.service.models import MODULE, SlaPolicy, Ticket, TicketSla
 
 SYSTEM_LABEL = "Kehu SLA"
 BATCH_SIZE = 1000
+# A run stops taking new batches after this long (the beat starts one every minute); what is left stays
+# due and the next run takes it. Only a backlog (a sweep after downtime) ever meets the limit.
+TIME_BUDGET_SECONDS = 50.0
 PRIORITY_STEPS = {
     Ticket.Priority.LOW: Ticket.Priority.NORMAL,
     Ticket.Priority.NORMAL: Ticket.Priority.HIGH,
     Ticket.Priority.HIGH: Ticket.Priority.URGENT,
 }
 TARGETS = ("first_response", "resolution")
+# What the sweep reads of each due row: the clocks, and the ticket's state (not its text or custom fields).
+TICKET_SLA_FIELDS = [
+    f.name for f in TicketSla._meta.concrete_fields if f.name not in ("ticket", "organization", "updated_at")
+]
+TICKET_FIELDS = [
+    "organization",
+    "number",
+    "subject",
+    "priority",
+    "status",
+    "owner",
+    "queue",
+    "customer",
+    "created_at",
+    "deleted_at",
+    "version",
+    "first_responded_at",
+    "resolved_at",
+    "closed_at",
+    "first_response_due_at",
+    "resolution_due_at",
+]
 
 
 @dataclass
@@ -58,6 +83,7 @@ class SweepResult:
     reassigned: int = 0
     raised: int = 0
     seconds: float = 0.0
+    stopped_early: bool = False  # the time budget ran out; the next run continues
     per_organization: dict[int, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -65,12 +91,18 @@ class SweepResult:
 
 
 def sla_sweep(
-    *, now: datetime | None = None, organization_id: int | None = None, batch_size: int = BATCH_SIZE
+    *,
+    now: datetime | None = None,
+    organization_id: int | None = None,
+    batch_size: int = BATCH_SIZE,
+    time_budget: float | None = TIME_BUDGET_SECONDS,
 ) -> SweepResult:
-    """Warn and escalate what is due at `now` in every organisation with the service module (or one)."""
+    """Warn and escalate what is due at `now` in every organisation with the service module (or one).
+    `time_budget`: stop taking new batches after this many seconds (None: until done)."""
     from kehu.accounts.models import Organization
 
     started = time.monotonic()
+    deadline = started + time_budget if time_budget is not None else None
     now = now or timezone.now()
     result = SweepResult()
     organizations = Organization.objects.filter(is_active=True).order_by("pk")
@@ -81,13 +113,18 @@ def sla_sweep(
             continue
         result.organizations += 1
         before = result.checked
-        _sweep_organization(org, now, result, batch_size)
+        _sweep_organization(org, now, result, batch_size, deadline)
         result.per_organization[org.pk] = result.checked - before
+        if deadline is not None and time.monotonic() > deadline:
+            result.stopped_early = True
+            break
     result.seconds = time.monotonic() - started
     return result
 
 
-def _sweep_organization(org: Any, now: datetime, result: SweepResult, batch_size: int) -> None:
+def _sweep_organization(
+    org: Any, now: datetime, result: SweepResult, batch_size: int, deadline: float | None = None
+) -> None:
     context = _Context(org=org, now=now)
     seen: set[int] = set()
     while True:
@@ -95,7 +132,8 @@ def _sweep_organization(org: Any, now: datetime, result: SweepResult, batch_size
             rows = list(
                 TicketSla.objects.filter(organization_id=org.pk, next_check_at__lte=now)
                 .select_for_update(skip_locked=True, of=("self",))
-                .select_related("ticket", "ticket__owner__team", "ticket__queue", "ticket__customer", "calendar")
+                .select_related("ticket")
+                .only(*TICKET_SLA_FIELDS, *(f"ticket__{name}" for name in TICKET_FIELDS))
                 .order_by("next_check_at", "ticket_id")[:batch_size]
             )
             fresh = [r for r in rows if r.ticket_id not in seen]
@@ -104,6 +142,9 @@ def _sweep_organization(org: Any, now: datetime, result: SweepResult, batch_size
             seen.update(r.ticket_id for r in fresh)
             _process(fresh, context, result)
         if len(rows) < batch_size:
+            return
+        if deadline is not None and time.monotonic() > deadline:
+            result.stopped_early = True
             return
 
 
@@ -114,6 +155,22 @@ class _Context:
     policies: dict[int, SlaPolicy] | None = None
     calendars: sla_services.CalendarCache = field(default_factory=sla_services.CalendarCache)
     users: dict[int, Any] = field(default_factory=dict)
+    queue_managers: dict[int, int | None] = field(default_factory=dict)
+    team_managers: dict[int, int | None] = field(default_factory=dict)
+
+    def load_managers(self, queue_ids: set[int], team_ids: set[int]) -> None:
+        """The managers of queues and teams, read once per run."""
+        from kehu.accounts.models import Team
+        from kehu.service.models import Queue
+
+        missing = {q for q in queue_ids if q and q not in self.queue_managers}
+        if missing:
+            rows = Queue.objects.filter(organization_id=self.org.pk, pk__in=missing).values_list("pk", "manager_id")
+            self.queue_managers.update(dict(rows))
+        missing = {t for t in team_ids if t and t not in self.team_managers}
+        if missing:
+            rows = Team.objects.filter(organization_id=self.org.pk, pk__in=missing).values_list("pk", "manager_id")
+            self.team_managers.update(dict(rows))
 
     def policy(self, policy_id: int | None) -> SlaPolicy | None:
         if self.policies is None:
@@ -162,10 +219,11 @@ def _claim(target: str, kind: str, ticket_ids: list[int], now: datetime) -> set[
     table = TicketSla._meta.db_table
     warned, breached = f"{target}_warned_at", f"{target}_breached_at"
     placeholders = ", ".join(["%s"] * len(ticket_ids))
+    at = connection.ops.adapt_datetimefield_value(now)
     if kind == "breach":
-        assignments, flag, params = f"{breached} = %s, {warned} = COALESCE({warned}, %s)", breached, [now, now]
+        assignments, flag, params = f"{breached} = %s, {warned} = COALESCE({warned}, %s)", breached, [at, at]
     else:
-        assignments, flag, params = f"{warned} = %s", warned, [now]
+        assignments, flag, params = f"{warned} = %s", warned, [at]
     sql = (
         f"UPDATE {table} SET {assignments} "  # noqa: S608 - column and table names from code, values bound
         f"WHERE ticket_id IN ({placeholders}) AND {flag} IS NULL RETURNING ticket_id"
@@ -175,15 +233,40 @@ def _claim(target: str, kind: str, ticket_ids: list[int], now: datetime) -> set[
         return {row[0] for row in cursor.fetchall()}
 
 
-def _ticket_url(ticket: Ticket) -> str:
+_URL_PROBE = 987654321
+
+
+def _ticket_url_template() -> str:
+    """The ticket page's address with a placeholder id (reverse() once per run, not once per ticket)."""
     try:
-        return ticket.get_absolute_url()
+        return Ticket(pk=_URL_PROBE).get_absolute_url()
     except NoReverseMatch:  # the ticket pages are the "ticket" topic's
         return ""
 
 
-def _local(moment: datetime, org: Any) -> str:
-    return formats.date_format(timezone.localtime(moment, timezone=_zone(org)), "Y-m-d H:i")
+def _bulk_set(model: Any, pk_column: str, columns: list[tuple[str, str]], rows: list[tuple]) -> None:
+    """UPDATE many rows to different values in one statement per 500 rows: `WITH v AS (VALUES ...) UPDATE
+    ... FROM v` (PostgreSQL, and SQLite 3.33+). Django's bulk_update builds a CASE per row and field,
+    which cost seconds per thousand rows here. `columns` are (column, PostgreSQL type) pairs; `rows`
+    are (pk, value, ...) tuples; datetimes are adapted for the database as the ORM would."""
+    if not rows:
+        return
+    table = model._meta.db_table
+    postgres = connection.vendor == "postgresql"
+    cast = (lambda t: f"%s::{t}") if postgres else (lambda t: "%s")
+    placeholder = "(" + ", ".join([cast("bigint"), *(cast(t) for _c, t in columns)]) + ")"
+    names = ", ".join(["pk_", *(c for c, _t in columns)])
+    sets = ", ".join(f"{c} = v.{c}" for c, _t in columns)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            params = [adapt(v) if isinstance(v, datetime) else v for row in chunk for v in row]
+            cursor.execute(
+                f"WITH v({names}) AS (VALUES {', '.join([placeholder] * len(chunk))}) "  # noqa: S608 - names from code
+                f"UPDATE {table} SET {sets} FROM v WHERE {table}.{pk_column} = v.pk_",
+                params,
+            )
 
 
 def _zone(org: Any) -> Any:
@@ -192,15 +275,13 @@ def _zone(org: Any) -> Any:
     return ZoneInfo(org.time_zone or "Asia/Shanghai")
 
 
-def _title(kind: str, target: str, ticket: Ticket, due: datetime, org: Any, language: str) -> tuple[str, str]:
-    with translation.override(language):
-        what = _("first response") if target == "first_response" else _("resolution")
-        values = {"number": ticket.number, "what": what, "due": _local(due, org), "subject": ticket.subject}
-        if kind == "warn":
-            title = _("SLA warning: the %(what)s of ticket #%(number)s is due at %(due)s") % values
-        else:
-            title = _("SLA breached: the %(what)s of ticket #%(number)s was due at %(due)s") % values
-        return title, ticket.subject
+def _tiers(org: Any, customer_ids: set[int | None]) -> dict[int, str]:
+    from kehu.customers.models import Customer
+
+    ids = {c for c in customer_ids if c}
+    if not ids:
+        return {}
+    return dict(Customer.objects.filter(organization_id=org.pk, pk__in=ids).values_list("pk", "tier"))
 
 
 def _users(context: _Context, ids: set[int]) -> dict[int, Any]:
@@ -242,35 +323,35 @@ def _process(rows: list[TicketSla], context: _Context, result: SweepResult) -> N
     breach_actions: dict[int, list[tuple[str, list[str]]]] = defaultdict(list)
 
     # Users that may be notified or take over: owners, queue and team managers, named colleagues.
-    user_ids: set[int] = set()
-    for state in rows:
-        t = state.ticket
-        user_ids.update({t.owner_id, getattr(t.queue, "manager_id", None)})
-        if t.owner_id and t.owner.team_id:
-            user_ids.add(t.owner.team.manager_id)
-    for policy in context.ordered_policies():
-        user_ids.add(policy.reassign_to_id)
-    users = _users(context, user_ids)
+    users = _users(context, {state.ticket.owner_id for state in rows})
+    context.load_managers(
+        {state.ticket.queue_id for state in rows},
+        {users[s.ticket.owner_id].team_id for s in rows if s.ticket.owner_id in users},
+    )
+    users = _users(
+        context,
+        {*context.queue_managers.values(), *context.team_managers.values()}
+        | {p.reassign_to_id for p in context.ordered_policies()},
+    )
 
     def active(user_id: int | None) -> Any:
         user = users.get(user_id) if user_id else None
         return user if user is not None and user.is_active else None
 
+    notices: dict[str, list[tuple[Any, str, str, Ticket, datetime]]] = defaultdict(list)  # by language
+
     def notify(user: Any, kind: str, target: str, ticket: Ticket, due: datetime) -> None:
-        language = user.language or org.language or "zh-hans"
-        title, body = _title(kind, target, ticket, due, org, language)
-        notifications.append(
-            Notification(
-                organization_id=org.pk, recipient_id=user.pk, title=title[:255], body=body, url=_ticket_url(ticket)
-            )
-        )
+        notices[user.language or org.language or "zh-hans"].append((user, kind, target, ticket, due))
+
+    def team_manager_of(owner: Any) -> Any:
+        return active(context.team_managers.get(owner.team_id)) if owner is not None and owner.team_id else None
 
     for (target, kind), ids in claimed.items():
         for pk in sorted(ids):
             state = by_ticket[pk]
             ticket = state.ticket
             due = getattr(ticket, f"{target}_due_at")
-            queue_manager = active(getattr(ticket.queue, "manager_id", None))
+            queue_manager = active(context.queue_managers.get(ticket.queue_id))
             owner = active(ticket.owner_id)
             if kind == "warn":
                 result.warned += 1
@@ -280,7 +361,7 @@ def _process(rows: list[TicketSla], context: _Context, result: SweepResult) -> N
                 continue
             result.breached += 1
             policy = context.policy(state.policy_id)
-            team_manager = active(ticket.owner.team.manager_id) if owner and ticket.owner.team_id else None
+            team_manager = team_manager_of(owner)
             recipients: dict[int, Any] = {}
             actions: list[str] = []
             if owner is not None:
@@ -338,29 +419,46 @@ def _process(rows: list[TicketSla], context: _Context, result: SweepResult) -> N
     # A raised priority may bring a stricter policy and target: recompute those tickets' due dates.
     policies = context.ordered_policies()
     raised_states = []
+    tiers = _tiers(org, {by_ticket[pk].ticket.customer_id for pk in raise_ids})
     for pk in raise_ids:
         state = by_ticket[pk]
-        sla_services.assign_policy(state, state.ticket, policies=policies, calendars=context.calendars)
+        tier = tiers.get(state.ticket.customer_id, "")
+        sla_services.assign_policy(state, state.ticket, policies=policies, calendars=context.calendars, tier=tier)
         calendar = context.calendars.get(state.calendar) if state.calendar_id else None
         sla_services.compute_due(state, state.ticket, calendar)
         raised_states.append(state)
-    if raised_states:
-        Ticket.objects.bulk_update(
-            [s.ticket for s in raised_states], ["first_response_due_at", "resolution_due_at"], batch_size=500
-        )
-        TicketSla.objects.bulk_update(
-            raised_states,
-            [
-                "policy",
-                "calendar",
-                "first_response_minutes",
-                "resolution_minutes",
-                "warning_percent",
-                "first_response_warn_at",
-                "resolution_warn_at",
-            ],
-            batch_size=500,
-        )
+    _bulk_set(
+        Ticket,
+        "id",
+        [("first_response_due_at", "timestamptz"), ("resolution_due_at", "timestamptz")],
+        [(s.ticket_id, s.ticket.first_response_due_at, s.ticket.resolution_due_at) for s in raised_states],
+    )
+    _bulk_set(
+        TicketSla,
+        "ticket_id",
+        [
+            ("policy_id", "bigint"),
+            ("calendar_id", "bigint"),
+            ("first_response_minutes", "integer"),
+            ("resolution_minutes", "integer"),
+            ("warning_percent", "smallint"),
+            ("first_response_warn_at", "timestamptz"),
+            ("resolution_warn_at", "timestamptz"),
+        ],
+        [
+            (
+                s.ticket_id,
+                s.policy_id,
+                s.calendar_id,
+                s.first_response_minutes,
+                s.resolution_minutes,
+                s.warning_percent,
+                s.first_response_warn_at,
+                s.resolution_warn_at,
+            )
+            for s in raised_states
+        ],
+    )
 
     for pk, entries in breach_actions.items():
         ticket = by_ticket[pk].ticket
@@ -377,6 +475,27 @@ def _process(rows: list[TicketSla], context: _Context, result: SweepResult) -> N
                 changes["priority"] = {"before": priority_before[pk], "after": ticket.priority}
             audit_items.append(("ticket.sla_breach", ticket, changes))
 
+    url_template = _ticket_url_template()
+    zone = _zone(org)
+    for language, items in notices.items():
+        with translation.override(language):
+            words = {"first_response": _("first response"), "resolution": _("resolution")}
+            for user, kind, target, ticket, due in items:
+                values = {
+                    "number": ticket.number,
+                    "what": words[target],
+                    "due": due.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                }
+                if kind == "warn":
+                    title = _("SLA warning: the %(what)s of ticket #%(number)s is due at %(due)s") % values
+                else:
+                    title = _("SLA breached: the %(what)s of ticket #%(number)s was due at %(due)s") % values
+                url = url_template.replace(str(_URL_PROBE), str(ticket.pk))
+                notifications.append(
+                    Notification(
+                        organization_id=org.pk, recipient_id=user.pk, title=title[:255], body=ticket.subject, url=url
+                    )
+                )
     if notifications:
         Notification.objects.bulk_create(notifications, batch_size=1000)
         result.notifications += len(notifications)
@@ -389,4 +508,6 @@ def _process(rows: list[TicketSla], context: _Context, result: SweepResult) -> N
         ticket = state.ticket
         upcoming = None if ticket.deleted_at is not None else sla_services.next_check(state, ticket)
         state.next_check_at = max(upcoming, floor) if upcoming is not None and upcoming <= now else upcoming
-    TicketSla.objects.bulk_update(rows, ["next_check_at"], batch_size=1000)
+    _bulk_set(
+        TicketSla, "ticket_id", [("next_check_at", "timestamptz")], [(s.ticket_id, s.next_check_at) for s in rows]
+    )
