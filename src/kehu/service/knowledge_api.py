@@ -113,7 +113,7 @@ class KbCategoryViewSet(ScopedViewSet):
 # Articles --------------------------------------------------------------------------------------------
 
 
-class _UserRef(serializers.Serializer):
+class KbAuthorSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
@@ -124,7 +124,7 @@ class ArticleOutputSerializer(serializers.Serializer):
     body = serializers.CharField(help_text="Plain text; blank lines separate paragraphs.")
     category = serializers.IntegerField(source="category_id", allow_null=True)
     status = serializers.ChoiceField(choices=KbArticle.Status.choices)
-    author = _UserRef(source="owner", allow_null=True)
+    author = KbAuthorSerializer(source="owner", allow_null=True)
     published_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()

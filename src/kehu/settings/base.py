@@ -180,6 +180,15 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DataScopeEnum": "kehu.core.permissions.Scope",
         "TokenScopeEnum": "kehu.accounts.models.ApiToken.TokenScope",
+        # Service SLA, holidays and knowledge base: "kind", "source", "status" and the ticket priority are named.
+        "CalendarDayKindEnum": "kehu.service.sla_models.CalendarDay.Kind",
+        "CalendarDaySourceEnum": "kehu.service.sla_models.CalendarDay.Source",
+        "KbArticleStatusEnum": "kehu.service.knowledge_models.KbArticle.Status",
+        "TicketPriorityEnum": "kehu.service.ticket_models.Ticket.Priority",
+        # With the service enums above, these names collide too.
+        "CustomerKindEnum": "kehu.customers.models.Customer.Kind",
+        "CustomerSourceEnum": "kehu.customers.models.Customer.Source",
+        "UserStatusEnum": ["active", "invited", "deactivated"],
     },
 }
 
