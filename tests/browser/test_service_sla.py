@@ -31,7 +31,7 @@ def test_the_report_draws_its_chart_without_csp_errors(page, tenant_a):
     assert not [e for e in errors if "Content Security Policy" in e], errors
 
 
-def test_a_customer_reads_the_help_centre_and_rates_by_one_click(page, tenant_a):
+def test_a_customer_reads_the_help_centre_and_rates_by_one_click(page, tenant_a, live_server):
     centre = knowledge_services.help_centre_update(actor=tenant_a.admin, expected_version=None, data={"slug": "acme"})
     make_article(tenant_a, title="如何申请退款", body="## 步骤\n- 打开订单\n- 点击申请退款")
     page.goto(f"/help/{centre.slug}/")
@@ -41,7 +41,7 @@ def test_a_customer_reads_the_help_centre_and_rates_by_one_click(page, tenant_a)
     assert page.locator("[data-testid=help-article] li").count() == 2
 
     survey = make_survey(tenant_a, tenant_a.users["service_agent"])
-    page.goto(survey_services.survey_url(survey, base_url="", score=5))
+    page.goto(survey_services.survey_url(survey, base_url=live_server.url, score=5))
     page.wait_for_selector("[data-testid=survey-recorded]")
     page.fill("textarea[name=comment]", "很快就解决了")
     page.click("[data-testid=survey-comment] button")
