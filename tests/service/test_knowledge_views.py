@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from django.test import RequestFactory
 from django.urls import reverse
 
-from kehu.service import knowledge_panels, knowledge_services, sla_panels, ticket_panels
+from kehu.service import knowledge_panels, knowledge_services, sla_panels, sla_services, ticket_panels
 from kehu.service.models import KbArticle
 from tests.service.sla_factories import make_article, make_category, make_policy, make_ticket
 
@@ -165,37 +164,32 @@ def test_the_help_centre_refuses_when_service_is_off_or_it_is_private(client, te
 # Ticket panels ---------------------------------------------------------------------------------------
 
 
-def _request(user):
-    request = RequestFactory().get("/service/tickets/1/")
-    request.user = user
-    request.csp_nonce = "test-nonce"
-    return request
-
-
-def test_the_ticket_panels_show_the_sla_clock_and_suggested_articles(tenant_a):
+def test_the_ticket_panels_show_the_sla_clock_and_suggested_articles(tenant_a, settings):
+    settings.SITE_URL = "https://crm.example.com/"
     make_policy(tenant_a, is_default=True)
     knowledge_services.help_centre_update(actor=tenant_a.admin, expected_version=None, data={"slug": "acme"})
     article = make_article(tenant_a, title="如何申请退款", body="订单签收后七天内可以申请退款。")
     agent = tenant_a.users["service_agent"]
     ticket = make_ticket(tenant_a, agent, subject="订单申请退款多久到账", priority="urgent")
-    html = "".join(ticket_panels.render(_request(agent), ticket))
-    assert 'data-testid="sla-panel"' in html and 'data-sla="first_response"' in html
-    assert 'data-testid="sla-running"' in html or 'data-testid="sla-warning"' in html
-    assert 'data-testid="kb-suggestions"' in html and "如何申请退款" in html
-    assert f"/help/acme/{article.pk}/" in html and 'data-testid="insert-link"' in html
-    assert "service/knowledge.js" in html
+    panels = ticket_panels.panels_for(actor=agent, ticket=ticket)
+    assert [p.key for p in panels] == ["sla_panel", "suggestions_panel"]
+    sla, suggestions = (p.html for p in panels)
+    assert 'data-testid="sla-panel"' in sla and 'data-sla="first_response"' in sla
+    assert 'data-testid="sla-running"' in sla or 'data-testid="sla-warning"' in sla
+    assert "如何申请退款" in suggestions
+    assert f"https://crm.example.com/help/acme/{article.pk}/" in suggestions
+    assert 'data-testid="insert-link"' in suggestions and "service/knowledge.js" in suggestions
 
     ticket.status = "pending"
     ticket.save(update_fields=["status"])
-    from kehu.service import sla_services
-
     sla_services.sla_sync(ticket=ticket)
-    html = sla_panels.sla_panel(_request(agent), ticket)
+    _title, html = sla_panels.sla_panel(actor=agent, ticket=ticket)
     assert 'data-testid="sla-paused"' in html and 'data-testid="sla-paused-badge"' in html
 
 
-def test_panels_render_nothing_for_someone_who_cannot_see_the_ticket(tenant_a):
+def test_panels_show_nothing_to_someone_who_cannot_see_the_ticket(tenant_a):
     ticket = make_ticket(tenant_a, tenant_a.users["service_manager"])
     rep = tenant_a.users["sales_rep"]
-    assert sla_panels.sla_panel(_request(rep), ticket) == ""
-    assert knowledge_panels.suggestions_panel(_request(rep), ticket) == ""
+    assert sla_panels.sla_panel(actor=rep, ticket=ticket) is None
+    assert knowledge_panels.suggestions_panel(actor=rep, ticket=ticket) is None
+    assert ticket_panels.panels_for(actor=rep, ticket=ticket) == []

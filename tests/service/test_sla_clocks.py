@@ -156,16 +156,16 @@ def test_the_policys_own_calendar_is_used(tenant_a):
 def test_ticket_hooks_drive_the_clocks(tenant_a, standard):
     ticket = make_ticket(tenant_a, start_sla=False, priority="urgent")
     assert not TicketSla.objects.filter(ticket=ticket).exists()
-    ticket_hooks.emit("created", ticket)
+    ticket_hooks.ticket_changed(ticket, "created", channel="web")
     ticket.refresh_from_db()
     assert ticket.first_response_due_at is not None
     before = ticket.resolution_due_at
     ticket.status = Ticket.Status.PENDING
     ticket.save(update_fields=["status"])
-    ticket_hooks.emit("status_changed", ticket, before="open")
+    ticket_hooks.ticket_changed(ticket, "status_changed", before="open", after="pending")
     assert TicketSla.objects.get(ticket=ticket).paused_since is not None
     ticket.status = Ticket.Status.OPEN
-    ticket_hooks.emit("customer_replied", ticket)
+    ticket_hooks.ticket_changed(ticket, "customer_replied", reopened=True)
     state = TicketSla.objects.get(ticket=ticket)
     assert state.paused_since is None
     ticket.refresh_from_db()

@@ -20,7 +20,12 @@ def resolve(ticket: Ticket) -> None:
     ticket.status = Ticket.Status.RESOLVED
     ticket.resolved_at = timezone.now()
     ticket.save(update_fields=["status", "resolved_at"])
-    ticket_hooks.emit("status_changed", ticket, before="open", base_url="https://crm.example.com")
+    ticket_hooks.ticket_changed(ticket, "status_changed", before="open", after="resolved", at=ticket.resolved_at)
+
+
+@pytest.fixture(autouse=True)
+def site_url(settings):
+    settings.SITE_URL = "https://crm.example.com/"
 
 
 @pytest.fixture
@@ -133,7 +138,7 @@ def test_one_survey_per_ticket_and_none_without_an_address(tenant_a, smtp_server
     with django_capture_on_commit_callbacks(execute=True):
         resolve(ticket)
         ticket.status = Ticket.Status.OPEN
-        ticket_hooks.emit("status_changed", ticket, before="resolved")
+        ticket_hooks.ticket_changed(ticket, "status_changed", before="resolved", after="open")
         resolve(ticket)
     assert Survey.objects.filter(ticket=ticket).count() == 1
     assert len(smtp_server.wait_for(1)) == 1

@@ -47,5 +47,5 @@ class ServiceConfig(AppConfig):
         knowledge_policies.register()
         ticket_hooks.register(sla_services.on_ticket_event)
         ticket_hooks.register(survey_services.on_ticket_event)
-        ticket_panels.register(sla_panels.sla_panel)
-        ticket_panels.register(knowledge_panels.suggestions_panel)
+        ticket_panels.register(sla_panels.sla_panel, order=10)
+        ticket_panels.register(knowledge_panels.suggestions_panel, order=20)

@@ -943,16 +943,18 @@ def sla_sync(*, ticket: Ticket, now: datetime | None = None) -> TicketSla:
     return state
 
 
-def on_ticket_event(event: str, ticket: Ticket, **details: Any) -> None:
-    """The ticket_hooks callback: every event the SLA clocks care about."""
+def on_ticket_event(ticket: Ticket, event: str, **info: Any) -> None:
+    """The ticket_hooks callback (`callback(ticket, event, **info)`): every event the SLA clocks care
+    about. `info["at"]`, when given, is when it happened (a first reply's time)."""
     if getattr(ticket, "pk", None) is None:
         return
+    at = info.get("at") if isinstance(info.get("at"), datetime) else None
     if event == "created":
-        sla_start(ticket=ticket)
+        sla_start(ticket=ticket, now=at)
     elif event == "priority_changed":
-        sla_recompute(ticket=ticket)
+        sla_recompute(ticket=ticket, now=at)
     elif event in ("status_changed", "first_response", "customer_replied"):
-        sla_sync(ticket=ticket)
+        sla_sync(ticket=ticket, now=at)
 
 
 def calendar_get_for_update(*, actor: Any, pk: Any) -> BusinessCalendar:

@@ -52,7 +52,7 @@ def survey_url(survey: Survey, *, base_url: str | None = None, score: int | None
     path = reverse("survey:answer", args=[make_token(survey)])
     if score is not None:
         path += f"?score={score}"
-    return (base_url or settings.KEHU_BASE_URL).rstrip("/") + path
+    return (base_url or settings.SITE_URL).rstrip("/") + path
 
 
 def survey_from_token(token: str) -> Survey:
@@ -231,7 +231,10 @@ def survey_comment(*, token: str, comment: Any) -> SurveyResponse:
     return response
 
 
-def on_ticket_event(event: str, ticket: Ticket, **details: Any) -> None:
-    """The ticket_hooks callback: a ticket that becomes resolved sends its survey."""
-    if event == "status_changed" and getattr(ticket, "status", None) == Ticket.Status.RESOLVED and ticket.pk:
-        survey_send_for(ticket=ticket, base_url=details.get("base_url"))
+def on_ticket_event(ticket: Ticket, event: str, **info: Any) -> None:
+    """The ticket_hooks callback (`callback(ticket, event, **info)`): a ticket that becomes resolved sends
+    its survey."""
+    if event != "status_changed" or not getattr(ticket, "pk", None):
+        return
+    if (info.get("after") or getattr(ticket, "status", None)) == Ticket.Status.RESOLVED:
+        survey_send_for(ticket=ticket, base_url=info.get("base_url"))

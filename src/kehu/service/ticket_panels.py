@@ -1,33 +1,48 @@
-"""Panels other topics add to the ticket page (the SLA clock, suggested articles, ...).
+"""Panels beside a ticket: other parts of the service module add a box to the ticket page's sidebar.
 
-MINIMAL VERSION written by the "sla" topic only to test against; the "ticket" topic owns this module and
-its version replaces this one at merge. The interface the SLA topic relies on:
+MINIMAL VERSION written by the "sla" topic to test against, with the interface of the "ticket" topic's
+module (which replaces this file at merge):
 
-    register(fn)                    fn(request, ticket) -> HTML (str) or "" / None for nothing
-    render(request, ticket)         the panels' HTML, in registration order
+    ticket_panels.register(panel, order=10)        panel(*, actor, ticket) -> None or (title, html)
+    ticket_panels.panels_for(actor=, ticket=)      the shown panels, in order
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils.safestring import SafeString, mark_safe
 
-Panel = Callable[[Any, Any], Any]
-_panels: list[Panel] = []
+Panel = Callable[..., Any]
 
 
-def register(fn: Panel) -> Panel:
-    if fn not in _panels:
-        _panels.append(fn)
-    return fn
+@dataclass(frozen=True)
+class ShownPanel:
+    key: str
+    title: str
+    html: SafeString
 
 
-def render(request: Any, ticket: Any) -> list[SafeString]:
-    out = []
-    for fn in _panels:
-        html = fn(request, ticket)
-        if html:
-            out.append(mark_safe(str(html)))  # noqa: S308 - each panel renders a template (autoescaped)
-    return out
+_panels: dict[str, tuple[int, Panel]] = {}
+
+
+def register(panel: Panel, *, order: int = 100) -> Panel:
+    _panels[f"{panel.__module__}.{panel.__qualname__}"] = (order, panel)
+    return panel
+
+
+def unregister(panel: Panel) -> None:
+    _panels.pop(f"{panel.__module__}.{panel.__qualname__}", None)
+
+
+def panels_for(*, actor: Any, ticket: Any) -> list[ShownPanel]:
+    shown = []
+    for key, (_order, panel) in sorted(_panels.items(), key=lambda item: (item[1][0], item[0])):
+        result = panel(actor=actor, ticket=ticket)
+        if not result:
+            continue
+        title, html = result
+        shown.append(ShownPanel(key=key.rsplit(".", 1)[-1], title=str(title), html=mark_safe(str(html))))  # noqa: S308
+    return shown

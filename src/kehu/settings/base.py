@@ -206,8 +206,8 @@ CELERY_BEAT_SCHEDULE.update(
 )
 # Service: SLA warnings and escalations (service/sla_tasks.py); reads only the tickets whose moment has come.
 CELERY_BEAT_SCHEDULE["service.sla_sweep"] = {"task": "service.sla_sweep", "schedule": timedelta(minutes=1)}
-# The public address of this Kehu, for links in e-mails sent by jobs (satisfaction surveys): no request there.
-KEHU_BASE_URL = env_str("KEHU_BASE_URL", "http://127.0.0.1:8000")
+# The address people open Kehu at, for links in emails sent without a request (scheduled reminders).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000/")
 
 API_TOKEN_DEFAULT_EXPIRY = timedelta(days=365)
 
