@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kehu.accounts.models import TIME_ZONE_CHOICES
 from kehu.service import calendar_holidays
@@ -62,7 +63,7 @@ class DurationField(forms.CharField):
         kwargs.setdefault("required", False)
         kwargs.setdefault("max_length", 20)
         super().__init__(**kwargs)
-        self.widget.attrs.setdefault("placeholder", "4h")
+        self.widget.attrs.setdefault("placeholder", "—")
 
     def clean(self, value: Any) -> int | None:
         value = super().clean(value)
@@ -91,7 +92,7 @@ class SlaPolicyForm(forms.Form):
         help_text=_("None ticked: every customer, and tickets without one."),
     )
     calendar = forms.ModelChoiceField(
-        label=_("Calendar"),
+        label=pgettext_lazy("business calendar", "Calendar"),
         queryset=BusinessCalendar.objects.none(),
         required=False,
         empty_label=_("The default calendar"),
