@@ -38,6 +38,16 @@ NOT_BUSINESS = {
     "service.cannedreply": "organisation configuration: shared canned replies",  # tickets
     "service.agentstatus": "one availability row per agent, read through the ticket selectors",  # tickets
     "core.importrow": "outcome of one row of an import job, read through the job",  # imports
+    # Service SLA, knowledge base and surveys (topic "sla").
+    "service.businesscalendar": "organisation configuration, read through the calendar selectors",
+    "service.workingperiod": "part of its business calendar",
+    "service.calendarday": "part of its business calendar",
+    "service.slapolicy": "organisation configuration, read through the SLA policy selectors",
+    "service.slatarget": "part of its SLA policy",
+    "service.ticketsla": "SLA state of one ticket, read through the ticket",
+    "service.kbcategory": "organisation configuration, read through the knowledge base selectors",
+    "service.helpcentre": "one settings row per organisation, read through help_centre_for",
+    "service.surveyresponse": "the answer of one survey, read through the survey",
 }
 
 

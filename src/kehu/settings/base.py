@@ -192,6 +192,12 @@ SPECTACULAR_SETTINGS = {
         "TicketKindEnum": "kehu.service.ticket_models.Ticket.Kind",  # tickets
         "TicketMessageKindEnum": "kehu.service.ticket_models.TicketMessage.Kind",  # tickets
         "TicketStatusEnum": "kehu.service.ticket_models.Ticket.Status",  # tickets
+        # Service SLA, holidays and knowledge base: "kind", "source", "status" and the ticket priority are named.
+        "CalendarDayKindEnum": "kehu.service.sla_models.CalendarDay.Kind",
+        "CalendarDaySourceEnum": "kehu.service.sla_models.CalendarDay.Source",
+        "KbArticleStatusEnum": "kehu.service.knowledge_models.KbArticle.Status",
+        "TicketPriorityEnum": "kehu.service.ticket_models.Ticket.Priority",
+        "CustomerSourceEnum": "kehu.customers.models.Customer.Source",
         "UserStatusEnum": ["active", "invited", "deactivated"],
     },
 }
@@ -231,6 +237,8 @@ CELERY_BEAT_SCHEDULE["sales.leads_reassign_stale"] = {
 }
 # Tickets: read the queues' IMAP mailboxes (service/ticket_tasks.py).
 CELERY_BEAT_SCHEDULE["service.mailboxes_poll"] = {"task": "service.mailboxes_poll", "schedule": timedelta(minutes=1)}
+# Service: SLA warnings and escalations (service/sla_tasks.py); reads only the tickets whose moment has come.
+CELERY_BEAT_SCHEDULE["service.sla_sweep"] = {"task": "service.sla_sweep", "schedule": timedelta(minutes=1)}
 
 API_TOKEN_DEFAULT_EXPIRY = timedelta(days=365)
 
