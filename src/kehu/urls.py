@@ -21,6 +21,10 @@ urlpatterns = [
     path("sales/", include("kehu.sales.urls")),
     path("service/", include("kehu.service.urls")),
     path("forms/", include("kehu.sales.lead_public_urls")),  # public web-to-lead forms (no sign-in)
+    path("help/", include("kehu.service.ticket_public_urls")),  # public ticket web forms (no sign-in)
+    # Public pages of the service module (no login): the help centre and the satisfaction survey.
+    path("help/", include("kehu.service.knowledge_public_urls")),
+    path("survey/", include("kehu.service.survey_urls")),
     path("platform/", admin.site.urls),
     path("api/v1/", include("kehu.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

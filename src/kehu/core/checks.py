@@ -31,7 +31,23 @@ NOT_BUSINESS = {
     "sales.webform": "organisation configuration: a web-to-lead form, read through lead_selectors",  # leads
     "sales.assignmentrule": "organisation configuration: one automatic assignment rule",  # leads
     "sales.leadsettings": "one settings row per organisation, read through lead_settings_for",  # leads
+    "service.ticketcounter": "one counter row per organisation: its last ticket number",  # tickets
+    "service.tickettag": "link row of a ticket and a tag, read through the ticket",  # tickets
+    "service.ticketmessage": "part of its ticket's conversation, visible exactly when the ticket is",  # tickets
+    "service.ticketattachment": "a file of a ticket message, visible exactly when the ticket is",  # tickets
+    "service.cannedreply": "organisation configuration: shared canned replies",  # tickets
+    "service.agentstatus": "one availability row per agent, read through the ticket selectors",  # tickets
     "core.importrow": "outcome of one row of an import job, read through the job",  # imports
+    # Service SLA, knowledge base and surveys (topic "sla").
+    "service.businesscalendar": "organisation configuration, read through the calendar selectors",
+    "service.workingperiod": "part of its business calendar",
+    "service.calendarday": "part of its business calendar",
+    "service.slapolicy": "organisation configuration, read through the SLA policy selectors",
+    "service.slatarget": "part of its SLA policy",
+    "service.ticketsla": "SLA state of one ticket, read through the ticket",
+    "service.kbcategory": "organisation configuration, read through the knowledge base selectors",
+    "service.helpcentre": "one settings row per organisation, read through help_centre_for",
+    "service.surveyresponse": "the answer of one survey, read through the survey",
 }
 
 

@@ -8,4 +8,7 @@ finds them.
 
 MODULE = "service"
 
+from kehu.service.knowledge_models import *  # noqa: E402,F403  (knowledge base, help centre)
+from kehu.service.sla_models import *  # noqa: E402,F403  (topic "sla": calendars, SLA policies, ticket SLA)
+from kehu.service.survey_models import *  # noqa: E402,F403  (satisfaction surveys)
 from kehu.service.ticket_models import *  # noqa: E402,F403

@@ -1,17 +1,39 @@
-"""Queues and tickets 工单 (imported at the end of service/models.py)."""
+"""Queues and tickets 工单, their conversation, canned replies and agents' availability (imported at the end
+of service/models.py).
+
+Tickets are business records (BusinessModel): `owner` is the assignee. Who sees a ticket is the role's data
+scope on the assignee, widened by the queues (ticket_visibility.py): a queue's members see its unassigned
+tickets, its manager every ticket of it. Messages and attachments are part of their ticket: visible exactly
+when the ticket is.
+"""
 
 from __future__ import annotations
+
+import posixpath
+import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
-from kehu.core.models import BusinessModel, TenantQuerySet
+from kehu.core.models import BusinessModel, BusinessQuerySet, TenantQuerySet
 from kehu.service.models import MODULE
 
-__all__ = ["Queue", "Ticket"]
+__all__ = [
+    "AgentStatus",
+    "CannedReply",
+    "Queue",
+    "Ticket",
+    "TicketAttachment",
+    "TicketCounter",
+    "TicketMessage",
+    "TicketTag",
+]
 
 LIVE = Q(deleted_at__isnull=True)
 
@@ -45,6 +67,33 @@ class Queue(models.Model):
     is_default = models.BooleanField(_("default queue"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # --- topic "ticket" -------------------------------------------------------------------------------
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    version = models.PositiveIntegerField(default=1)
+    # By skill: {"complaint": [user id, ...], ...}: which members take which ticket type.
+    skills = models.JSONField(_("skills"), default=dict, blank=True)
+    # Round robin: the member who got the last ticket (the next one goes to the member after them).
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The public web form (/help/<token>/ticket/): an unguessable address per queue.
+    web_form_enabled = models.BooleanField(_("web form"), default=False)
+    web_token = models.CharField(max_length=64, blank=True, editable=False)
+    # The IMAP mailbox read by the scheduled job (service.mailboxes_poll). The password is stored
+    # encrypted (kehu.service.mail_secrets) and never shown back.
+    imap_enabled = models.BooleanField(_("read the mailbox"), default=False)
+    imap_host = models.CharField(_("IMAP server"), max_length=255, blank=True)
+    imap_port = models.PositiveIntegerField(_("IMAP port"), default=993)
+    imap_ssl = models.BooleanField(_("SSL/TLS"), default=True)
+    imap_user = models.CharField(_("IMAP user name"), max_length=254, blank=True)
+    imap_password_encrypted = models.TextField(blank=True, editable=False)
+    imap_folder = models.CharField(_("IMAP folder"), max_length=100, default="INBOX")
+    # What has been taken from the mailbox: UIDs are only comparable within one UIDVALIDITY.
+    imap_uidvalidity = models.BigIntegerField(null=True, blank=True, editable=False)
+    imap_last_uid = models.BigIntegerField(default=0, editable=False)
+    imap_checked_at = models.DateTimeField(_("mailbox last read"), null=True, blank=True, editable=False)
+    imap_error = models.CharField(_("mailbox error"), max_length=500, blank=True, editable=False)
+    # --- end topic "ticket" ---------------------------------------------------------------------------
 
     objects = TenantQuerySet.as_manager()
 
@@ -53,9 +102,36 @@ class Queue(models.Model):
         verbose_name_plural = _("queues")
         ordering = ["name", "id"]
         constraints = [models.UniqueConstraint(fields=["organization", "name"], name="queue_unique_name")]
+        indexes = [models.Index(fields=["web_token"], name="queue_web_token")]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def has_imap_password(self) -> bool:
+        return bool(self.imap_password_encrypted)
+
+
+class TicketQuerySet(BusinessQuerySet):
+    def visible_to(self, actor: Any) -> TicketQuerySet:
+        """The role's scope on the assignee, plus the unassigned tickets of the actor's queues and every
+        ticket of the queues the actor manages (ticket_visibility.ticket_scope_q)."""
+        from kehu.core.permissions import can
+        from kehu.service.ticket_visibility import ticket_scope_q
+
+        if actor is None or not can(actor, "view", self.model):
+            return self.none()
+        qs = self.filter(organization_id=actor.organization_id, deleted_at__isnull=True)
+        return qs.filter(ticket_scope_q(actor))
+
+    def in_recycle_bin_for(self, actor: Any) -> TicketQuerySet:
+        from kehu.core.permissions import can
+        from kehu.service.ticket_visibility import ticket_scope_q
+
+        if actor is None or not can(actor, "view", self.model):
+            return self.none()
+        qs = self.filter(organization_id=actor.organization_id, deleted_at__isnull=False)
+        return qs.filter(ticket_scope_q(actor))
 
 
 class Ticket(BusinessModel):
@@ -64,6 +140,7 @@ class Ticket(BusinessModel):
 
     module = MODULE
 
+    # The types are the built-in four (not editable per organisation yet); custom fields carry the rest.
     class Kind(models.TextChoices):
         COMPLAINT = "complaint", _("Complaint")
         INQUIRY = "inquiry", _("Inquiry")
@@ -84,7 +161,8 @@ class Ticket(BusinessModel):
 
     class Status(models.TextChoices):
         NEW = "new", _("New")
-        OPEN = "open", _("Open")
+        # A context: "Open" alone is the timeline's link (查看); as a ticket status it reads 处理中.
+        OPEN = "open", pgettext_lazy("ticket status", "Open")
         PENDING = "pending", _("Pending")
         RESOLVED = "resolved", _("Resolved")
         CLOSED = "closed", _("Closed")
@@ -123,6 +201,21 @@ class Ticket(BusinessModel):
     # SLA clocks (topic "sla" computes them): when the first response and the resolution are due.
     first_response_due_at = models.DateTimeField(_("first response due"), null=True, blank=True)
     resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    # --- topic "ticket" -------------------------------------------------------------------------------
+    tags = models.ManyToManyField(
+        "customers.Tag", through="TicketTag", related_name="+", blank=True, verbose_name=_("tags")
+    )
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    # Why the assignee has the ticket: a key of ticket_assignment.REASONS (the audit entry has the detail).
+    assignment_reason = models.CharField(_("assignment reason"), max_length=30, blank=True)
+    last_customer_message_at = models.DateTimeField(_("last customer message"), null=True, blank=True)
+    # A ticket opened by a customer's reply to a closed ticket.
+    follow_up_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("follow-up of")
+    )
+    # --- end topic "ticket" ---------------------------------------------------------------------------
+
+    objects = TicketQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("ticket")
@@ -142,6 +235,10 @@ class Ticket(BusinessModel):
                 name="ticket_org_queue_due",
             ),
             models.Index(fields=["organization", "customer"], condition=LIVE, name="ticket_org_customer"),
+            models.Index(
+                fields=["organization", "deleted_at"], condition=Q(deleted_at__isnull=False), name="ticket_org_bin"
+            ),
+            models.Index(fields=["organization", "requester_email"], condition=LIVE, name="ticket_org_requester"),
         ]
 
     def __str__(self) -> str:
@@ -149,3 +246,204 @@ class Ticket(BusinessModel):
 
     def get_absolute_url(self) -> str:
         return reverse("service:ticket_detail", args=[self.pk])
+
+    @property
+    def key(self) -> str:
+        """The ticket key as it appears in e-mail subjects."""
+        return f"[#{self.number}]"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+OPEN_STATUSES = (Ticket.Status.NEW, Ticket.Status.OPEN, Ticket.Status.PENDING)
+
+
+class TicketCounter(models.Model):
+    """The organisation's last ticket number: the next one is taken by an UPDATE of this row, which the
+    database serialises, so two tickets created at once never get the same number."""
+
+    organization = models.OneToOneField("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    last_number = models.PositiveIntegerField(default=0)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("ticket counter")
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.last_number}"
+
+
+class TicketTag(models.Model):
+    """The link between a ticket and one of the organisation's tags (the customers' Tag)."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="tag_links")
+    tag = models.ForeignKey("customers.Tag", on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("ticket tag")
+        verbose_name_plural = _("ticket tags")
+        constraints = [models.UniqueConstraint(fields=["organization", "ticket", "tag"], name="tickettag_unique")]
+        indexes = [models.Index(fields=["organization", "tag", "ticket"], name="tickettag_org_tag")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}:{self.tag_id}"
+
+
+class PartOfTicketQuerySet(TenantQuerySet):
+    def visible_to(self, actor: Any) -> PartOfTicketQuerySet:
+        """Visible exactly when the ticket is."""
+        if actor is None:
+            return self.none()
+        return self.filter(
+            organization_id=actor.organization_id, ticket__in=Ticket.objects.visible_to(actor).values("pk")
+        )
+
+
+class TicketMessage(models.Model):
+    """One entry of a ticket's conversation: a public reply (e-mailed to the requester), an internal note
+    (never sent) or a customer's message (from e-mail, the web form, or logged by an agent).
+
+    `message_id` is the e-mail Message-ID (ours for replies, the customer's for their mail): the intake is
+    idempotent by it, and replies are threaded back onto the ticket through In-Reply-To/References.
+    """
+
+    class Kind(models.TextChoices):
+        REPLY = "reply", _("Public reply")
+        NOTE = "note", _("Internal note")
+        CUSTOMER = "customer", _("Customer message")
+
+    module = MODULE
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages", verbose_name=_("ticket"))
+    kind = models.CharField(_("type"), max_length=10, choices=Kind.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    author_name = models.CharField(_("author name"), max_length=100, blank=True)
+    author_email = models.CharField(_("author email"), max_length=254, blank=True)
+    body = models.TextField(_("text"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
+    in_reply_to = models.CharField(_("In-Reply-To"), max_length=255, blank=True)
+    references = models.TextField(_("References"), blank=True)
+    # Public replies: when the mail went out, or why it did not.
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    send_error = models.CharField(_("sending failed"), max_length=500, blank=True)
+
+    objects = PartOfTicketQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("ticket message")
+        verbose_name_plural = _("ticket messages")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "message_id"], condition=~Q(message_id=""), name="ticketmessage_unique_msgid"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "ticket", "created_at", "id"], name="ticketmessage_org_ticket"),
+            models.Index(fields=["organization", "author_email", "created_at"], name="ticketmessage_org_sender"),
+        ]
+
+    def __str__(self) -> str:
+        text = " ".join((self.body or "").split())
+        return text[:60] + ("…" if len(text) > 60 else "")
+
+    @property
+    def by_customer(self) -> bool:
+        return self.kind == self.Kind.CUSTOMER
+
+
+def ticket_attachment_upload_to(instance: TicketAttachment, filename: str) -> str:
+    """tickets/<organisation>/<yyyy>/<mm>/<random>.<ext>: the sent name never becomes a path."""
+    ext = posixpath.splitext(filename)[1].lower()[:10]
+    now = timezone.now()
+    return f"tickets/{instance.organization_id}/{now:%Y/%m}/{uuid.uuid4().hex}{ext}"
+
+
+class TicketAttachment(models.Model):
+    """A file of a ticket message (uploaded by an agent, or attached to a customer's e-mail)."""
+
+    module = MODULE
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(TicketMessage, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(_("file"), upload_to=ticket_attachment_upload_to, max_length=255)
+    original_name = models.CharField(_("file name"), max_length=255)
+    size = models.PositiveBigIntegerField(_("size"))
+    content_type = models.CharField(_("content type"), max_length=120)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = PartOfTicketQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("ticket attachment")
+        verbose_name_plural = _("ticket attachments")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["organization", "message"], name="ticketatt_org_message")]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class CannedReply(models.Model):
+    """A prepared answer 快捷回复 with placeholders ({{customer_name}}, {{ticket_number}}, ...) that an agent
+    inserts into the reply box. Shared by the organisation; administrators of service maintain them."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    title = models.CharField(_("title"), max_length=100)
+    body = models.TextField(_("text"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    version = models.PositiveIntegerField(default=1)
+
+    module = MODULE
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("canned reply")
+        verbose_name_plural = _("canned replies")
+        ordering = ["title", "id"]
+        constraints = [models.UniqueConstraint(fields=["organization", "title"], name="cannedreply_unique_title")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AgentStatus(models.Model):
+    """An agent's availability: while `away`, automatic assignment passes them over."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    away = models.BooleanField(_("away"), default=False)
+    away_since = models.DateTimeField(_("away since"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    module = MODULE
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("agent status")
+        verbose_name_plural = _("agent statuses")
+        indexes = [models.Index(fields=["organization", "away"], name="agentstatus_org_away")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {'away' if self.away else 'available'}"

@@ -189,6 +189,15 @@ SPECTACULAR_SETTINGS = {
         "OpportunityStatusEnum": "kehu.sales.opportunity_models.Opportunity.Status",
         "CustomerKindEnum": "kehu.customers.models.Customer.Kind",
         "SupportGrantStatusEnum": "kehu.accounts.support_models.SUPPORT_GRANT_STATUSES",
+        "TicketKindEnum": "kehu.service.ticket_models.Ticket.Kind",  # tickets
+        "TicketMessageKindEnum": "kehu.service.ticket_models.TicketMessage.Kind",  # tickets
+        "TicketStatusEnum": "kehu.service.ticket_models.Ticket.Status",  # tickets
+        # Service SLA, holidays and knowledge base: "kind", "source", "status" and the ticket priority are named.
+        "CalendarDayKindEnum": "kehu.service.sla_models.CalendarDay.Kind",
+        "CalendarDaySourceEnum": "kehu.service.sla_models.CalendarDay.Source",
+        "KbArticleStatusEnum": "kehu.service.knowledge_models.KbArticle.Status",
+        "TicketPriorityEnum": "kehu.service.ticket_models.Ticket.Priority",
+        "CustomerSourceEnum": "kehu.customers.models.Customer.Source",
         "UserStatusEnum": ["active", "invited", "deactivated"],
     },
 }
@@ -226,6 +235,10 @@ CELERY_BEAT_SCHEDULE["sales.leads_reassign_stale"] = {
     "task": "sales.leads_reassign_stale",
     "schedule": timedelta(days=1),
 }
+# Tickets: read the queues' IMAP mailboxes (service/ticket_tasks.py).
+CELERY_BEAT_SCHEDULE["service.mailboxes_poll"] = {"task": "service.mailboxes_poll", "schedule": timedelta(minutes=1)}
+# Service: SLA warnings and escalations (service/sla_tasks.py); reads only the tickets whose moment has come.
+CELERY_BEAT_SCHEDULE["service.sla_sweep"] = {"task": "service.sla_sweep", "schedule": timedelta(minutes=1)}
 
 API_TOKEN_DEFAULT_EXPIRY = timedelta(days=365)
 
@@ -244,3 +257,12 @@ KEHU_ATTACHMENT_TYPES = env_list(
     "KEHU_ATTACHMENT_TYPES",
     ["pdf", "png", "jpg", "jpeg", "gif", "webp", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "txt", "csv", "zip"],
 )
+
+# Tickets (kehu.service): the domain of our Message-IDs (default: DEFAULT_FROM_EMAIL's), the keys that
+# encrypt mailbox passwords (Fernet keys, newest first; default: derived from SECRET_KEY; see
+# service/mail_secrets.py), the messages one sender may send in ten minutes before the intake takes them
+# for a mail loop, and the public web form's limit per IP ("count/seconds").
+KEHU_MAIL_DOMAIN = env_str("KEHU_MAIL_DOMAIN", "")
+KEHU_ENCRYPTION_KEYS = env_list("KEHU_ENCRYPTION_KEYS", [])
+KEHU_MAIL_LOOP_LIMIT = env_int("KEHU_MAIL_LOOP_LIMIT", 20)
+KEHU_TICKET_FORM_RATE = env_str("KEHU_TICKET_FORM_RATE", "10/600")

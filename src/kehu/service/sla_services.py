@@ -1,0 +1,964 @@
+"""Business calendars, SLA policies, and the SLA clocks of tickets.
+
+Configuration (calendars, holidays, policies) changes through one function per action, each checking
+`administer` in service, validating with field-named errors, saving with an optimistic-lock version and
+writing its audit entry in the same transaction.
+
+The clocks are driven by ticket events (kehu.service.ticket_hooks, wired in apps.py):
+
+- created            pick the policy (first active rule matching the priority and the customer's tier,
+                     else the default policy) and compute both due dates from the ticket's creation;
+- priority_changed   pick the policy again and recompute from the creation (paused time kept);
+- status_changed     pending, resolved and closed stop the resolution clock; back to new/open restarts
+                     it and moves the due date by the business time it stood still;
+- first_response / customer_replied / status_changed   record whether each target was met.
+
+Due dates are always `creation + target + paused business time` in the policy's calendar, so a pause
+moves them by exactly the paused business time and a recomputation never drifts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from kehu.core import audit
+from kehu.core.errors import NotFound, ValidationFailed, VersionConflict
+from kehu.core.services import require
+from kehu.service import calendar_holidays
+from kehu.service.calendar_math import (
+    DEFAULT_WEEKLY,
+    MINUTES_PER_DAY,
+    Calendar,
+    NoWorkingTime,
+    add_business_time,
+    business_seconds_between,
+    normalise_periods,
+)
+from kehu.service.models import (
+    BusinessCalendar,
+    CalendarDay,
+    SlaPolicy,
+    SlaTarget,
+    Ticket,
+    TicketSla,
+    WorkingPeriod,
+)
+
+logger = logging.getLogger(__name__)
+
+PRIORITIES = [p.value for p in Ticket.Priority]
+TIERS = ["A", "B", "C", "D"]
+MAX_TARGET_MINUTES = 366 * 24 * 60
+RUNNING = (Ticket.Status.NEW, Ticket.Status.OPEN)  # the resolution clock runs
+STOPPED = (Ticket.Status.PENDING, Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
+DONE = (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, fields={field: [message]})
+
+
+def _save_versioned(instance: Any, *, expected_version: int | None, fields: list[str]) -> None:
+    """Save `fields` only if nobody changed the row since `expected_version` was read (one UPDATE)."""
+    model = type(instance)
+    current = instance.version if expected_version is None else expected_version
+    values = {model._meta.get_field(f).attname: getattr(instance, model._meta.get_field(f).attname) for f in fields}
+    if any(f.name == "updated_at" for f in model._meta.fields):
+        values["updated_at"] = timezone.now()
+    updated = model.objects.filter(pk=instance.pk, version=current).update(**values, version=current + 1)
+    if updated != 1:
+        raise VersionConflict()
+    instance.version = current + 1
+
+
+def _check_version(instance: Any, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != instance.version:
+        raise VersionConflict()
+
+
+# Calendars -------------------------------------------------------------------------------------------
+
+
+def _clean_name(name: Any, *, max_length: int = 100) -> str:
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name:
+        raise _invalid("name", _("Enter a name."))
+    if len(name) > max_length:
+        raise _invalid("name", _("At most %(max)d characters.") % {"max": max_length})
+    return name
+
+
+def _clean_time_zone(value: Any) -> str:
+    value = (value or "").strip() if isinstance(value, str) else ""
+    try:
+        if not value or "/" not in value:
+            raise ZoneInfoNotFoundError(value)
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise _invalid("time_zone", _("Choose a time zone such as Asia/Shanghai.")) from exc
+    return value
+
+
+def clean_periods(periods: Iterable[Any]) -> list[tuple[int, int, int]]:
+    """[(weekday, start minute, end minute)] from tuples or dicts; refuses overlaps and empty weeks."""
+    out: list[tuple[int, int, int]] = []
+    for item in periods:
+        if isinstance(item, dict):
+            item = (item.get("weekday"), item.get("start_minute"), item.get("end_minute"))
+        try:
+            weekday, start, end = (int(v) for v in item)
+        except (TypeError, ValueError) as exc:
+            raise _invalid("working_hours", _("Each working period needs a weekday, a start and an end.")) from exc
+        if weekday not in range(7):
+            raise _invalid("working_hours", _("A weekday is 0 (Monday) to 6 (Sunday)."))
+        if not 0 <= start < end <= MINUTES_PER_DAY:
+            raise _invalid("working_hours", _("A working period must end after it starts, within one day."))
+        out.append((weekday, start, end))
+    by_day: dict[int, list[tuple[int, int]]] = {}
+    for weekday, start, end in out:
+        by_day.setdefault(weekday, []).append((start, end))
+    for periods_of_day in by_day.values():
+        try:
+            normalise_periods(periods_of_day)
+        except ValueError as exc:
+            raise _invalid("working_hours", _("Working periods of one day must not overlap.")) from exc
+    if not out:
+        raise _invalid("working_hours", _("A calendar needs working hours on at least one weekday."))
+    return sorted(out)
+
+
+def _default_calendar_name(organization: Any) -> str:
+    with translation.override(organization.language or "zh-hans"):
+        return _("Working days")
+
+
+def ensure_default_calendar(organization: Any) -> BusinessCalendar:
+    """The organisation's default calendar, created on first need: Monday to Friday 09:00-18:00 in the
+    organisation's time zone, no holidays (the administrator applies the public holidays in one click)."""
+    calendar = BusinessCalendar.objects.filter(organization_id=organization.pk, is_default=True).first()
+    return calendar if calendar is not None else _create_default_calendar(organization)
+
+
+@transaction.atomic
+def _create_default_calendar(organization: Any) -> BusinessCalendar:
+    name = _default_calendar_name(organization)
+    if BusinessCalendar.objects.filter(organization_id=organization.pk, name=name).exists():
+        calendar = BusinessCalendar.objects.filter(organization_id=organization.pk, name=name).first()
+        BusinessCalendar.objects.filter(pk=calendar.pk).update(is_default=True)
+        calendar.is_default = True
+        return calendar
+    calendar = BusinessCalendar.objects.create(
+        organization_id=organization.pk, name=name, time_zone=organization.time_zone or "Asia/Shanghai", is_default=True
+    )
+    _write_periods(calendar, [(d, s, e) for d, periods in DEFAULT_WEEKLY.items() for s, e in periods])
+    audit.record(actor=None, actor_label="Kehu", action="calendar.create", target=calendar, changes={"default": True})
+    return calendar
+
+
+def _write_periods(calendar: BusinessCalendar, periods: list[tuple[int, int, int]]) -> None:
+    WorkingPeriod.objects.filter(calendar=calendar).delete()
+    WorkingPeriod.objects.bulk_create(
+        [
+            WorkingPeriod(
+                organization_id=calendar.organization_id, calendar=calendar, weekday=d, start_minute=s, end_minute=e
+            )
+            for d, s, e in periods
+        ]
+    )
+
+
+def _periods_of(calendar: BusinessCalendar) -> list[tuple[int, int, int]]:
+    return list(
+        WorkingPeriod.objects.filter(calendar=calendar)
+        .order_by("weekday", "start_minute")
+        .values_list("weekday", "start_minute", "end_minute")
+    )
+
+
+def _name_taken(model: Any, organization_id: int, name: str, exclude_pk: Any = None) -> bool:
+    qs = model.objects.filter(organization_id=organization_id, name=name)
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.exists()
+
+
+def _set_only_default(model: Any, instance: Any) -> None:
+    model.objects.filter(organization_id=instance.organization_id, is_default=True).exclude(pk=instance.pk).update(
+        is_default=False
+    )
+
+
+@transaction.atomic
+def calendar_create(
+    *,
+    actor: Any,
+    name: str,
+    time_zone: str | None = None,
+    is_default: bool = False,
+    working_hours: Iterable[Any] | None = None,
+) -> BusinessCalendar:
+    require(actor, "create", BusinessCalendar)
+    name = _clean_name(name)
+    if _name_taken(BusinessCalendar, actor.organization_id, name):
+        raise _invalid("name", _("A calendar with this name already exists."))
+    time_zone = _clean_time_zone(time_zone or actor.organization.time_zone)
+    periods = (
+        clean_periods(working_hours)
+        if working_hours is not None
+        else [(d, s, e) for d, ps in DEFAULT_WEEKLY.items() for s, e in ps]
+    )
+    calendar = BusinessCalendar(organization_id=actor.organization_id, name=name, time_zone=time_zone)
+    if not BusinessCalendar.objects.filter(organization_id=actor.organization_id, is_default=True).exists():
+        is_default = True  # the first calendar is the default
+    if is_default:
+        _set_only_default(BusinessCalendar, calendar)
+    calendar.is_default = is_default
+    calendar.save()
+    _write_periods(calendar, periods)
+    audit.record(
+        actor=actor,
+        action="calendar.create",
+        target=calendar,
+        changes={"name": name, "time_zone": time_zone, "default": is_default, "working_hours": periods},
+    )
+    return calendar
+
+
+@transaction.atomic
+def calendar_update(
+    *, actor: Any, calendar: BusinessCalendar, expected_version: int | None, data: dict[str, Any]
+) -> BusinessCalendar:
+    require(actor, "edit", calendar)
+    _check_version(calendar, expected_version)
+    unknown = sorted(set(data) - {"name", "time_zone", "is_default", "working_hours"})
+    if unknown:
+        raise ValidationFailed(
+            _("These fields cannot be set here: %(names)s") % {"names": ", ".join(unknown)},
+            fields={n: [_("This field cannot be set here.")] for n in unknown},
+        )
+    changes: dict[str, Any] = {}
+    fields: list[str] = []
+    if "name" in data:
+        name = _clean_name(data["name"])
+        if name != calendar.name:
+            if _name_taken(BusinessCalendar, calendar.organization_id, name, calendar.pk):
+                raise _invalid("name", _("A calendar with this name already exists."))
+            changes["name"] = {"before": calendar.name, "after": name}
+            calendar.name = name
+            fields.append("name")
+    if "time_zone" in data:
+        tz = _clean_time_zone(data["time_zone"])
+        if tz != calendar.time_zone:
+            changes["time_zone"] = {"before": calendar.time_zone, "after": tz}
+            calendar.time_zone = tz
+            fields.append("time_zone")
+    if "is_default" in data and bool(data["is_default"]) != calendar.is_default:
+        if not data["is_default"]:
+            raise _invalid("is_default", _("Make another calendar the default instead."))
+        _set_only_default(BusinessCalendar, calendar)
+        calendar.is_default = True
+        changes["is_default"] = {"before": False, "after": True}
+        fields.append("is_default")
+    if "working_hours" in data:
+        periods = clean_periods(data["working_hours"])
+        before = _periods_of(calendar)
+        if periods != before:
+            _write_periods(calendar, periods)
+            changes["working_hours"] = {"before": before, "after": periods}
+    if not changes:
+        return calendar
+    _save_versioned(calendar, expected_version=expected_version, fields=fields)
+    audit.record(actor=actor, action="calendar.update", target=calendar, changes=changes)
+    return calendar
+
+
+@transaction.atomic
+def calendar_delete(*, actor: Any, calendar: BusinessCalendar) -> None:
+    require(actor, "delete", calendar)
+    if calendar.is_default:
+        raise ValidationFailed(_("The default calendar cannot be deleted: make another calendar the default first."))
+    used = list(SlaPolicy.objects.filter(calendar=calendar).values_list("name", flat=True)[:5])
+    if used:
+        raise ValidationFailed(
+            _("SLA policies use this calendar: %(names)s. Choose another calendar for them first.")
+            % {"names": ", ".join(used)}
+        )
+    audit.record(actor=actor, action="calendar.delete", target=calendar, changes={"name": calendar.name})
+    calendar.delete()
+
+
+def _clean_day(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "date" in data:
+        value = data["date"]
+        if isinstance(value, str):
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                value = None
+        if not isinstance(value, date):
+            raise _invalid("date", _("Enter a date such as 2026-10-01."))
+        out["date"] = value
+    if "kind" in data:
+        if data["kind"] not in CalendarDay.Kind.values:
+            raise _invalid("kind", _("Choose a holiday or a make-up working day."))
+        out["kind"] = data["kind"]
+    if "name" in data:
+        name = (data["name"] or "").strip()
+        if len(name) > 100:
+            raise _invalid("name", _("At most %(max)d characters.") % {"max": 100})
+        out["name"] = name
+    return out
+
+
+@transaction.atomic
+def calendar_day_create(
+    *, actor: Any, calendar: BusinessCalendar, date: Any, kind: str = CalendarDay.Kind.HOLIDAY, name: str = ""
+) -> CalendarDay:
+    require(actor, "edit", calendar)
+    values = _clean_day({"date": date, "kind": kind, "name": name})
+    if CalendarDay.objects.filter(calendar=calendar, date=values["date"]).exists():
+        raise _invalid("date", _("This date is already in the calendar: edit it instead."))
+    day = CalendarDay.objects.create(organization_id=calendar.organization_id, calendar=calendar, **values)
+    audit.record(
+        actor=actor,
+        action="calendar_day.create",
+        target=day,
+        changes={"calendar": calendar.pk, "date": values["date"], "kind": values["kind"], "name": values["name"]},
+    )
+    return day
+
+
+@transaction.atomic
+def calendar_day_update(
+    *, actor: Any, day: CalendarDay, expected_version: int | None, data: dict[str, Any]
+) -> CalendarDay:
+    """Edit a holiday or make-up day. An edited day becomes the administrator's own (applying the public
+    holidays again keeps it) and is no longer provisional."""
+    require(actor, "edit", day)
+    _check_version(day, expected_version)
+    unknown = sorted(set(data) - {"date", "kind", "name"})
+    if unknown:
+        raise ValidationFailed(
+            _("These fields cannot be set here: %(names)s") % {"names": ", ".join(unknown)},
+            fields={n: [_("This field cannot be set here.")] for n in unknown},
+        )
+    values = _clean_day(data)
+    if (
+        "date" in values
+        and values["date"] != day.date
+        and CalendarDay.objects.filter(calendar_id=day.calendar_id, date=values["date"]).exists()
+    ):
+        raise _invalid("date", _("This date is already in the calendar: edit it instead."))
+    before = audit.snapshot(day, ["date", "kind", "name", "source", "provisional"])
+    for key, value in values.items():
+        setattr(day, key, value)
+    day.source, day.provisional = CalendarDay.Source.MANUAL, False
+    changes = audit.diff(before, audit.snapshot(day, ["date", "kind", "name", "source", "provisional"]))
+    if not changes:
+        return day
+    _save_versioned(day, expected_version=expected_version, fields=["date", "kind", "name", "source", "provisional"])
+    audit.record(actor=actor, action="calendar_day.update", target=day, changes=changes)
+    return day
+
+
+@transaction.atomic
+def calendar_day_delete(*, actor: Any, day: CalendarDay) -> None:
+    require(actor, "delete", day)
+    audit.record(
+        actor=actor,
+        action="calendar_day.delete",
+        target=day,
+        changes={"calendar": day.calendar_id, "date": day.date, "kind": day.kind},
+    )
+    day.delete()
+
+
+@dataclass(frozen=True)
+class HolidaysApplied:
+    year: int
+    added: int
+    updated: int
+    kept: int  # days the administrator edited, left as they are
+    removed: int
+    provisional: bool
+
+
+@transaction.atomic
+def calendar_apply_cn_holidays(*, actor: Any, calendar: BusinessCalendar, year: int) -> HolidaysApplied:
+    """Write the shipped Chinese public holidays and make-up days of `year` into `calendar`.
+
+    Idempotent: days it wrote before are brought up to date (a provisional year replaced by the official
+    one), days it wrote that the schedule no longer has are removed, and days the administrator added or
+    edited by hand are kept as they are."""
+    require(actor, "edit", calendar)
+    schedule = calendar_holidays.cn_schedule(int(year)) if str(year).isdigit() else None
+    if schedule is None:
+        years = ", ".join(str(y) for y in calendar_holidays.available_years())
+        raise _invalid("year", _("Kehu has public holidays for: %(years)s.") % {"years": years})
+    english = (actor.organization.language or "").startswith("en")
+    existing = {
+        d.date: d for d in CalendarDay.objects.filter(calendar=calendar, date__year=schedule.year).select_for_update()
+    }
+    added = updated = kept = removed = 0
+    scheduled_dates = set()
+    for item in schedule.days:
+        scheduled_dates.add(item.date)
+        name = (item.name_en or item.name) if english else item.name
+        day = existing.get(item.date)
+        if day is None:
+            CalendarDay.objects.create(
+                organization_id=calendar.organization_id,
+                calendar=calendar,
+                date=item.date,
+                kind=item.kind,
+                name=name,
+                source=CalendarDay.Source.CN_OFFICIAL,
+                provisional=schedule.provisional,
+            )
+            added += 1
+        elif day.source != CalendarDay.Source.CN_OFFICIAL:
+            kept += 1
+        elif (day.kind, day.name, day.provisional) != (item.kind, name, schedule.provisional):
+            CalendarDay.objects.filter(pk=day.pk).update(
+                kind=item.kind, name=name, provisional=schedule.provisional, version=F("version") + 1
+            )
+            updated += 1
+    stale = [
+        d.pk for d in existing.values() if d.source == CalendarDay.Source.CN_OFFICIAL and d.date not in scheduled_dates
+    ]
+    if stale:
+        removed = CalendarDay.objects.filter(pk__in=stale).delete()[0]
+    result = HolidaysApplied(schedule.year, added, updated, kept, removed, schedule.provisional)
+    audit.record(
+        actor=actor,
+        action="calendar.apply_holidays",
+        target=calendar,
+        changes={
+            "year": schedule.year,
+            "added": added,
+            "updated": updated,
+            "kept": kept,
+            "removed": removed,
+            "provisional": schedule.provisional,
+        },
+    )
+    return result
+
+
+def load_calendar(calendar: BusinessCalendar) -> Calendar:
+    """The pure calendar value of a stored calendar (two queries)."""
+    weekly: dict[int, list[tuple[int, int]]] = {}
+    for weekday, start, end in _periods_of(calendar):
+        weekly.setdefault(weekday, []).append((start, end))
+    holidays, workdays = set(), set()
+    for day, kind in CalendarDay.objects.filter(calendar=calendar).values_list("date", "kind"):
+        (workdays if kind == CalendarDay.Kind.WORKDAY else holidays).add(day)
+    return Calendar(
+        time_zone=calendar.time_zone, weekly=weekly, holidays=frozenset(holidays), workdays=frozenset(workdays)
+    )
+
+
+# SLA policies ----------------------------------------------------------------------------------------
+
+
+POLICY_FIELDS = (
+    "name",
+    "description",
+    "is_active",
+    "is_default",
+    "priorities",
+    "tiers",
+    "calendar",
+    "warning_percent",
+    "notify_queue_manager",
+    "notify_team_manager",
+    "reassign",
+    "reassign_to",
+    "raise_priority",
+    "targets",
+)
+
+
+def _clean_choice_list(field: str, value: Any, allowed: list[str]) -> list[str]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or any(v not in allowed for v in value):
+        raise _invalid(field, _("Choose from: %(values)s.") % {"values": ", ".join(allowed)})
+    return [v for v in allowed if v in value]
+
+
+def _clean_minutes(field: str, value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        minutes = int(value)
+    except (TypeError, ValueError) as exc:
+        raise _invalid(field, _("Enter a whole number of minutes.")) from exc
+    if not 1 <= minutes <= MAX_TARGET_MINUTES:
+        raise _invalid(field, _("Enter 1 to %(max)d minutes.") % {"max": MAX_TARGET_MINUTES})
+    return minutes
+
+
+def clean_targets(value: Any) -> dict[str, tuple[int | None, int | None]]:
+    """{priority: (first response minutes, resolution minutes)} from a dict or a list of dicts."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        items = [{"priority": k, **(v if isinstance(v, dict) else {})} for k, v in value.items()]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise _invalid("targets", _("Give the targets per priority."))
+    out: dict[str, tuple[int | None, int | None]] = {}
+    for item in items:
+        if not isinstance(item, dict) or item.get("priority") not in PRIORITIES:
+            raise _invalid("targets", _("Choose from: %(values)s.") % {"values": ", ".join(PRIORITIES)})
+        priority = item["priority"]
+        if priority in out:
+            raise _invalid("targets", _("Each priority may appear once."))
+        fr = _clean_minutes(f"targets.{priority}.first_response_minutes", item.get("first_response_minutes"))
+        res = _clean_minutes(f"targets.{priority}.resolution_minutes", item.get("resolution_minutes"))
+        if fr is not None and res is not None and res < fr:
+            raise _invalid(
+                f"targets.{priority}.resolution_minutes",
+                _("The resolution target cannot be shorter than the first-response target."),
+            )
+        if fr is not None or res is not None:
+            out[priority] = (fr, res)
+    return out
+
+
+def _clean_policy(policy: SlaPolicy, data: dict[str, Any], actor: Any) -> dict[str, Any]:
+    """Set the validated values of `data` on `policy`; return the cleaned targets (or None if not given)."""
+    from kehu.accounts.models import User
+
+    unknown = sorted(set(data) - set(POLICY_FIELDS))
+    if unknown:
+        raise ValidationFailed(
+            _("These fields cannot be set here: %(names)s") % {"names": ", ".join(unknown)},
+            fields={n: [_("This field cannot be set here.")] for n in unknown},
+        )
+    if "name" in data:
+        policy.name = _clean_name(data["name"])
+        if _name_taken(SlaPolicy, policy.organization_id, policy.name, policy.pk):
+            raise _invalid("name", _("An SLA policy with this name already exists."))
+    if "description" in data:
+        description = (data["description"] or "").strip()
+        if len(description) > 255:
+            raise _invalid("description", _("At most %(max)d characters.") % {"max": 255})
+        policy.description = description
+    for flag in ("is_active", "is_default", "notify_queue_manager", "notify_team_manager", "raise_priority"):
+        if flag in data:
+            setattr(policy, flag, bool(data[flag]))
+    if "priorities" in data:
+        policy.priorities = _clean_choice_list("priorities", data["priorities"], PRIORITIES)
+    if "tiers" in data:
+        policy.tiers = _clean_choice_list("tiers", data["tiers"], TIERS)
+    if "calendar" in data:
+        calendar = data["calendar"]
+        if calendar is not None and not isinstance(calendar, BusinessCalendar):
+            calendar = BusinessCalendar.objects.filter(organization_id=actor.organization_id, pk=calendar).first()
+            if calendar is None:
+                raise _invalid("calendar", _("No such calendar."))
+        if calendar is not None and calendar.organization_id != actor.organization_id:
+            raise _invalid("calendar", _("No such calendar."))
+        policy.calendar = calendar
+    if "warning_percent" in data:
+        try:
+            pct = int(data["warning_percent"])
+        except (TypeError, ValueError):
+            pct = -1
+        if not 0 <= pct <= 99:
+            raise _invalid("warning_percent", _("Enter 0 (no warning) to 99 percent."))
+        policy.warning_percent = pct
+    if "reassign" in data:
+        reassign = data["reassign"] or ""
+        if reassign not in SlaPolicy.Reassign.values:
+            raise _invalid("reassign", _("Choose how to reassign."))
+        policy.reassign = reassign
+    if "reassign_to" in data:
+        user = data["reassign_to"]
+        if user is not None and not isinstance(user, User):
+            user = User.objects.filter(organization_id=actor.organization_id, pk=user).first()
+            if user is None:
+                raise _invalid("reassign_to", _("No such colleague."))
+        if user is not None and (user.organization_id != actor.organization_id or not user.is_active):
+            raise _invalid("reassign_to", _("Choose an active colleague."))
+        policy.reassign_to = user
+    if policy.reassign == SlaPolicy.Reassign.USER and policy.reassign_to_id is None:
+        raise _invalid("reassign_to", _("Choose the colleague who takes over breached tickets."))
+    if policy.reassign != SlaPolicy.Reassign.USER:
+        policy.reassign_to = None
+    return {"targets": clean_targets(data["targets"])} if "targets" in data else {}
+
+
+def _write_targets(policy: SlaPolicy, targets: dict[str, tuple[int | None, int | None]]) -> None:
+    getattr(policy, "_prefetched_objects_cache", {}).pop("targets", None)
+    SlaTarget.objects.filter(policy=policy).delete()
+    SlaTarget.objects.bulk_create(
+        [
+            SlaTarget(
+                organization_id=policy.organization_id,
+                policy=policy,
+                priority=priority,
+                first_response_minutes=fr,
+                resolution_minutes=res,
+            )
+            for priority, (fr, res) in targets.items()
+        ]
+    )
+
+
+def targets_of(policy: SlaPolicy) -> dict[str, tuple[int | None, int | None]]:
+    return {t.priority: (t.first_response_minutes, t.resolution_minutes) for t in policy.targets.all()}
+
+
+def _policy_snapshot(policy: SlaPolicy) -> dict[str, Any]:
+    snap = audit.snapshot(policy, [f for f in POLICY_FIELDS if f != "targets"])
+    snap["targets"] = {k: list(v) for k, v in targets_of(policy).items()} if policy.pk else {}
+    return snap
+
+
+@transaction.atomic
+def sla_policy_create(*, actor: Any, **data: Any) -> SlaPolicy:
+    require(actor, "create", SlaPolicy)
+    if "name" not in data:
+        data["name"] = ""
+    policy = SlaPolicy(organization_id=actor.organization_id)
+    extra = _clean_policy(policy, data, actor)
+    last = SlaPolicy.objects.filter(organization_id=actor.organization_id).aggregate(m=Max("position"))["m"]
+    policy.position = (last or 0) + 1
+    if policy.is_default:
+        _set_only_default(SlaPolicy, policy)
+    policy.save()
+    _write_targets(policy, extra.get("targets", {}))
+    audit.record(actor=actor, action="sla_policy.create", target=policy, changes=_policy_snapshot(policy))
+    return policy
+
+
+@transaction.atomic
+def sla_policy_update(
+    *, actor: Any, policy: SlaPolicy, expected_version: int | None, data: dict[str, Any]
+) -> SlaPolicy:
+    """Change a policy. Tickets keep the due dates they were given; the new targets apply to tickets
+    created (or re-prioritised) from now on."""
+    require(actor, "edit", policy)
+    _check_version(policy, expected_version)
+    before = _policy_snapshot(policy)
+    extra = _clean_policy(policy, data, actor)
+    if policy.is_default:
+        _set_only_default(SlaPolicy, policy)
+    if "targets" in extra:
+        _write_targets(policy, extra["targets"])
+    after = _policy_snapshot(policy)
+    changes = audit.diff(before, after)
+    if not changes:
+        return policy
+    fields = [f for f in POLICY_FIELDS if f != "targets"]
+    _save_versioned(policy, expected_version=expected_version, fields=fields)
+    audit.record(actor=actor, action="sla_policy.update", target=policy, changes=changes)
+    return policy
+
+
+@transaction.atomic
+def sla_policy_delete(*, actor: Any, policy: SlaPolicy) -> None:
+    """Delete a policy. Tickets it gave due dates keep them (their SLA row forgets the policy)."""
+    require(actor, "delete", policy)
+    audit.record(actor=actor, action="sla_policy.delete", target=policy, changes={"name": policy.name})
+    policy.delete()
+
+
+@transaction.atomic
+def sla_policy_move(*, actor: Any, policy: SlaPolicy, direction: str) -> SlaPolicy:
+    """Move a rule one place up or down in the order (first match wins)."""
+    require(actor, "edit", policy)
+    if direction not in ("up", "down"):
+        raise _invalid("direction", _("Move up or down."))
+    rules = list(
+        SlaPolicy.objects.filter(organization_id=policy.organization_id, is_default=False)
+        .select_for_update()
+        .order_by("position", "id")
+    )
+    ids = [p.pk for p in rules]
+    if policy.pk not in ids:
+        return policy
+    index = ids.index(policy.pk)
+    other = index - 1 if direction == "up" else index + 1
+    if not 0 <= other < len(rules):
+        return policy
+    rules[index], rules[other] = rules[other], rules[index]
+    for position, rule in enumerate(rules, start=1):
+        if rule.position != position:
+            SlaPolicy.objects.filter(pk=rule.pk).update(position=position, version=F("version") + 1)
+    policy.refresh_from_db()
+    audit.record(actor=actor, action="sla_policy.move", target=policy, changes={"direction": direction})
+    return policy
+
+
+def policy_for(
+    *, organization_id: int, priority: str, tier: str, policies: list[SlaPolicy] | None = None
+) -> SlaPolicy | None:
+    """The first active rule (by order) whose priorities and tiers match, else the active default policy."""
+    if policies is None:
+        policies = list(
+            SlaPolicy.objects.filter(organization_id=organization_id, is_active=True)
+            .prefetch_related("targets")
+            .order_by("is_default", "position", "id")
+        )
+    for policy in policies:
+        if policy.is_default or not policy.is_active:
+            continue
+        if (not policy.priorities or priority in policy.priorities) and (not policy.tiers or tier in policy.tiers):
+            return policy
+    return next((p for p in policies if p.is_default and p.is_active), None)
+
+
+# The clocks of a ticket --------------------------------------------------------------------------------
+
+
+class CalendarCache:
+    """Stored calendars as pure values, read once per run (a sweep meets the same few calendars often)."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, Calendar] = {}
+        self._default: dict[int, BusinessCalendar] = {}
+
+    def default_for(self, organization: Any) -> BusinessCalendar:
+        if organization.pk not in self._default:
+            self._default[organization.pk] = ensure_default_calendar(organization)
+        return self._default[organization.pk]
+
+    def get(self, calendar: BusinessCalendar) -> Calendar:
+        if calendar.pk not in self._by_id:
+            self._by_id[calendar.pk] = load_calendar(calendar)
+        return self._by_id[calendar.pk]
+
+
+def _tier_of(ticket: Ticket) -> str:
+    if ticket.customer_id is None:
+        return ""
+    customer = ticket.customer
+    return (customer.tier or "") if customer is not None else ""
+
+
+def _state_for(ticket: Ticket) -> TicketSla:
+    state = TicketSla.objects.filter(ticket_id=ticket.pk).first()
+    return state or TicketSla(organization_id=ticket.organization_id, ticket=ticket)
+
+
+def assign_policy(
+    state: TicketSla,
+    ticket: Ticket,
+    *,
+    policies: list[SlaPolicy] | None = None,
+    calendars: CalendarCache | None = None,
+    tier: str | None = None,
+) -> None:
+    """Pick the ticket's policy and copy its targets and calendar onto the SLA row (nothing saved).
+    `tier`: the customer's tier when the caller knows it (else it is read)."""
+    calendars = calendars or CalendarCache()
+    policy = policy_for(
+        organization_id=ticket.organization_id,
+        priority=ticket.priority,
+        tier=_tier_of(ticket) if tier is None else tier,
+        policies=policies,
+    )
+    state.policy = policy
+    if policy is None:
+        state.first_response_minutes = state.resolution_minutes = None
+        state.calendar = None
+        return
+    fr, res = targets_of(policy).get(ticket.priority, (None, None))
+    state.first_response_minutes, state.resolution_minutes = fr, res
+    state.warning_percent = policy.warning_percent
+    state.calendar = policy.calendar or calendars.default_for(ticket.organization)
+
+
+def compute_due(state: TicketSla, ticket: Ticket, calendar: Calendar | None) -> None:
+    """Both due dates and warning times from the ticket's creation, the targets and the paused time, and
+    the sweep's next look (nothing saved)."""
+    start = ticket.created_at
+    pct = state.warning_percent or 0
+    ticket.first_response_due_at = ticket.resolution_due_at = None
+    state.first_response_warn_at = state.resolution_warn_at = None
+    if calendar is not None:
+        try:
+            if state.first_response_minutes:
+                seconds = state.first_response_minutes * 60
+                ticket.first_response_due_at = add_business_time(start, seconds, calendar)
+                if pct:
+                    state.first_response_warn_at = add_business_time(start, seconds * pct / 100, calendar)
+            if state.resolution_minutes:
+                seconds = state.resolution_minutes * 60
+                paused = state.paused_seconds or 0
+                ticket.resolution_due_at = add_business_time(start, seconds + paused, calendar)
+                if pct:
+                    state.resolution_warn_at = add_business_time(start, seconds * pct / 100 + paused, calendar)
+        except NoWorkingTime:
+            logger.warning("SLA calendar %s of ticket %s has no working time", state.calendar_id, ticket.pk)
+            ticket.first_response_due_at = ticket.resolution_due_at = None
+    state.next_check_at = next_check(state, ticket)
+
+
+def first_response_running(ticket: Ticket) -> bool:
+    return ticket.first_responded_at is None and ticket.status not in DONE and ticket.first_response_due_at is not None
+
+
+def resolution_running(state: TicketSla, ticket: Ticket) -> bool:
+    return ticket.status in RUNNING and state.paused_since is None and ticket.resolution_due_at is not None
+
+
+def _pending_event(
+    warn_at: datetime | None, warned: datetime | None, due: datetime, breached: datetime | None
+) -> datetime | None:
+    if breached is not None:
+        return None
+    if warned is None and warn_at is not None and warn_at < due:
+        return warn_at
+    return due
+
+
+def next_check(state: TicketSla, ticket: Ticket) -> datetime | None:
+    """When the sweep must look next: the earliest warning or breach still to come of a running clock."""
+    events = []
+    if first_response_running(ticket):
+        events.append(
+            _pending_event(
+                state.first_response_warn_at,
+                state.first_response_warned_at,
+                ticket.first_response_due_at,
+                state.first_response_breached_at,
+            )
+        )
+    if resolution_running(state, ticket):
+        events.append(
+            _pending_event(
+                state.resolution_warn_at,
+                state.resolution_warned_at,
+                ticket.resolution_due_at,
+                state.resolution_breached_at,
+            )
+        )
+    events = [e for e in events if e is not None]
+    return min(events) if events else None
+
+
+def _record_outcomes(state: TicketSla, ticket: Ticket, now: datetime) -> None:
+    if state.first_response_met is None and ticket.first_responded_at and ticket.first_response_due_at:
+        state.first_response_met = ticket.first_responded_at <= ticket.first_response_due_at
+    if ticket.status in DONE:
+        if ticket.resolution_due_at and state.resolution_met is None:
+            resolved_at = ticket.resolved_at or ticket.closed_at or now
+            # The due date already holds every pause before the resolution.
+            state.resolution_met = resolved_at <= ticket.resolution_due_at
+    else:
+        state.resolution_met = None  # reopened: in progress again
+
+
+def _reconcile_pause(state: TicketSla, ticket: Ticket, calendar: Calendar | None, now: datetime) -> bool:
+    """Stop the resolution clock in a stopped status, restart it in a running one. True if the paused time
+    grew (the due dates must be recomputed)."""
+    if ticket.status in STOPPED:
+        if state.paused_since is None:
+            state.paused_since = now
+        return False
+    if state.paused_since is None:
+        return False
+    if calendar is not None and now > state.paused_since:
+        state.paused_seconds = (state.paused_seconds or 0) + max(
+            business_seconds_between(state.paused_since, now, calendar), 0
+        )
+    state.paused_since = None
+    return True
+
+
+def _save(state: TicketSla, ticket: Ticket) -> None:
+    state.save()
+    Ticket.objects.filter(pk=ticket.pk).update(
+        first_response_due_at=ticket.first_response_due_at, resolution_due_at=ticket.resolution_due_at
+    )
+
+
+@transaction.atomic
+def sla_start(*, ticket: Ticket, now: datetime | None = None) -> TicketSla:
+    """A new ticket: choose its policy and set its due dates (ticket event "created")."""
+    now = now or timezone.now()
+    calendars = CalendarCache()
+    state = _state_for(ticket)
+    assign_policy(state, ticket, calendars=calendars)
+    calendar = calendars.get(state.calendar) if state.calendar else None
+    _reconcile_pause(state, ticket, calendar, now)
+    compute_due(state, ticket, calendar)
+    _record_outcomes(state, ticket, now)
+    state.next_check_at = next_check(state, ticket)
+    _save(state, ticket)
+    return state
+
+
+@transaction.atomic
+def sla_recompute(*, ticket: Ticket, now: datetime | None = None) -> TicketSla:
+    """The priority changed: choose the policy again and recompute from the creation. Warnings and
+    breaches already escalated stay recorded (once per ticket and target)."""
+    now = now or timezone.now()
+    state = TicketSla.objects.filter(ticket_id=ticket.pk).first()
+    if state is None:
+        return sla_start(ticket=ticket, now=now)
+    calendars = CalendarCache()
+    assign_policy(state, ticket, calendars=calendars)
+    calendar = calendars.get(state.calendar) if state.calendar else None
+    compute_due(state, ticket, calendar)
+    _record_outcomes(state, ticket, now)
+    state.next_check_at = next_check(state, ticket)
+    _save(state, ticket)
+    return state
+
+
+@transaction.atomic
+def sla_sync(*, ticket: Ticket, now: datetime | None = None) -> TicketSla:
+    """Bring the clocks in line with the ticket's status and answers (events "status_changed",
+    "first_response", "customer_replied"): pause or restart the resolution clock, record met targets."""
+    now = now or timezone.now()
+    state = TicketSla.objects.filter(ticket_id=ticket.pk).select_related("calendar").first()
+    if state is None:
+        return sla_start(ticket=ticket, now=now)
+    calendar = load_calendar(state.calendar) if state.calendar else None
+    if _reconcile_pause(state, ticket, calendar, now):
+        compute_due(state, ticket, calendar)
+    _record_outcomes(state, ticket, now)
+    state.next_check_at = next_check(state, ticket)
+    _save(state, ticket)
+    return state
+
+
+def on_ticket_event(ticket: Ticket, event: str, **info: Any) -> None:
+    """The ticket_hooks callback (`callback(ticket, event, **info)`): every event the SLA clocks care
+    about. `info["at"]`, when given, is when it happened (a first reply's time)."""
+    if getattr(ticket, "pk", None) is None:
+        return
+    at = info.get("at") if isinstance(info.get("at"), datetime) else None
+    if event == "created":
+        sla_start(ticket=ticket, now=at)
+    elif event == "priority_changed":
+        sla_recompute(ticket=ticket, now=at)
+    elif event in ("status_changed", "first_response", "customer_replied"):
+        sla_sync(ticket=ticket, now=at)
+
+
+def calendar_get_for_update(*, actor: Any, pk: Any) -> BusinessCalendar:
+    try:
+        return BusinessCalendar.objects.visible_to(actor).get(pk=int(pk))
+    except (ValueError, TypeError, BusinessCalendar.DoesNotExist) as exc:
+        raise NotFound() from exc

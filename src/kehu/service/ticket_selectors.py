@@ -1,0 +1,544 @@
+"""Every read of tickets, their conversation, queues and canned replies. Each starts from `visible_to(actor)`:
+a ticket outside the actor's organisation or view (ticket_visibility) is never returned, and asking for it
+by id is NotFound."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.apps import apps
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from kehu.core.errors import NotFound, ValidationFailed
+from kehu.core.models import AuditEntry
+from kehu.core.permissions import can
+from kehu.core.search import SearchHit
+from kehu.customers import timeline
+from kehu.customers.models import Contact, Customer, Tag
+from kehu.service.ticket_models import (
+    OPEN_STATUSES,
+    AgentStatus,
+    CannedReply,
+    Queue,
+    Ticket,
+    TicketAttachment,
+    TicketMessage,
+    TicketTag,
+)
+
+DEFAULT_ORDERING = "-updated_at"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+SEARCH_MAX_LENGTH = 100
+FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+# The only sort keys a list accepts, each an expression: the sort parameter never reaches SQL unchecked.
+# "Time left" is resolution_due_at / first_response_due_at ascending; tickets without a due date come last.
+ORDERINGS = {
+    "updated_at": lambda: F("updated_at"),
+    "created_at": lambda: F("created_at"),
+    "number": lambda: F("number"),
+    "priority": lambda: Case(
+        *[When(priority=key, then=Value(rank)) for key, rank in PRIORITY_RANK.items()],
+        default=Value(1),
+        output_field=IntegerField(),
+    ),
+    "resolution_due_at": lambda: Coalesce("resolution_due_at", Value(FAR_FUTURE)),
+    "first_response_due_at": lambda: Coalesce("first_response_due_at", Value(FAR_FUTURE)),
+}
+ORDERING_FIELDS = tuple(ORDERINGS)
+DATETIME_KEYS = ("updated_at", "created_at", "resolution_due_at", "first_response_due_at")
+STATUS_FILTERS = (*Ticket.Status.values, "active")  # "active": new, open or pending
+
+
+def _get(qs: QuerySet, pk: Any) -> Any:
+    try:
+        return qs.get(pk=int(pk))
+    except (ValueError, TypeError, OverflowError, qs.model.DoesNotExist) as exc:
+        raise NotFound() from exc
+
+
+# Filters --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketFilters:
+    search: str = ""
+    status: str = ""
+    priority: str = ""
+    kind: str = ""
+    channel: str = ""
+    queue: int | None = None
+    assignee: str = ""  # "", "me", "unassigned" or a user id
+    customer: int | None = None
+    tag: int | None = None
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any] | None) -> TicketFilters:
+        data = data or {}
+        values = {}
+        for name in cls.__dataclass_fields__:
+            value = data.get(name)
+            if hasattr(value, "pk"):
+                value = value.pk
+            if value not in (None, ""):
+                values[name] = str(value) if name == "assignee" else value
+        return cls(**values)
+
+
+def ticket_queryset_for(*, actor: Any, filters: TicketFilters | dict | None = None) -> QuerySet[Ticket]:
+    """The visible tickets matching `filters`, unordered and unpaginated (callers bound it)."""
+    if not isinstance(filters, TicketFilters):
+        filters = TicketFilters.from_mapping(filters)
+    qs = Ticket.objects.visible_to(actor)
+    if filters.status == "active":
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    elif filters.status:
+        qs = qs.filter(status=filters.status)
+    for name in ("priority", "kind", "channel"):
+        value = getattr(filters, name)
+        if value:
+            qs = qs.filter(**{name: value})
+    if filters.queue:
+        qs = qs.filter(queue_id=filters.queue)
+    if filters.customer:
+        qs = qs.filter(customer_id=filters.customer)
+    if filters.assignee == "me":
+        qs = qs.filter(owner_id=actor.pk)
+    elif filters.assignee == "unassigned":
+        qs = qs.filter(owner__isnull=True)
+    elif filters.assignee:
+        qs = qs.filter(owner_id=int(filters.assignee))
+    if filters.tag:
+        links = TicketTag.objects.filter(
+            organization_id=actor.organization_id, tag_id=filters.tag, ticket_id=OuterRef("pk")
+        )
+        qs = qs.filter(Exists(links))
+    search = filters.search.strip()[:SEARCH_MAX_LENGTH]
+    if search:
+        term = search.lstrip("#")
+        q = (
+            Q(subject__icontains=search)
+            | Q(requester_email__icontains=search.lower())
+            | Q(requester_name__icontains=search)
+        )
+        if term.isdigit() and len(term) <= 9:
+            q |= Q(number=int(term))
+        qs = qs.filter(q)
+    return qs
+
+
+# Keyset pages ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    ordering: str
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+    limit: int = DEFAULT_PAGE_SIZE
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __iter__(self) -> Any:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def parse_ordering(value: str | None) -> tuple[str, bool]:
+    value = (value or DEFAULT_ORDERING).strip()
+    name = value.removeprefix("-")
+    if name not in ORDERINGS:
+        allowed = ", ".join(ORDERING_FIELDS)
+        message = _("Sort by one of: %(fields)s (prefix - for descending).") % {"fields": allowed}
+        raise ValidationFailed(message, fields={"ordering": [message]})
+    return name, value.startswith("-")
+
+
+def _encode(direction: str, ordering: str, value: Any, pk: int) -> str:
+    value = value.isoformat() if isinstance(value, datetime) else value
+    raw = json.dumps({"d": direction, "o": ordering, "v": value, "i": pk}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, ordering: str, name: str) -> tuple[str, Any, int]:
+    message = _("This page link is no longer valid; start again from the first page.")
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        direction, value, pk = payload["d"], payload["v"], int(payload["i"])
+        if direction not in ("n", "p") or payload["o"] != ordering:
+            raise ValueError("cursor of another list")
+        if name in DATETIME_KEYS:
+            value = datetime.fromisoformat(value)
+        elif not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError("bad value")
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        OverflowError,
+        binascii.Error,
+        json.JSONDecodeError,
+        UnicodeDecodeError,
+    ) as exc:
+        raise ValidationFailed(message, fields={"cursor": [message]}) from exc
+    return direction, value, pk
+
+
+def keyset_page(qs: QuerySet, *, ordering: str | None, cursor: str | None, limit: int) -> Page:
+    """Rows after (or, for a "previous" cursor, before) the cursor's row, in `ordering` then id; no COUNT."""
+    name, descending = parse_ordering(ordering)
+    ordering = f"-{name}" if descending else name
+    limit = max(1, min(int(limit or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
+    qs = qs.annotate(sort_key=ORDERINGS[name]())
+    backwards = False
+    if cursor:
+        direction, value, pk = _decode(cursor, ordering, name)
+        backwards = direction == "p"
+        fetch_descending = descending != backwards
+        op = "lt" if fetch_descending else "gt"
+        qs = qs.filter(Q(**{f"sort_key__{op}": value}) | Q(sort_key=value, **{f"pk__{op}": pk}))
+    else:
+        fetch_descending = descending
+    order = ("-sort_key", "-pk") if fetch_descending else ("sort_key", "pk")
+    rows = list(qs.order_by(*order)[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+    page = Page(items=rows, ordering=ordering, limit=limit)
+    if rows:
+        first, last = rows[0], rows[-1]
+        if backwards:
+            page.next_cursor = _encode("n", ordering, last.sort_key, last.pk)
+            page.previous_cursor = _encode("p", ordering, first.sort_key, first.pk) if has_more else None
+        else:
+            page.next_cursor = _encode("n", ordering, last.sort_key, last.pk) if has_more else None
+            page.previous_cursor = _encode("p", ordering, first.sort_key, first.pk) if cursor else None
+    return page
+
+
+# Tickets --------------------------------------------------------------------------------------------------
+
+
+def with_list_relations(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    return qs.select_related("owner", "queue", "customer", "contact").prefetch_related(
+        Prefetch("tags", queryset=Tag.objects.order_by("name"))
+    )
+
+
+def ticket_list_for(
+    *,
+    actor: Any,
+    filters: TicketFilters | dict | None = None,
+    ordering: str | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> Page:
+    """One page of the tickets the actor sees: filtered, sorted on the whitelist, keyset-paginated (two
+    queries: the rows with assignee, queue, customer and contact, and their tags)."""
+    qs = with_list_relations(ticket_queryset_for(actor=actor, filters=filters))
+    return keyset_page(qs, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit)
+
+
+def tickets_with_relations_for(*, actor: Any) -> QuerySet[Ticket]:
+    return with_list_relations(Ticket.objects.visible_to(actor))
+
+
+def ticket_get_for(*, actor: Any, pk: Any) -> Ticket:
+    qs = Ticket.objects.visible_to(actor).select_related(
+        "owner__team", "queue", "customer__owner", "contact", "created_by", "follow_up_of"
+    )
+    return _get(qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name"))), pk)
+
+
+def ticket_deleted_get_for(*, actor: Any, pk: Any) -> Ticket:
+    return _get(Ticket.objects.in_recycle_bin_for(actor).select_related("owner__team", "queue"), pk)
+
+
+def ticket_recycle_bin_for(*, actor: Any) -> QuerySet[Ticket]:
+    return Ticket.objects.in_recycle_bin_for(actor).select_related("owner", "updated_by", "queue")
+
+
+def tickets_for_bulk(*, actor: Any, ids: list[Any]) -> list[Ticket]:
+    try:
+        pks = [int(pk) for pk in ids][:MAX_PAGE_SIZE]
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed(_("Select tickets from the list."), fields={"ids": [_("Invalid id.")]}) from exc
+    return list(Ticket.objects.visible_to(actor).filter(pk__in=pks).select_related("owner__team").order_by("pk"))
+
+
+def ticket_messages_for(*, actor: Any, ticket: Ticket) -> list[TicketMessage]:
+    """The conversation, oldest first, with authors and files (two queries)."""
+    if not can(actor, "view", ticket):
+        raise NotFound()
+    return list(
+        TicketMessage.objects.filter(organization_id=ticket.organization_id, ticket=ticket)
+        .select_related("author")
+        .prefetch_related(Prefetch("attachments", queryset=TicketAttachment.objects.order_by("pk")))
+        .order_by("created_at", "pk")
+    )
+
+
+def message_list_for(*, actor: Any, ticket: int | None = None) -> QuerySet[TicketMessage]:
+    qs = TicketMessage.objects.visible_to(actor).select_related("author", "ticket").prefetch_related("attachments")
+    if ticket is not None:
+        qs = qs.filter(ticket_id=ticket)
+    return qs
+
+
+def message_get_for(*, actor: Any, pk: Any) -> TicketMessage:
+    return _get(message_list_for(actor=actor), pk)
+
+
+def attachment_get_for(*, actor: Any, pk: Any) -> TicketAttachment:
+    return _get(TicketAttachment.objects.visible_to(actor).select_related("ticket"), pk)
+
+
+# The ticket page's history (from the audit log) -----------------------------------------------------------
+
+
+HISTORY_TITLES = {
+    "ticket.create": gettext_noop("Created the ticket"),
+    "ticket.update": gettext_noop("Changed the ticket"),
+    "ticket.assign": gettext_noop("Assigned"),
+    "ticket.status": gettext_noop("Changed the status"),
+    "ticket.delete": gettext_noop("Moved to the recycle bin"),
+    "ticket.restore": gettext_noop("Restored from the recycle bin"),
+}
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    at: datetime
+    action: str
+    title: str
+    actor: str
+    text: str
+
+
+def ticket_history_for(*, actor: Any, ticket: Ticket, limit: int = 50) -> list[HistoryItem]:
+    """The ticket's changes (not its messages, which the conversation shows), newest first: who assigned
+    it and why, status changes, edits."""
+    from kehu.accounts.models import User
+    from kehu.service.ticket_assignment import reason_label
+
+    if not can(actor, "view", ticket):
+        raise NotFound()
+    entries = list(
+        AuditEntry.objects.filter(
+            organization_id=ticket.organization_id,
+            target_type="service.ticket",
+            target_id=str(ticket.pk),
+            action__in=list(HISTORY_TITLES),
+        )
+        .select_related("actor")
+        .order_by("-created_at", "-seq")[:limit]
+    )
+    user_ids = set()
+    for entry in entries:
+        owner = (entry.changes or {}).get("owner")
+        if isinstance(owner, dict):
+            user_ids.update(v for v in (owner.get("before"), owner.get("after")) if v)
+    users = {u.pk: str(u) for u in User.objects.filter(organization_id=ticket.organization_id, pk__in=user_ids)}
+    statuses = dict(Ticket.Status.choices)
+    items = []
+    for entry in entries:
+        changes = entry.changes or {}
+        parts = []
+        if entry.action == "ticket.assign":
+            after = (changes.get("owner") or {}).get("after")
+            parts.append(users.get(after, _("nobody")) if after else _("back to the queue"))
+            if changes.get("reason"):
+                parts.append(_("why: %(reason)s") % {"reason": reason_label(changes["reason"])})
+        elif entry.action == "ticket.status":
+            status = changes.get("status") or {}
+            parts.append(f"{statuses.get(status.get('before'), '—')} → {statuses.get(status.get('after'), '—')}")
+            if changes.get("why") == "customer_replied":
+                parts.append(_("the customer replied"))
+        elif entry.action == "ticket.update":
+            parts.append(", ".join(_field_label(name) for name in sorted(changes)))
+        items.append(
+            HistoryItem(
+                at=entry.created_at,
+                action=entry.action,
+                title=_(HISTORY_TITLES[entry.action]),
+                actor=str(entry.actor) if entry.actor else entry.actor_label,
+                text=" · ".join(p for p in parts if p),
+            )
+        )
+    return items
+
+
+def _field_label(name: str) -> str:
+    if name.startswith("custom."):
+        return name.removeprefix("custom.")
+    try:
+        return str(Ticket._meta.get_field(name).verbose_name)
+    except Exception:
+        return name
+
+
+# Beside the ticket: the customer ---------------------------------------------------------------------------
+
+
+def customer_contacts_for(*, actor: Any, ticket: Ticket) -> list[Contact]:
+    if not ticket.customer_id or not can(actor, "view", Contact):
+        return []
+    return list(
+        Contact.objects.visible_to(actor).filter(customer_id=ticket.customer_id).order_by("-is_primary", "name")[:20]
+    )
+
+
+def past_tickets_for(*, actor: Any, ticket: Ticket, limit: int = 10) -> list[Ticket]:
+    """The customer's (else the requester's) other tickets the actor sees, newest first."""
+    qs = Ticket.objects.visible_to(actor).exclude(pk=ticket.pk)
+    if ticket.customer_id:
+        qs = qs.filter(customer_id=ticket.customer_id)
+    elif ticket.requester_email:
+        qs = qs.filter(requester_email=ticket.requester_email)
+    else:
+        return []
+    return list(qs.select_related("owner").order_by("-created_at", "-pk")[:limit])
+
+
+def customer_orders_for(*, actor: Any, ticket: Ticket, limit: int = 5) -> list[Any] | None:
+    """The customer's orders, when the sales module has orders (topic "commerce") and the actor may see
+    them; None when there is nothing to show a panel for."""
+    if not ticket.customer_id or not apps.is_installed("kehu.sales"):
+        return None
+    try:
+        order_model = apps.get_model("sales", "Order")
+    except LookupError:
+        return None
+    if not can(actor, "view", order_model) or not hasattr(order_model.objects, "visible_to"):
+        return None
+    try:
+        order_model._meta.get_field("customer")
+    except Exception:
+        return None
+    return list(order_model.objects.visible_to(actor).filter(customer_id=ticket.customer_id).order_by("-pk")[:limit])
+
+
+def customer_timeline_for(*, actor: Any, ticket: Ticket, limit: int = 10) -> list[timeline.TimelineItem]:
+    if not ticket.customer_id:
+        return []
+    customer = ticket.customer
+    if customer is None or not can(actor, "view", customer):
+        return []
+    return timeline.collect(actor=actor, customer=customer, limit=limit)
+
+
+def customer_ticket_timeline(
+    *, actor: Any, customer: Customer, limit: int, before: datetime | None = None
+) -> list[timeline.TimelineItem]:
+    """The customer timeline's provider: one item per ticket the actor sees (when it was opened)."""
+    qs = Ticket.objects.visible_to(actor).filter(customer_id=customer.pk)
+    if before is not None:
+        qs = qs.filter(created_at__lt=before)
+    items = []
+    for ticket in qs.select_related("owner", "created_by").order_by("-created_at", "-pk")[:limit]:
+        items.append(
+            timeline.TimelineItem(
+                at=ticket.created_at,
+                kind="ticket.create",
+                title=_("Ticket #%(number)s: %(subject)s") % {"number": ticket.number, "subject": ticket.subject},
+                actor=str(ticket.created_by) if ticket.created_by else ticket.requester_name or ticket.requester_email,
+                body=" · ".join(
+                    str(p)
+                    for p in (
+                        ticket.get_status_display(),
+                        ticket.get_kind_display(),
+                        ticket.get_channel_display(),
+                        ticket.owner,
+                    )
+                    if p
+                ),
+                url=ticket.get_absolute_url(),
+                icon="headset",
+                module="service",
+            )
+        )
+    return items
+
+
+# Global search ---------------------------------------------------------------------------------------------
+
+
+def search_provider(*, actor: Any, query: str, limit: int = 10) -> list[SearchHit]:
+    qs = ticket_queryset_for(actor=actor, filters={"search": query}).select_related("customer")
+    hits = []
+    for ticket in qs.order_by("-updated_at", "-pk")[:limit]:
+        subtitle = " · ".join(
+            p
+            for p in (
+                ticket.get_status_display(),
+                ticket.customer.name if ticket.customer else "",
+                ticket.requester_email,
+            )
+            if p
+        )
+        hits.append(SearchHit(title=str(ticket), subtitle=subtitle, url=ticket.get_absolute_url(), kind="ticket"))
+    return hits
+
+
+# Queues, canned replies, agents ---------------------------------------------------------------------------
+
+
+def queue_list_for(*, actor: Any) -> QuerySet[Queue]:
+    return Queue.objects.visible_to(actor).select_related("manager").prefetch_related("members").order_by("name", "pk")
+
+
+def queue_get_for(*, actor: Any, pk: Any) -> Queue:
+    return _get(queue_list_for(actor=actor), pk)
+
+
+def queue_by_token(token: str) -> Queue | None:
+    """The queue behind a public web-form address (platform-wide: the token is the secret)."""
+    if not token or len(token) > 64:
+        return None
+    return (
+        Queue.objects.dangerously_all_organizations()
+        .select_related("organization")
+        .filter(web_token=token, web_form_enabled=True, is_active=True)
+        .first()
+    )
+
+
+def canned_list_for(*, actor: Any) -> QuerySet[CannedReply]:
+    return CannedReply.objects.visible_to(actor).order_by("title", "pk")
+
+
+def canned_get_for(*, actor: Any, pk: Any) -> CannedReply:
+    return _get(canned_list_for(actor=actor), pk)
+
+
+def assignee_choices_for(*, actor: Any) -> list[Any]:
+    """Active colleagues who work on tickets: who a ticket can be assigned to."""
+    from kehu.accounts.models import User
+
+    users = User.objects.visible_to(actor).filter(is_active=True).select_related("role", "organization")
+    return [u for u in users.order_by("name", "email") if can(u, "edit", Ticket)]
+
+
+def agent_status_list_for(*, actor: Any) -> QuerySet[AgentStatus]:
+    return AgentStatus.objects.visible_to(actor).select_related("user").order_by("user__name", "pk")
+
+
+def agent_status_for(*, actor: Any) -> AgentStatus | None:
+    return AgentStatus.objects.filter(organization_id=actor.organization_id, user_id=actor.pk).first()
+
+
+def ticket_url_for_message(message: TicketMessage) -> str:
+    return reverse("service:ticket_detail", args=[message.ticket_id]) + f"#message-{message.pk}"

@@ -1,0 +1,224 @@
+"""E-mail in: parsing Chinese mail, threading replies, dropping bounces, auto-replies and loops, idempotency,
+and the SMTP daemon's handler behind a real aiosmtpd server."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+from email.header import Header
+from email.message import EmailMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.core.management import call_command
+
+from kehu.service import mail_intake, ticket_services
+from kehu.service.mail_smtpd import IntakeHandler
+from kehu.service.ticket_models import Queue, Ticket, TicketMessage
+from tests.customers.factories import make_contact, make_customer
+from tests.service.ticket_factories import make_queue
+
+pytestmark = pytest.mark.django_db
+build = mail_intake.build_message
+
+
+@pytest.fixture
+def queue(tenant_a):
+    return make_queue(
+        tenant_a,
+        email="support@a.test",
+        members=[tenant_a.users["service_agent"]],
+        assignment=Queue.Assignment.LEAST_OPEN,
+    )
+
+
+def gbk_message(**headers) -> bytes:
+    """A mail as Chinese clients (Foxmail, old Outlook) send it: GB2312/GBK, base64 headers and body."""
+    body = headers.pop("body")
+    msg = MIMEText(body, "plain", "gbk")
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    return msg.as_bytes()
+
+
+def test_a_new_mail_opens_a_ticket_matched_to_the_contact_and_assigned(tenant_a, queue):
+    customer = make_customer(tenant_a, name="苏州恒通精密机械有限公司")
+    contact = make_contact(tenant_a, customer, name="张伟", email="zhang.wei@hengtong.cn")
+    raw = gbk_message(
+        From=f"{Header('张伟', 'gbk').encode()} <Zhang.Wei@HengTong.cn>",
+        To="support@a.test",
+        Subject=Header("设备异响，请安排工程师", "gb2312").encode(),
+        Message_ID="<m1@hengtong.cn>",
+        body="您好，设备出现异响，请尽快安排工程师。\n\n张伟",
+    )
+    result = mail_intake.receive(raw)
+    assert result.outcome == "created"
+    ticket = result.ticket
+    assert ticket.subject == "设备异响，请安排工程师"
+    assert (ticket.customer, ticket.contact, ticket.channel, ticket.queue) == (customer, contact, "email", queue)
+    assert ticket.requester_email == "zhang.wei@hengtong.cn" and ticket.requester_name == "张伟"
+    assert ticket.owner == tenant_a.users["service_agent"] and ticket.assignment_reason == "least_open"
+    message = ticket.messages.get()
+    assert message.body.startswith("您好，设备出现异响") and message.message_id == "<m1@hengtong.cn>"
+    assert mail_intake.receive(raw).outcome == "duplicate"
+    assert Ticket.objects.filter(organization=tenant_a.org).count() == 1
+
+
+def test_subjects_and_bodies_in_chinese_charsets():
+    raw = (
+        b"From: a@example.com\r\nTo: support@a.test\r\nSubject: =?GB2312?B?suLK1NPKvP4=?=\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: text/html; charset="gb2312"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'
+    ) + "<html><body><p>第一行</p><p>镕基 &amp; 第二行</p><script>x()</script></body></html>".encode("gb18030")
+    mail = mail_intake.parse(raw)
+    assert mail.subject == "测试邮件"
+    assert mail.body == "第一行\n\n镕基 & 第二行"  # 镕 is GBK, not GB2312: decoded as GB18030
+    utf8 = build(From="b@example.com", To="support@a.test", Subject="发票问题 [#12]", body="谢谢\n\n> 旧内容")
+    parsed = mail_intake.parse(utf8)
+    assert parsed.subject == "发票问题 [#12]" and mail_intake.strip_quoted(parsed.body) == "谢谢"
+
+
+def test_quoted_history_is_cut():
+    body = "好的，明白了。\n\n-----原始邮件-----\n发件人: support@a.test\n主题: [#3] 打印机\n\n您好……"
+    assert mail_intake.strip_quoted(body) == "好的，明白了。"
+    body = "Works now.\n\nOn Mon, 1 Dec 2026 at 10:00, Support <support@a.test> wrote:\n> hello"
+    assert mail_intake.strip_quoted(body) == "Works now."
+
+
+def test_replies_thread_by_headers_and_by_the_key_from_a_known_sender(tenant_a, queue):
+    agent = tenant_a.users["service_agent"]
+    first = mail_intake.receive(
+        build(
+            From="li@example.com", To="support@a.test", Subject="无法登录", Message_ID="<a1@example.com>", body="登不上"
+        )
+    ).ticket
+    reply = ticket_services.ticket_reply(actor=agent, ticket=first, body="请重置密码", status="pending")
+    assert reply.in_reply_to == "<a1@example.com>"
+    answer = build(
+        From="li@example.com",
+        To="support@a.test",
+        Subject=f"回复：[#{first.number}] 无法登录",
+        Message_ID="<a2@example.com>",
+        In_Reply_To=reply.message_id,
+        References=f"<a1@example.com> {reply.message_id}",
+        body="重置后可以了",
+    )
+    result = mail_intake.receive(answer)
+    assert (result.outcome, result.ticket.pk) == ("appended", first.pk)
+    first.refresh_from_db()
+    assert first.status == "open"  # a customer's answer reopens a pending ticket
+    # The key alone threads for the requester, not for a stranger who guessed the number.
+    by_key = build(From="li@example.com", To="support@a.test", Subject=f"Re: [#{first.number}]", body="补充")
+    assert mail_intake.receive(by_key).ticket.pk == first.pk
+    stranger = build(From="x@evil.test", To="support@a.test", Subject=f"Re: [#{first.number}] hi", body="!")
+    other = mail_intake.receive(stranger)
+    assert other.outcome == "created" and other.ticket.pk != first.pk and other.ticket.subject == "hi"
+
+
+def test_a_reply_to_a_closed_ticket_opens_a_follow_up(tenant_a, queue):
+    first = mail_intake.receive(
+        build(From="li@example.com", To="support@a.test", Subject="旧问题", Message_ID="<c1@example.com>", body="问")
+    ).ticket
+    ticket_services.ticket_close(actor=tenant_a.admin, ticket=first)
+    result = mail_intake.receive(
+        build(
+            From="li@example.com",
+            To="support@a.test",
+            Subject="Re: 旧问题",
+            In_Reply_To="<c1@example.com>",
+            body="又坏了",
+        )
+    )
+    assert result.outcome == "follow_up"
+    assert result.ticket.follow_up_of_id == first.pk and result.ticket.subject == "旧问题"
+    assert Ticket.objects.get(pk=first.pk).status == "closed"
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({"From": "MAILER-DAEMON@mx.example.com", "Subject": "Undelivered Mail Returned to Sender"}, "bounce"),
+        ({"From": "a@example.com", "Subject": "外出", "Auto_Submitted": "auto-replied"}, "auto_reply"),
+        ({"From": "a@example.com", "Subject": "Hi", "X_Autoreply": "yes"}, "auto_reply"),
+        ({"From": "a@example.com", "Subject": "News", "Precedence": "bulk"}, "auto_reply"),
+        ({"From": "a@example.com", "Subject": "自动回复：我正在休假"}, "auto_reply"),
+        ({"From": "a@example.com", "Subject": "Hi", "X_Kehu_Ticket": "1:5"}, "loop"),
+        ({"From": "support@a.test", "Subject": "Hi"}, "loop"),
+    ],
+)
+def test_bounces_auto_replies_and_loops_are_dropped(tenant_a, queue, headers, reason):
+    result = mail_intake.receive(build(To="support@a.test", body="x", **headers))
+    assert result.outcome == "dropped" and result.reason.startswith(reason), result.reason
+    assert not Ticket.objects.filter(organization=tenant_a.org).exists()
+
+
+def test_delivery_reports_and_our_own_message_ids_are_dropped(tenant_a, queue):
+    report = MIMEMultipart("report", report_type="delivery-status")
+    report["From"], report["To"], report["Subject"] = "postmaster@example.com", "support@a.test", "Failure"
+    report.attach(MIMEText("The message could not be delivered."))
+    assert mail_intake.receive(report.as_bytes()).reason == "bounce"
+    ours = build(From="a@example.com", To="support@a.test", Subject="x", Message_ID="<1.ticket5@kehu.local>", body="x")
+    assert mail_intake.receive(ours).reason.startswith("loop")
+
+
+def test_too_many_messages_from_one_sender_is_a_loop(tenant_a, queue, settings):
+    settings.KEHU_MAIL_LOOP_LIMIT = 3
+    outcomes = [
+        mail_intake.receive(build(From="bot@example.com", To="support@a.test", Subject=f"问题 {i}", body="x")).outcome
+        for i in range(5)
+    ]
+    assert outcomes == ["created", "created", "created", "dropped", "dropped"]
+
+
+def test_unknown_addresses_are_rejected_and_inactive_queues_fall_back_to_the_default(tenant_a, queue):
+    assert (
+        mail_intake.receive(build(From="a@example.com", To="nobody@a.test", Subject="x", body="x")).outcome
+        == "rejected"
+    )
+    default = make_queue(tenant_a, name="默认", is_default=True)
+    Queue.objects.filter(pk=queue.pk).update(is_active=False)
+    result = mail_intake.receive(build(From="a@example.com", To="support@a.test", Subject="x", body="x"))
+    assert result.ticket.queue == default
+
+
+def test_attachments_are_kept_and_refused_types_left_out(tenant_a, queue):
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "a@example.com", "support@a.test", "截图"
+    msg.set_content("见附件")
+    msg.add_attachment("设备日志".encode(), maintype="text", subtype="plain", filename="日志.txt")
+    msg.add_attachment(b"MZ\x90\x00binary", maintype="application", subtype="octet-stream", filename="virus.exe")
+    result = mail_intake.receive(msg.as_bytes())
+    (attachment,) = result.message.attachments.all()
+    assert attachment.original_name == "日志.txt" and attachment.file.read().decode() == "设备日志"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_smtp_daemon_takes_mail_for_queue_addresses_only(tenant_a):
+    make_queue(tenant_a, email="support@a.test")
+    port = _free_port()
+    controller = Controller(IntakeHandler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            raw = build(From="王先生 <wang@example.com>", To="support@a.test", Subject="通过 SMTP", body="你好")
+            refused = client.sendmail("wang@example.com", ["support@a.test"], raw)
+            assert refused == {}
+            with pytest.raises(smtplib.SMTPRecipientsRefused):
+                client.sendmail("wang@example.com", ["relay@elsewhere.test"], raw)
+    finally:
+        controller.stop()
+    ticket = Ticket.objects.get(organization=tenant_a.org)
+    assert ticket.subject == "通过 SMTP" and ticket.requester_name == "王先生"
+    assert TicketMessage.objects.get(ticket=ticket).body == "你好"
+
+
+def test_the_smtpd_command_is_installed():
+    with pytest.raises(SystemExit):
+        call_command("mail_smtpd", "--help")
