@@ -170,6 +170,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--only", default="", help="Run only the cases whose label contains this text.")
+    parser.add_argument("--skip", default="", help="Skip the cases whose label contains this text.")
     parser.add_argument(
         "--as", dest="roles", default="sales_rep,sales_manager,administrator", help="Comma-separated roles."
     )
@@ -208,6 +209,8 @@ def main() -> None:
         client.force_login(user)
         for label, method, path, allowed in cases:
             if who not in allowed or args.only.lower() not in label.lower():
+                continue
+            if args.skip and args.skip.lower() in label.lower():
                 continue
             result = measure(client, method, path, args.requests, args.warmup, new_lead)
             rows.append((label, who, result))
