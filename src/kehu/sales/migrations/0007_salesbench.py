@@ -19,6 +19,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # The pipeline summary's covering index and "my day"'s done-today index (kehu/sales/salesbench_indexes.py).
+        # "My day"'s done-today index and the open leads per rep of the assignment rules (kehu/sales/salesbench_indexes.py).
         migrations.RunPython(install_indexes, uninstall_indexes),
     ]
