@@ -5,15 +5,23 @@
     DATABASE_URL=... kehu seed_sales --opportunities 500000 --leads 300000
     DATABASE_URL=... .venv/bin/python benchmarks/bench_sales.py
 
-Cases, as a sales manager (scope "team and sub-teams") and as the administrator (the whole organisation):
+(add `--activities 2000000` to seed_sales for the "my day" cases.)
 
-- forecast for a quarter: GET /api/v1/forecast/ (this quarter, by rep), the same grouped by team, and the
-  forecast page /sales/forecast/ (table and chart data), through the whole Django stack in-process (test
-  Client, real session), as bench_customers.py does;
-- pipeline summary (counts and sums per stage of the default pipeline's open opportunities): the aggregate
-  query a kanban board's column headers need, run through `visible_to(actor)` as a selector would. (It is
-  measured at the query level: the board and its summary endpoint belong to the opportunity topic; when
-  that lands, add its URL to CASES.)
+Cases, each through the whole Django stack in-process (test Client, a real session from force_login, as
+bench_customers.py does), as a sales rep (own records), a sales manager (scope "team and sub-teams") and the
+administrator (the whole organisation):
+
+- the kanban board page /sales/opportunities/board/ (default pipeline: column counts and sums, and the
+  first page of cards of every column);
+- the pipeline summary API /api/v1/pipelines/<id>/summary/ (counts, sums and weighted sums per stage);
+- the forecast for a quarter: GET /api/v1/forecast/ (by rep and by team), for a year by month, and the
+  forecast page /sales/forecast/;
+- "my day": the page /sales/my-day/ and the API /api/v1/my-day/ (overdue, today, upcoming, done today);
+- lead creation: POST /api/v1/leads/ without an owner, so the organisation's 20 assignment rules choose one
+  (the benchmark creates the rules, named "基准规则 NN", when they are missing: conditions on province,
+  source, industry and company; round-robin, least-loaded with a cap and named-user actions; a catch-all
+  last). Creates leads in the benchmark organisation.
+- the pipeline summary's aggregate alone (through `visible_to`, no HTTP), for comparison.
 
 For each case: warm-up, then N timed runs; median (p50), p95, sequential throughput of one process and the
 SQL statements of one run. Prints a Markdown table; asserts nothing.
@@ -40,6 +48,8 @@ from django.db.models import Count, Sum
 from django.test import Client
 
 from kehu.accounts.models import Organization, User
+from kehu.customers.models import Customer
+from kehu.sales.activity_models import Activity
 from kehu.sales.models import Lead, Opportunity
 from kehu.sales.opportunity_services import ensure_default_pipeline
 
@@ -80,38 +90,137 @@ def measure_call(fn, requests: int, warmup: int) -> dict:
     }
 
 
+RULE_PREFIX = "基准规则"
+RULES = 20
+
+
+def ensure_rules(org: Organization, admin: User) -> int:
+    """The organisation's 20 active assignment rules for the lead-creation case (made when missing, through
+    the rules' service as an administrator would): 19 with conditions, a catch-all round-robin last."""
+    from kehu.accounts.models import Team
+    from kehu.core.management.commands.seed import INDUSTRIES, REGION_LIST
+    from kehu.sales.lead_assignment import rule_create
+    from kehu.sales.lead_models import AssignmentRule
+
+    team = Team.objects.filter(organization=org).order_by("pk").first()
+    reps = list(User.objects.filter(organization=org, role__key="sales_rep").order_by("pk"))
+    provinces = sorted({province for province, _city, _district in REGION_LIST})
+    sources = ["web_form", "import", "api", "campaign", "referral", "exhibition"]
+    existing = AssignmentRule.objects.filter(organization=org, name__startswith=RULE_PREFIX).count()
+    for n in range(existing, RULES):
+        name = f"{RULE_PREFIX} {n + 1:02d}"
+        if n == RULES - 1:
+            rule_create(actor=admin, name=name, conditions=[], action="round_robin", team=team)
+            continue
+        two = [provinces[(2 * n) % len(provinces)], provinces[(2 * n + 1) % len(provinces)]]
+        kind = n % 4
+        if kind == 0:
+            conditions = [{"field": "province", "op": "in", "value": two}]
+            rule_create(actor=admin, name=name, conditions=conditions, action="round_robin", team=team)
+        elif kind == 1:
+            conditions = [
+                {"field": "source", "op": "equals", "value": sources[n % len(sources)]},
+                {"field": "region", "op": "in", "value": two},
+            ]
+            rule_create(actor=admin, name=name, conditions=conditions, action="least_loaded", team=team, cap=50_000)
+        elif kind == 2:
+            conditions = [
+                {"field": "industry", "op": "equals", "value": INDUSTRIES[n % len(INDUSTRIES)]},
+                {"field": "province", "op": "in", "value": two},
+            ]
+            user = reps[n % len(reps)]
+            rule_create(actor=admin, name=name, conditions=conditions, action="user", user=user, cap=50_000)
+        else:
+            conditions = [{"field": "company", "op": "contains", "value": "饕餮"}]
+            rule_create(actor=admin, name=name, conditions=conditions, action="round_robin", team=team)
+    return AssignmentRule.objects.filter(organization=org, is_active=True).count()
+
+
+def new_lead_factory():
+    import json
+    import random
+
+    from kehu.core.management.commands.seed import INDUSTRIES, REGION_LIST
+
+    r = random.Random(2026)
+    run = f"{time.time():.0f}"[-6:]
+    sources = ["web_form", "import", "api", "campaign", "referral", "exhibition", "other"]
+
+    def body(i: int) -> str:
+        province, city, _district = r.choice(REGION_LIST)
+        n = (int(run) * 10000 + i + 5000) % 10**8
+        return json.dumps(
+            {
+                "name": f"基准线索{run}-{i}",
+                "company": f"基准{run}科技有限公司",
+                "phone": f"137{n:08d}",
+                "source": r.choice(sources),
+                "industry": r.choice(INDUSTRIES),
+                "province": province,
+                "city": city,
+            }
+        )
+
+    return body
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--org", default="基准测试有限公司")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--only", default="", help="Run only the cases whose label contains this text.")
+    parser.add_argument("--skip", default="", help="Skip the cases whose label contains this text.")
+    parser.add_argument(
+        "--as", dest="roles", default="sales_rep,sales_manager,administrator", help="Comma-separated roles."
+    )
     args = parser.parse_args()
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
     org = Organization.objects.get(name=args.org)
-    admin = User.objects.filter(organization=org, role__key="administrator").order_by("pk").first()
-    manager = User.objects.filter(organization=org, role__key="sales_manager").order_by("pk").first()
+    users = {
+        key: User.objects.filter(organization=org, role__key=key, is_active=True).order_by("pk").first()
+        for key in ("sales_rep", "sales_manager", "administrator")
+    }
+    admin = users["administrator"]
     pipeline = ensure_default_pipeline(org)
+    rules = ensure_rules(org, admin)
+    new_lead = new_lead_factory()
+    everyone = {"sales_rep", "sales_manager", "administrator"}
+    people = {"sales_rep", "sales_manager"}  # "my day" is one's own: the administrator owns no activities
     cases = [
-        ("Forecast for a quarter, API (by rep)", "/api/v1/forecast/?period=quarter"),
-        ("Forecast for a quarter, API (by team)", "/api/v1/forecast/?period=quarter&group_by=team"),
-        ("Forecast for a year, API (by month)", "/api/v1/forecast/?period=year&group_by=month"),
-        ("Forecast page (UI), this quarter", "/sales/forecast/"),
+        ("Kanban board page, first page of every column", "GET", "/sales/opportunities/board/", everyone),
+        ("Pipeline summary, API", "GET", f"/api/v1/pipelines/{pipeline.pk}/summary/", everyone),
+        ("Forecast for a quarter, API (by rep)", "GET", "/api/v1/forecast/?period=quarter", everyone),
+        ("Forecast for a quarter, API (by team)", "GET", "/api/v1/forecast/?period=quarter&group_by=team", everyone),
+        ("Forecast for a year, API (by month)", "GET", "/api/v1/forecast/?period=year&group_by=month", everyone),
+        ("Forecast page (UI), this quarter", "GET", "/sales/forecast/", everyone),
+        ("My day page (UI)", "GET", "/sales/my-day/", people),
+        ("My day, API", "GET", "/api/v1/my-day/", people),
+        (f"Lead creation, API POST, {rules} assignment rules", "POST", "/api/v1/leads/", everyone),
     ]
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()]
     calibration = [cpu_calibration()]
     rows = []
-    for who, user in (("sales_manager", manager), ("administrator", admin)):
+    for who in roles:
+        user = users[who]
         client = Client()
         client.force_login(user)
-        for label, path in cases:
-            result = measure(client, "GET", path, args.requests, args.warmup)
+        for label, method, path, allowed in cases:
+            if who not in allowed or args.only.lower() not in label.lower():
+                continue
+            if args.skip and args.skip.lower() in label.lower():
+                continue
+            result = measure(client, method, path, args.requests, args.warmup, new_lead)
             rows.append((label, who, result))
             print(f"  {label} [{who}]: p95 {result['p95']:.1f} ms", file=sys.stderr)
-        actor = User.objects.select_related("organization", "role", "team").get(pk=user.pk)
-        label = "Pipeline summary (counts and sums per stage), query"
-        result = measure_call(lambda a=actor: pipeline_summary(a, pipeline.pk), args.requests, args.warmup)
-        rows.append((label, who, result))
-        print(f"  {label} [{who}]: p95 {result['p95']:.1f} ms", file=sys.stderr)
+        label = "Pipeline summary aggregate alone (query, no HTTP)"
+        if args.only.lower() in label.lower():
+            actor = User.objects.select_related("organization", "role", "team").get(pk=user.pk)
+            result = measure_call(lambda a=actor: pipeline_summary(a, pipeline.pk), args.requests, args.warmup)
+            rows.append((label, who, result))
+            print(f"  {label} [{who}]: p95 {result['p95']:.1f} ms", file=sys.stderr)
 
     calibration.append(cpu_calibration())
     vendor = connection.vendor
@@ -122,7 +231,8 @@ def main() -> None:
         else f"SQLite {connection.Database.sqlite_version}"
     )
     print(
-        f"\n{db}, {estimate(Opportunity):,} opportunities, {estimate(Lead):,} leads; "
+        f"\n{db}, {estimate(Customer):,} customers, {estimate(Opportunity):,} opportunities, "
+        f"{estimate(Lead):,} leads, {estimate(Activity):,} activities; "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs; {args.requests} runs per case after "
         f"{args.warmup} warm-up, in-process (Django test Client, session auth). CPU check: a 10^6-step Python "
         f"loop took {calibration[0]:.0f} ms before and {calibration[1]:.0f} ms after (tens of ms on an idle core)\n"

@@ -281,7 +281,7 @@ def my_day_for(*, actor: Any, now: datetime | None = None) -> MyDay:
     of today), done today, upcoming (the next seven days)."""
     now = now or timezone.now()
     today, start, tomorrow, window_end = my_day_bounds(actor.organization, now)
-    mine = activity_list_for(actor=actor).filter(owner=actor)
+    mine = activity_list_for(actor=actor).filter(owner=actor).select_related("owner__team")  # the policy reads it
     planned = mine.filter(status=Activity.Status.PLANNED)
     cap = MY_DAY_BUCKET_LIMIT
     return MyDay(

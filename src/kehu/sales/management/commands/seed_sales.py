@@ -11,10 +11,10 @@ Not audited per row, on purpose, like `kehu seed` (one audit entry records the s
 worker processes and written with COPY on PostgreSQL (triggers and foreign-key checks off for the session)
 or executemany on SQLite, reusing `kehu seed`'s machinery (kehu.core.management.commands.seed).
 
-Activities: EXTENSION POINT. The activity model belongs to the activity topic, which plugs its rows in
-from a module `kehu/sales/activity_seed.py` (imported here when it exists) calling
-`register_table("activity", Activity, generate_activities)` (see `register_table` below); until it does,
-`--activities N` stops with a message saying so instead of pretending.
+Activities: an EXTENSION POINT. The activity model belongs to the activity topic, which plugs its rows in
+from `kehu/sales/activity_seed.py` (imported here when it exists) calling
+`register_table("activity", Activity, generate_activities, prepare=...)` (see `register_table` below).
+Tables are written in the order opportunities, leads, activities, so activities can point at both.
 """
 
 from __future__ import annotations
@@ -93,11 +93,21 @@ class Job:
 # EXTENSION POINT: further sales tables (activities) plug in here --------------------------------------
 # generate(job, gen, n) -> list of rows (Table.row(...) lists) for n records; `job.tables[key]` is the
 # table built from `model`. The command then offers --<key>s N (e.g. --activities 2000000).
+# `prepare(org)`, when given, runs in the command's process before the workers fork (e.g. to read the ids
+# the rows will reference into module-level arrays, which the forked workers then share).
 _EXTRA: dict[str, tuple[type, Callable[[Job, Generator, int], list[list[Any]]]]] = {}
+_PREPARE: dict[str, Callable[[Organization], None]] = {}
 
 
-def register_table(key: str, model: type, generate: Callable[[Job, Generator, int], list[list[Any]]]) -> None:
+def register_table(
+    key: str,
+    model: type,
+    generate: Callable[[Job, Generator, int], list[list[Any]]],
+    prepare: Callable[[Organization], None] | None = None,
+) -> None:
     _EXTRA[key] = (model, generate)
+    if prepare is not None:
+        _PREPARE[key] = prepare
 
 
 def _amount(gen: Generator) -> Decimal:
@@ -292,6 +302,9 @@ class Command(BaseCommand):
         connection.close()  # no child process inherits the socket
         workers = max(1, min(os.cpu_count() or 1, 4))
         for key, total in wanted.items():
+            if key in _PREPARE:
+                _PREPARE[key](org)  # after the tables before it were written (activities reference them)
+                connection.close()
             jobs = [(job, key, index, min(batch, total - start)) for index, start in enumerate(range(0, total, batch))]
             progress = Progress(total, PLURAL.get(key, key))
             with multiprocessing.get_context("fork").Pool(workers) as pool, writer:
