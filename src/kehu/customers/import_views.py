@@ -11,9 +11,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from kehu.core import imports
+from kehu.core import import_pages, imports
 from kehu.core.errors import ValidationFailed
 from kehu.core.import_models import ImportJob
 from kehu.customers import exporting
@@ -22,7 +23,14 @@ from kehu.customers.importing import ADAPTER
 
 RECORD_TYPE = ADAPTER.key
 JOBS_SHOWN = 50
-BAD_ROWS_SHOWN = 200
+PAGES = import_pages.ImportPages(
+    url_prefix="customers:import",
+    jobs_url="customers:imports",
+    records_url="customers:list",
+    existing_heading=gettext_lazy("2. Customers that already exist"),
+    existing_help=gettext_lazy("A row matches a customer you can see with the same phone, email or name."),
+    see_records=gettext_lazy("See the customers"),
+)
 
 
 def _job(request: HttpRequest, pk: int) -> ImportJob:
@@ -78,37 +86,21 @@ def _columns(job: ImportJob) -> list[dict[str, Any]]:
     ]
 
 
-def _detail_context(job: ImportJob, **extra: Any) -> dict[str, Any]:
-    context = {
-        "job": job,
-        "fields": ADAPTER.fields_for(job.organization_id),
-        "presets": ADAPTER.presets,
-        "policies": ImportJob.Policy.choices,
-        "editable": job.status in imports.RESTARTABLE,
-        "resumable": job.status in imports.RESUMABLE,
-        "bad_rows": imports.import_job_bad_rows(job=job, limit=BAD_ROWS_SHOWN)
-        if job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED, ImportJob.Status.CANCELLED)
-        else [],
-        "dry_bad_rows": (job.dry_run or {}).get("bad_rows", [])[:BAD_ROWS_SHOWN],
-        "bad_rows_shown": BAD_ROWS_SHOWN,
-    }
-    context.update(extra)
-    return context
-
-
 @login_required
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Steps 2-5 on one page: mapping and policy, the check's result, progress, the outcome."""
     job = _job(request, pk)
     columns = _columns(job) if job.status in imports.RESTARTABLE else []
-    return render(request, "customers/imports/detail.html", _detail_context(job, columns=columns))
+    return render(
+        request, "core/imports/detail.html", import_pages.detail_context(job, ADAPTER, PAGES, columns=columns)
+    )
 
 
 @login_required
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress panel alone: htmx polls it while the job runs, and it stops polling when done."""
     job = _job(request, pk)
-    return render(request, "customers/imports/_progress.html", _detail_context(job))
+    return render(request, "core/imports/_progress.html", import_pages.detail_context(job, ADAPTER, PAGES))
 
 
 @login_required

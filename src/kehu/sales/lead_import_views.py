@@ -12,16 +12,24 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from kehu.core import imports
+from kehu.core import import_pages, imports
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.import_models import ImportJob
 from kehu.sales.lead_importing import ADAPTER
 
 RECORD_TYPE = ADAPTER.key
 JOBS_SHOWN = 50
-BAD_ROWS_SHOWN = 200
+PAGES = import_pages.ImportPages(
+    url_prefix="sales:lead_import",
+    jobs_url="sales:lead_imports",
+    records_url="sales:lead_list",
+    existing_heading=gettext_lazy("2. Leads that already exist"),
+    existing_help=gettext_lazy("A row matches a lead you can see with the same phone or email."),
+    see_records=gettext_lazy("See the leads"),
+)
 
 
 def _job(request: HttpRequest, pk: int) -> ImportJob:
@@ -78,33 +86,19 @@ def _columns(job: ImportJob) -> list[dict[str, Any]]:
     ]
 
 
-def _context(job: ImportJob, **extra: Any) -> dict[str, Any]:
-    finished = job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED, ImportJob.Status.CANCELLED)
-    context = {
-        "job": job,
-        "fields": ADAPTER.fields,
-        "policies": ImportJob.Policy.choices,
-        "editable": job.status in imports.RESTARTABLE,
-        "resumable": job.status in imports.RESUMABLE,
-        "bad_rows": imports.import_job_bad_rows(job=job, limit=BAD_ROWS_SHOWN) if finished else [],
-        "dry_bad_rows": (job.dry_run or {}).get("bad_rows", [])[:BAD_ROWS_SHOWN],
-        "bad_rows_shown": BAD_ROWS_SHOWN,
-    }
-    context.update(extra)
-    return context
-
-
 @login_required
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
     columns = _columns(job) if job.status in imports.RESTARTABLE else []
-    return render(request, "sales/lead/import_detail.html", _context(job, columns=columns))
+    return render(
+        request, "core/imports/detail.html", import_pages.detail_context(job, ADAPTER, PAGES, columns=columns)
+    )
 
 
 @login_required
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
-    return render(request, "sales/lead/_import_progress.html", _context(job))
+    return render(request, "core/imports/_progress.html", import_pages.detail_context(job, ADAPTER, PAGES))
 
 
 @login_required
