@@ -11,7 +11,7 @@ from django.db import connection
 
 from kehu.core import audit
 from kehu.core.models import AuditEntry, Notification
-from kehu.service import sla_services
+from kehu.service import sla_services, ticket_selectors
 from kehu.service.models import Ticket, TicketSla
 from kehu.service.sla_sweep import sla_sweep
 from kehu.service.sla_tasks import sla_sweep_task
@@ -81,9 +81,19 @@ def test_escalates_on_breach_with_the_configured_actions_once_and_audited(setup)
     assert ticket.resolution_due_at == MONDAY_10 + timedelta(hours=4)
     state = TicketSla.objects.get(ticket=ticket)
     assert state.first_response_breached_at is not None and state.first_response_warned_at is not None
-    # The agent, the queue manager (new owner) and the agent's team manager are told.
+    # The agent, the queue manager and the agent's team manager are told of the breach; the queue manager,
+    # the new assignee, also gets the assignment service's notice (as when an agent reassigns).
     assert len(notes_for(agent)) == 1
-    assert len(notes_for(manager)) == 1
+    assert len(notes_for(manager)) == 2
+    assert any("已分配给你" in note.title or "assigned to you" in note.title for note in notes_for(manager))
+    # The changes went through the ticket services: their audit entries and the ticket's history.
+    (assign,) = AuditEntry.objects.filter(action="ticket.assign", target_id=str(ticket.pk))
+    assert assign.changes["reason"] == "escalation" and assign.changes["owner"]["after"] == manager.pk
+    assert assign.actor_label == "Kehu SLA"
+    (update,) = AuditEntry.objects.filter(action="ticket.update", target_id=str(ticket.pk))
+    assert update.changes["priority"] == {"before": "high", "after": "urgent"}
+    history = ticket_selectors.ticket_history_for(actor=tenant.admin, ticket=ticket)
+    assert {"ticket.assign", "ticket.update", "ticket.sla_breach"} <= {item.action for item in history}
     assert len(notes_for(tenant.users["sales_manager"])) == 1
     (entry,) = AuditEntry.objects.filter(action="ticket.sla_breach", target_id=str(ticket.pk))
     assert entry.actor_label == "Kehu SLA"

@@ -53,13 +53,16 @@ class DefinitionOutputSerializer(serializers.Serializer):
     options = serializers.ListField(child=serializers.CharField())
     position = serializers.IntegerField()
     is_active = serializers.BooleanField()
+    public = serializers.BooleanField(help_text="Offered to visitors on the record type's public form (tickets).")
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
 
 class DefinitionInputSerializer(serializers.Serializer):
-    record_type = serializers.CharField(max_length=64, help_text='e.g. "customers.customer", "customers.contact"')
+    record_type = serializers.CharField(
+        max_length=64, help_text='e.g. "customers.customer", "customers.contact", "service.ticket"'
+    )
     key = serializers.CharField(max_length=64)
     label = serializers.CharField(max_length=100)
     field_type = serializers.ChoiceField(choices=FieldType.choices)
@@ -69,6 +72,9 @@ class DefinitionInputSerializer(serializers.Serializer):
     options = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=500)
     position = serializers.IntegerField(min_value=0, required=False)
     is_active = serializers.BooleanField(required=False)
+    public = serializers.BooleanField(
+        required=False, help_text='On the public form: only record types that have one ("service.ticket").'
+    )
 
 
 class DefinitionUpdateSerializer(_AllOptional, DefinitionInputSerializer):

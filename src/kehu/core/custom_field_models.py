@@ -68,6 +68,9 @@ class CustomFieldDefinition(BusinessModel):
     options = models.JSONField(_("options"), default=list, blank=True)
     position = models.PositiveIntegerField(_("order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
+    # Offered to visitors on the record type's public form (the help centre's ticket form); only record
+    # types registered with `public_form=True` have one.
+    public = models.BooleanField(_("on the public form"), default=False)
 
     objects = CustomFieldDefinitionQuerySet.as_manager()
 

@@ -83,6 +83,7 @@ class RecordType:
     label: str | Promise
     model: type[models.Model]
     json_field: str = "custom"
+    public_form: bool = False  # visitors fill in its fields marked `public` (e.g. the help centre's ticket form)
 
     @property
     def module(self) -> str:
@@ -92,9 +93,12 @@ class RecordType:
 _record_types: dict[str, RecordType] = {}
 
 
-def register_record_type(key: str, label: str | Promise, model: type[models.Model], json_field: str = "custom") -> None:
-    """Make `model` a record type that takes custom fields (values in its JSON column `json_field`)."""
-    _record_types[key] = RecordType(key=key, label=label, model=model, json_field=json_field)
+def register_record_type(
+    key: str, label: str | Promise, model: type[models.Model], json_field: str = "custom", *, public_form: bool = False
+) -> None:
+    """Make `model` a record type that takes custom fields (values in its JSON column `json_field`);
+    `public_form`: it has a public form on which fields marked `public` are offered to visitors."""
+    _record_types[key] = RecordType(key=key, label=label, model=model, json_field=json_field, public_form=public_form)
 
 
 def record_types() -> list[RecordType]:
@@ -115,6 +119,11 @@ def administered_record_types_for(actor: Any) -> list[RecordType]:
 
 
 # Reads -----------------------------------------------------------------------------------------------
+
+
+def public_definitions_for(organization: Any, record_type: str) -> list[Any]:
+    """The active definitions of `record_type` marked for its public form, in display order."""
+    return [d for d in definitions_for(organization, record_type) if d.public]
 
 
 def definitions_for(organization: Any, record_type: str, *, include_inactive: bool = False) -> list[Any]:
@@ -743,8 +752,12 @@ def jsonable_filters(cleaned: dict[str, Any]) -> dict[str, Any]:
 
 # Definition services ---------------------------------------------------------------------------------
 
-DEFINITION_FIELDS = ("record_type", "key", "label", "field_type", "required", "default", "help_text", "options")
-UPDATE_FIELDS = ("label", "field_type", "required", "default", "help_text", "options", "is_active", "position")
+DEFINITION_FIELDS = (
+    "record_type", "key", "label", "field_type", "required", "default", "help_text", "options", "public"
+)  # fmt: skip
+UPDATE_FIELDS = (
+    "label", "field_type", "required", "default", "help_text", "options", "is_active", "position", "public"
+)  # fmt: skip
 
 
 def _field_error(name: str, message: str) -> ValidationFailed:
@@ -796,6 +809,10 @@ def _check_definition(definition: CustomFieldDefinition) -> None:
         raise _field_error("options", _("A select field needs at least one option."))
     if definition.field_type not in SELECT_TYPES:
         definition.options = []
+    if definition.public and not get_record_type(definition.record_type).public_form:
+        raise _field_error("public", _("Records of this type have no public form."))
+    if definition.public and definition.field_type == FieldType.USER:
+        raise _field_error("public", _("A user field cannot be on a public form: visitors do not know your staff."))
     if not _is_empty(definition.default):
         try:
             definition.default = normalize_value(definition, definition.default, definition.organization_id)

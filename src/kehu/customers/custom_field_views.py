@@ -52,9 +52,17 @@ class DefinitionForm(_StyledMixin, forms.Form):
     help_text = forms.CharField(label=gettext_lazy("Help text"), required=False, max_length=255)
     required = forms.BooleanField(label=gettext_lazy("Required"), required=False)
     is_active = forms.BooleanField(label=gettext_lazy("Active"), required=False, initial=True)
+    public = forms.BooleanField(
+        label=gettext_lazy("On the public form"),
+        required=False,
+        help_text=gettext_lazy("Visitors fill it in on the help centre's form."),
+    )
 
-    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, editing: bool = False, record_type: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        registered = custom_fields.get_record_type(record_type) if record_type else None
+        if registered is None or not registered.public_form:
+            del self.fields["public"]
         if editing:
             self.fields["key"].disabled = True
             self.fields["key"].help_text = ""
@@ -91,18 +99,22 @@ class DefinitionForm(_StyledMixin, forms.Form):
             "help_text": definition.help_text,
             "required": definition.required,
             "is_active": definition.is_active,
+            "public": definition.public,
         }
 
 
 def _record_types(actor: Any) -> list[str]:
-    """Customers and contacts, then the record types of other modules (opportunities, ...) the actor administers."""
-    others = [rt.key for rt in custom_fields.administered_record_types_for(actor) if rt.key not in RECORD_TYPES]
-    return [*RECORD_TYPES, *others]
+    """The record types the actor administers: customers and contacts first, then those of other modules
+    (opportunities, tickets, ...). A service administrator who does not administer customers manages the
+    ticket fields here too."""
+    administered = [rt.key for rt in custom_fields.administered_record_types_for(actor)]
+    return [*(k for k in RECORD_TYPES if k in administered), *(k for k in administered if k not in RECORD_TYPES)]
 
 
 def _record_type(request: HttpRequest) -> str:
-    value = request.GET.get("record_type") or request.POST.get("record_type") or CUSTOMER_TYPE
-    return value if value in _record_types(request.user) else CUSTOMER_TYPE
+    allowed = _record_types(request.user)
+    value = request.GET.get("record_type") or request.POST.get("record_type") or allowed[0]
+    return value if value in allowed else allowed[0]
 
 
 def _list_url(record_type: str) -> str:
@@ -111,7 +123,18 @@ def _list_url(record_type: str) -> str:
 
 def _require_admin(actor: Any) -> None:
     # Checked before any lookup, so a non-administrator gets the same 403 for every id (theirs or not).
-    require(actor, "administer", MODULE)
+    # Administering any module with custom fields is enough to open these pages; the definition services
+    # check the record type's own module on every change (CustomFieldDefinitionPolicy).
+    if not custom_fields.administered_record_types_for(actor):
+        require(actor, "administer", MODULE)
+
+
+def _definition(actor: Any, pk: int) -> CustomFieldDefinition:
+    """A definition of the actor's organisation (404 otherwise) that the actor may change (403 otherwise:
+    the fields of a module they do not administer)."""
+    definition = custom_fields.definition_get_for(actor=actor, pk=pk)
+    require(actor, "edit", definition)
+    return definition
 
 
 @login_required
@@ -130,7 +153,7 @@ def custom_field_create(request: HttpRequest) -> HttpResponse:
     actor = request.user
     _require_admin(actor)
     record_type = _record_type(request)
-    form = DefinitionForm(request.POST or None, initial={"is_active": True})
+    form = DefinitionForm(request.POST or None, initial={"is_active": True}, record_type=record_type)
     if request.method == "POST" and form.is_valid():
         try:
             definition = custom_fields.definition_create(actor=actor, record_type=record_type, **form.service_data())
@@ -147,9 +170,14 @@ def custom_field_create(request: HttpRequest) -> HttpResponse:
 def custom_field_edit(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     _require_admin(actor)
-    definition = custom_fields.definition_get_for(actor=actor, pk=pk)
+    definition = _definition(actor, pk)
     if request.method == "POST":
-        form = DefinitionForm(request.POST, initial=DefinitionForm.initial_for(definition), editing=True)
+        form = DefinitionForm(
+            request.POST,
+            initial=DefinitionForm.initial_for(definition),
+            editing=True,
+            record_type=definition.record_type,
+        )
         if form.is_valid():
             try:
                 custom_fields.definition_update(
@@ -166,7 +194,9 @@ def custom_field_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, _("Changes saved."))
                 return redirect(_list_url(definition.record_type))
     else:
-        form = DefinitionForm(initial=DefinitionForm.initial_for(definition), editing=True)
+        form = DefinitionForm(
+            initial=DefinitionForm.initial_for(definition), editing=True, record_type=definition.record_type
+        )
     context = {"form": form, "record_type": definition.record_type, "definition": definition}
     return render(request, "customers/custom_fields/form.html", context)
 
@@ -177,7 +207,7 @@ def custom_field_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     """Deactivate (hidden from forms, lists and the API input; values kept) or activate again."""
     actor = request.user
     _require_admin(actor)
-    definition = custom_fields.definition_get_for(actor=actor, pk=pk)
+    definition = _definition(actor, pk)
     custom_fields.definition_update(
         actor=actor, definition=definition, expected_version=None, data={"is_active": not definition.is_active}
     )
@@ -193,7 +223,7 @@ def custom_field_toggle(request: HttpRequest, pk: int) -> HttpResponse:
 def custom_field_move(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     _require_admin(actor)
-    definition = custom_fields.definition_get_for(actor=actor, pk=pk)
+    definition = _definition(actor, pk)
     offset = -1 if request.POST.get("direction") == "up" else 1
     custom_fields.definition_move(actor=actor, definition=definition, offset=offset)
     return redirect(_list_url(definition.record_type))
@@ -204,7 +234,7 @@ def custom_field_move(request: HttpRequest, pk: int) -> HttpResponse:
 def custom_field_delete(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     _require_admin(actor)
-    definition = custom_fields.definition_get_for(actor=actor, pk=pk)
+    definition = _definition(actor, pk)
     try:
         custom_fields.definition_delete(actor=actor, definition=definition)
     except ValidationFailed as exc:

@@ -46,7 +46,7 @@ def _ready_tickets() -> None:
     )
     from kehu.service.models import Ticket
 
-    custom_fields.register_record_type(ticket_services.TICKET_TYPE, _("Ticket"), Ticket)
+    custom_fields.register_record_type(ticket_services.TICKET_TYPE, _("Ticket"), Ticket, public_form=True)
     search.register_provider("service", ticket_selectors.search_provider)
     timeline.register(ticket_selectors.customer_ticket_timeline, module="service")
     merge.register(ticket_services.move_tickets, name="tickets")

@@ -28,14 +28,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
 from django.urls import NoReverseMatch
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kehu.core import audit, modules
 from kehu.core.models import Notification
-from kehu.service import sla_services
+from kehu.service import sla_services, ticket_services
 from kehu.service.models import MODULE, SlaPolicy, Ticket, TicketSla
 
 SYSTEM_LABEL = "Kehu SLA"
@@ -294,6 +293,45 @@ def _users(context: _Context, ids: set[int]) -> dict[int, Any]:
     return context.users
 
 
+def _escalate(
+    ids: list[int],
+    by_ticket: dict[int, TicketSla],
+    reassign: dict[int, int],
+    raise_ids: set[int],
+    users: dict[int, Any],
+    context: _Context,
+    result: SweepResult,
+) -> None:
+    """Apply the breaches' reassignments and raised priorities with ticket_services.ticket_escalate, then
+    bring the sweep's in-memory rows in line with what the services (and the SLA hook) wrote."""
+    actor = ticket_services.SystemActor(SYSTEM_LABEL, context.org.pk)
+    tickets = Ticket.objects.filter(pk__in=ids, deleted_at__isnull=True).select_related("owner", "queue")
+    for ticket in tickets:
+        ticket.organization = context.org
+        pk, owner_before, priority_before = ticket.pk, ticket.owner_id, ticket.priority
+        ticket_services.ticket_escalate(
+            actor=actor,
+            ticket=ticket,
+            owner=users.get(reassign[pk]) if pk in reassign else None,
+            priority=PRIORITY_STEPS.get(ticket.priority, "") if pk in raise_ids else "",
+            detail=_("SLA breached"),
+        )
+        result.reassigned += ticket.owner_id != owner_before
+        result.raised += ticket.priority != priority_before
+        seen = by_ticket[pk].ticket
+        for name in ("owner_id", "priority", "version", "updated_at", "first_response_due_at", "resolution_due_at"):
+            setattr(seen, name, getattr(ticket, name))
+    # The hook recomputed the clocks of raised tickets (due dates, warning moments, next check): re-read them.
+    raised_due = Ticket.objects.filter(pk__in=raise_ids).values_list("pk", "first_response_due_at", "resolution_due_at")
+    for pk, first_due, resolution_due in raised_due:
+        by_ticket[pk].ticket.first_response_due_at = first_due
+        by_ticket[pk].ticket.resolution_due_at = resolution_due
+    for fresh in TicketSla.objects.filter(ticket_id__in=raise_ids).only(*TICKET_SLA_FIELDS):
+        state = by_ticket[fresh.ticket_id]
+        for name in TICKET_SLA_FIELDS:
+            setattr(state, name, getattr(fresh, name))
+
+
 def _process(rows: list[TicketSla], context: _Context, result: SweepResult) -> None:
     now, org = context.now, context.org
     result.checked += len(rows)
@@ -382,83 +420,23 @@ def _process(rows: list[TicketSla], context: _Context, result: SweepResult) -> N
                     SlaPolicy.Reassign.USER: active(policy.reassign_to_id),
                 }.get(policy.reassign)
                 if new_owner is not None and new_owner.pk != ticket.owner_id:
+                    # The assignment service tells the new assignee (as when an agent reassigns).
                     reassign[pk] = new_owner.pk
                     actions.append("reassign")
-                    if new_owner.pk not in recipients:
-                        notify(new_owner, kind, target, ticket, due)
             if policy is not None and policy.raise_priority and ticket.priority in PRIORITY_STEPS:
                 raise_ids.add(pk)
                 actions.append("raise_priority")
             breach_actions[pk].append((target, actions))
 
-    # Tickets: reassign and raise priority, grouped into a few UPDATEs (each bumps the optimistic-lock
-    # version, so an agent editing the ticket meanwhile gets a conflict instead of overwriting it).
+    # Tickets: reassign and raise the priority through the ticket services, one ticket at a time, the path an
+    # agent's change takes: its audit entries, the hooks (the SLA clocks recompute a raised priority's
+    # targets), the new assignee's notification, the ticket's history. Only breaches with such actions pay
+    # for it; warnings and notices stay set-based.
     owners_before = {pk: by_ticket[pk].ticket.owner_id for pk in reassign}
-    groups: dict[tuple[int | None, int], list[int]] = defaultdict(list)
-    for pk, new_owner in reassign.items():
-        groups[(owners_before[pk], new_owner)].append(pk)
-    for (old, new), ids in groups.items():
-        done = Ticket.objects.filter(pk__in=ids, owner_id=old).update(
-            owner_id=new, version=F("version") + 1, updated_at=now
-        )
-        result.reassigned += done
-        for pk in ids:
-            by_ticket[pk].ticket.owner_id = new
     priority_before = {pk: by_ticket[pk].ticket.priority for pk in raise_ids}
-    by_priority: dict[str, list[int]] = defaultdict(list)
-    for pk in raise_ids:
-        by_priority[priority_before[pk]].append(pk)
-    for old, ids in by_priority.items():
-        new = PRIORITY_STEPS[old]
-        result.raised += Ticket.objects.filter(pk__in=ids, priority=old).update(
-            priority=new, version=F("version") + 1, updated_at=now
-        )
-        for pk in ids:
-            by_ticket[pk].ticket.priority = new
-
-    # A raised priority may bring a stricter policy and target: recompute those tickets' due dates.
-    policies = context.ordered_policies()
-    raised_states = []
-    tiers = _tiers(org, {by_ticket[pk].ticket.customer_id for pk in raise_ids})
-    for pk in raise_ids:
-        state = by_ticket[pk]
-        tier = tiers.get(state.ticket.customer_id, "")
-        sla_services.assign_policy(state, state.ticket, policies=policies, calendars=context.calendars, tier=tier)
-        calendar = context.calendars.get(state.calendar) if state.calendar_id else None
-        sla_services.compute_due(state, state.ticket, calendar)
-        raised_states.append(state)
-    _bulk_set(
-        Ticket,
-        "id",
-        [("first_response_due_at", "timestamptz"), ("resolution_due_at", "timestamptz")],
-        [(s.ticket_id, s.ticket.first_response_due_at, s.ticket.resolution_due_at) for s in raised_states],
-    )
-    _bulk_set(
-        TicketSla,
-        "ticket_id",
-        [
-            ("policy_id", "bigint"),
-            ("calendar_id", "bigint"),
-            ("first_response_minutes", "integer"),
-            ("resolution_minutes", "integer"),
-            ("warning_percent", "smallint"),
-            ("first_response_warn_at", "timestamptz"),
-            ("resolution_warn_at", "timestamptz"),
-        ],
-        [
-            (
-                s.ticket_id,
-                s.policy_id,
-                s.calendar_id,
-                s.first_response_minutes,
-                s.resolution_minutes,
-                s.warning_percent,
-                s.first_response_warn_at,
-                s.resolution_warn_at,
-            )
-            for s in raised_states
-        ],
-    )
+    escalated = sorted(set(reassign) | raise_ids)
+    if escalated:
+        _escalate(escalated, by_ticket, reassign, raise_ids, users, context, result)
 
     for pk, entries in breach_actions.items():
         ticket = by_ticket[pk].ticket

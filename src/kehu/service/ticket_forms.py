@@ -69,6 +69,14 @@ class TicketFilterForm(forms.Form):
 
     def __init__(self, *args: Any, actor: Any = None, with_choices: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Custom-field filters (kehu.core.custom_fields): read only when a page shows them or a query asks.
+        wanted = with_choices or any(str(name).startswith("custom.") for name in (self.data or {}))
+        self.custom_definitions = (
+            custom_fields.definitions_for(actor.organization_id, TICKET_TYPE) if actor is not None and wanted else []
+        )
+        self.fields.update(
+            custom_fields.filter_form_fields(self.custom_definitions, actor=actor if with_choices else None)
+        )
         if with_choices and actor is not None:
             queues = [(q.pk, q.name) for q in ticket_selectors.queue_list_for(actor=actor)]
             self.fields["queue"].widget = forms.Select(choices=_blank(queues, _("Any queue")))
@@ -100,7 +108,15 @@ class TicketFilterForm(forms.Form):
     def filters(self) -> dict[str, Any]:
         if not self.is_valid():
             return {}
-        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
+        data = {k: v for k, v in self.cleaned_data.items() if v not in (None, "") and not k.startswith("custom.")}
+        custom = custom_fields.jsonable_filters({k: v for k, v in self.cleaned_data.items() if k.startswith("custom.")})
+        if custom:
+            data["custom"] = custom
+        return data
+
+    @property
+    def custom_filter_fields(self) -> list[Any]:
+        return [self[name] for name in self.fields if name.startswith("custom.")]
 
 
 def _customer_choices(actor: Any, current: Customer | None) -> list[tuple[Any, str]]:
@@ -435,10 +451,26 @@ class PublicTicketForm(_StyledMixin, forms.Form):
     kind = forms.ChoiceField(label=_("Type"), choices=Ticket.Kind.choices, initial=Ticket.Kind.INQUIRY)
     website = forms.CharField(required=False, label=_("Leave this empty"), max_length=200)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, organization_id: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The ticket fields an administrator marked public (kehu.core.custom_fields), after the message.
+        self.custom_definitions = (
+            custom_fields.public_definitions_for(organization_id, TICKET_TYPE) if organization_id else []
+        )
+        self.fields.update(custom_fields.form_fields(self.custom_definitions, organization_id=organization_id))
+        self.fields["website"] = self.fields.pop("website")
         self.style()
         self.fields["website"].widget.attrs.update(tabindex="-1", autocomplete="off")
+
+    @property
+    def custom_fields(self) -> list[Any]:
+        return [self[d.param] for d in self.custom_definitions]
+
+    def service_data(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.cleaned_data.items() if not k.startswith("custom.") and k != "website"}
+        if self.custom_definitions:
+            data["custom"] = custom_fields.form_values(self.custom_definitions, self.cleaned_data)
+        return data
 
     @property
     def is_spam(self) -> bool:

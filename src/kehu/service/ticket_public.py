@@ -12,7 +12,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from kehu.core import modules
+from kehu.core import custom_fields, modules
+from kehu.core.errors import ValidationFailed
 from kehu.service import ticket_selectors, ticket_services
 from kehu.service.ticket_models import Queue, Ticket
 
@@ -46,6 +47,20 @@ def rate_limited(ip: str | None) -> bool:
     return count > limit
 
 
+def _public_custom(organization_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    """A visitor may fill in the public ticket fields only: any other key is refused like an unknown one, and
+    the public fields marked required must be answered (the service checks values and types)."""
+    public = {d.key: d for d in custom_fields.public_definitions_for(organization_id, ticket_services.TICKET_TYPE)}
+    errors = {f"custom.{key}": [_("There is no custom field with this key.")] for key in values if key not in public}
+    for key, definition in public.items():
+        value = values.get(key)
+        if definition.required and (value is None or value == [] or (isinstance(value, str) and not value.strip())):
+            errors[definition.param] = [_("This field is required.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return values
+
+
 @transaction.atomic
 def web_form_submit(*, queue: Queue, data: dict[str, Any], ip: str | None) -> Ticket:
     actor = ticket_services.SystemActor(_("Web form of %(queue)s") % {"queue": queue.name}, queue.organization_id, ip)
@@ -62,6 +77,7 @@ def web_form_submit(*, queue: Queue, data: dict[str, Any], ip: str | None) -> Ti
         queue=queue,
         requester_email=data.get("email", ""),
         requester_name=data.get("name", ""),
+        custom=_public_custom(queue.organization_id, data.get("custom") or {}),
     )
     from kehu.service.ticket_tasks import acknowledge
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from kehu.core import custom_fields
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
@@ -34,6 +35,7 @@ from kehu.service.ticket_models import (
     TicketMessage,
     TicketTag,
 )
+from kehu.service.ticket_services import TICKET_TYPE
 
 DEFAULT_ORDERING = "-updated_at"
 DEFAULT_PAGE_SIZE = 50
@@ -81,6 +83,8 @@ class TicketFilters:
     assignee: str = ""  # "", "me", "unassigned" or a user id
     customer: int | None = None
     tag: int | None = None
+    # Custom fields: {"custom.<key>" | "custom.<key>.min|max": value} (kehu.core.custom_fields.filter_q).
+    custom: dict = field(default_factory=dict, hash=False)
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any] | None) -> TicketFilters:
@@ -123,6 +127,9 @@ def ticket_queryset_for(*, actor: Any, filters: TicketFilters | dict | None = No
             organization_id=actor.organization_id, tag_id=filters.tag, ticket_id=OuterRef("pk")
         )
         qs = qs.filter(Exists(links))
+    if filters.custom:
+        definitions = custom_fields.definitions_for(actor.organization_id, TICKET_TYPE)
+        qs = qs.filter(custom_fields.filter_q(definitions, filters.custom))
     search = filters.search.strip()[:SEARCH_MAX_LENGTH]
     if search:
         term = search.lstrip("#")
@@ -316,7 +323,10 @@ HISTORY_TITLES = {
     "ticket.status": gettext_noop("Changed the status"),
     "ticket.delete": gettext_noop("Moved to the recycle bin"),
     "ticket.restore": gettext_noop("Restored from the recycle bin"),
+    "ticket.sla_breach": gettext_noop("SLA breached"),
+    "ticket.follow_up": gettext_noop("Followed up by a new ticket"),
 }
+SLA_TARGETS = {"first_response": gettext_noop("first response"), "resolution": gettext_noop("resolution")}
 
 
 @dataclass(frozen=True)
@@ -367,6 +377,16 @@ def ticket_history_for(*, actor: Any, ticket: Ticket, limit: int = 50) -> list[H
             parts.append(f"{statuses.get(status.get('before'), '—')} → {statuses.get(status.get('after'), '—')}")
             if changes.get("why") == "customer_replied":
                 parts.append(_("the customer replied"))
+            elif changes.get("why") == "auto_close":
+                parts.append(
+                    _("closed automatically: no reply from the customer for %(days)s days")
+                    % {"days": changes.get("days", "?")}
+                )
+        elif entry.action == "ticket.sla_breach":
+            target = SLA_TARGETS.get(changes.get("target"))
+            parts.append(_(target) if target else "")
+        elif entry.action == "ticket.follow_up":
+            parts.append(f"#{changes.get('number', '?')}")
         elif entry.action == "ticket.update":
             parts.append(", ".join(_field_label(name) for name in sorted(changes)))
         items.append(

@@ -687,6 +687,24 @@ def ticket_update(*, actor: Any, ticket: Ticket, expected_version: int | None, d
     """Change the ticket's fields (and, with "tags", its exact set of tags). Status and assignee change
     through their own services. VersionConflict when the ticket changed since `expected_version`."""
     require(actor, "edit", ticket)
+    return _update(actor, ticket, expected_version, data)
+
+
+@transaction.atomic
+def ticket_escalate(*, actor: Any, ticket: Ticket, owner: Any = None, priority: str = "", detail: str = "") -> Ticket:
+    """An SLA escalation (the sweep acts as a SystemActor): give the ticket to `owner` and/or raise it to
+    `priority` through the same writes as an agent's reassignment and edit, so the audit entries, the hooks
+    (the SLA clocks recompute for the new priority), the new assignee's notification and the ticket's history
+    are the same. No permission check: the organisation's SLA policy decided."""
+    _lock(ticket)
+    if owner is not None and owner.pk != ticket.owner_id:
+        _set_owner(actor, ticket, owner, "escalation", detail)
+    if priority and priority != ticket.priority:
+        _update(actor, ticket, None, {"priority": priority})
+    return ticket
+
+
+def _update(actor: Any, ticket: Ticket, expected_version: int | None, data: dict[str, Any]) -> Ticket:
     data = dict(data)
     new_tags = data.pop("tags", None)
     _check_fields(data, TICKET_FIELDS)

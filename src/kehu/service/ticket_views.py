@@ -93,8 +93,13 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     can_edit = can(actor, "edit", Ticket)
     can_delete = can(actor, "delete", Ticket)
     status = ticket_selectors.agent_status_for(actor=actor)
+    # One column per active ticket field; their values (user names in one query for the page) ride on the rows.
+    custom_columns = form.custom_definitions
+    for ticket, shown in zip(page.items, custom_fields.shown_many(list(page.items), custom_columns), strict=True):
+        ticket.custom_shown = shown
     context = {
         "page": page,
+        "custom_columns": custom_columns,
         "form": form,
         "filtered": bool({k: v for k, v in filters.items() if k != "search"} or filters.get("search")),
         "ordering": page.ordering,
