@@ -48,6 +48,7 @@ NOT_BUSINESS = {
     "service.kbcategory": "organisation configuration, read through the knowledge base selectors",
     "service.helpcentre": "one settings row per organisation, read through help_centre_for",
     "service.surveyresponse": "the answer of one survey, read through the survey",
+    "service.servicesettings": "one settings row per organisation, read through service_settings_for",
 }
 
 

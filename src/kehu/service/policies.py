@@ -18,6 +18,7 @@ from kehu.service.models import (
     AgentStatus,
     CannedReply,
     Queue,
+    ServiceSettings,
     Ticket,
     TicketAttachment,
     TicketMessage,
@@ -101,3 +102,4 @@ def register() -> None:
     register_policy(Queue, QueuePolicy())
     register_policy(CannedReply, CannedReplyPolicy())
     register_policy(AgentStatus, AgentStatusPolicy())
+    register_policy(ServiceSettings, QueuePolicy())

@@ -24,6 +24,7 @@ from kehu.accounts import selectors as account_selectors
 from kehu.core.api import ErrorSerializer, RecordField
 from kehu.core.errors import ValidationFailed
 from kehu.core.permissions import can
+from kehu.core.services import require
 from kehu.core.viewsets import ScopedViewSet
 from kehu.customers import selectors as customer_selectors
 from kehu.customers.note_api import PassthroughRenderer
@@ -31,7 +32,15 @@ from kehu.customers.note_views import file_response
 from kehu.service import ticket_config_services, ticket_selectors, ticket_services
 from kehu.service.models import MODULE
 from kehu.service.ticket_forms import TicketFilterForm
-from kehu.service.ticket_models import AgentStatus, CannedReply, Queue, Ticket, TicketAttachment, TicketMessage
+from kehu.service.ticket_models import (
+    AgentStatus,
+    CannedReply,
+    Queue,
+    ServiceSettings,
+    Ticket,
+    TicketAttachment,
+    TicketMessage,
+)
 
 
 def errors(*statuses: int) -> dict[int, type[serializers.Serializer]]:
@@ -107,6 +116,18 @@ class TicketOutputSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+
+class TicketFollowUpRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    key = serializers.CharField()
+
+
+class TicketDetailOutputSerializer(TicketOutputSerializer):
+    follow_ups = TicketFollowUpRefSerializer(
+        many=True, help_text="Tickets opened by the customer's replies after this one was closed (those you see)."
+    )
 
 
 def _ref(record: Any, attr: str = "name") -> dict[str, Any] | None:
@@ -325,9 +346,13 @@ class TicketViewSet(ScopedViewSet):
             }
         )
 
-    @extend_schema(responses={200: TicketOutputSerializer, **errors(401, 403, 404)})
+    @extend_schema(responses={200: TicketDetailOutputSerializer, **errors(401, 403, 404)})
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return Response(ticket_data(self.get_object()))
+        ticket = self.get_object()
+        follow_ups = ticket_selectors.follow_ups_for(actor=request.user, ticket=ticket)
+        return Response(
+            {**ticket_data(ticket), "follow_ups": [{"id": t.pk, "number": t.number, "key": t.key} for t in follow_ups]}
+        )
 
     def _resolve_tags(self, data: dict[str, Any]) -> None:
         if "tags" in data:
@@ -811,6 +836,74 @@ class AgentStatusViewSet(ScopedViewSet):
         return Response(AgentStatusOutputSerializer(row).data)
 
 
+# Settings -------------------------------------------------------------------------------------------------
+
+
+class ServiceSettingsInputSerializer(serializers.Serializer):
+    auto_close_after_days = serializers.IntegerField(
+        min_value=0,
+        max_value=365,
+        help_text="Days a resolved ticket waits for a customer reply before it closes by itself; 0: never.",
+    )
+    version = serializers.IntegerField(min_value=1, required=False, help_text="The version you read (409 if stale).")
+
+
+class ServiceSettingsOutputSerializer(serializers.Serializer):
+    auto_close_after_days = serializers.IntegerField()
+    version = serializers.IntegerField()
+    updated_at = serializers.DateTimeField(allow_null=True, help_text="Null while the defaults apply.")
+
+
+def _service_settings_out(current: ServiceSettings) -> dict[str, Any]:
+    data = ServiceSettingsOutputSerializer(current).data
+    if current.pk is None:
+        data["updated_at"] = None
+    return data
+
+
+class ServiceSettingsViewSet(ScopedViewSet):
+    """The organisation's service settings: one object per organisation at this address. GET reads it, PUT
+    replaces it (audited as `service.settings`). Administrators only (`administer` in service)."""
+
+    module = MODULE
+    queryset = ServiceSettings.objects.none()
+    filter_backends = ()
+    pagination_class = None
+
+    @classmethod
+    def as_view(cls, actions: dict[str, str] | None = None, **initkwargs: Any) -> Any:
+        # The router maps only GET (and POST) at a list address; a singleton is replaced with PUT there.
+        if actions and actions.get("get") == "list":
+            actions = {**actions, "put": "replace"}
+        return super().as_view(actions, **initkwargs)
+
+    def list_for(self, actor: Any) -> Any:
+        return ServiceSettings.objects.visible_to(actor)
+
+    @extend_schema(
+        operation_id="service_settings_retrieve",
+        responses={200: ServiceSettingsOutputSerializer, **errors(401, 403)},
+    )
+    def list(self, request: Request) -> Response:
+        require(request.user, "administer", ServiceSettings)
+        current = ticket_selectors.service_settings_for(organization_id=request.user.organization_id)
+        return Response(_service_settings_out(current))
+
+    @extend_schema(
+        operation_id="service_settings_update",
+        request=ServiceSettingsInputSerializer,
+        responses={200: ServiceSettingsOutputSerializer, **errors(400, 401, 403, 409)},
+    )
+    def replace(self, request: Request) -> Response:
+        serializer = ServiceSettingsInputSerializer(data=request.data)
+        if not serializer.is_valid():
+            raise ValidationFailed(fields={k: [str(e) for e in v] for k, v in serializer.errors.items()})
+        data = dict(serializer.validated_data)
+        version = data.pop("version", None)
+        saved = ticket_config_services.service_settings_update(actor=request.user, data=data, expected_version=version)
+        return Response(_service_settings_out(saved))
+
+
 ROUTES: list[tuple[str, Any, str]] = [
     ("tickets", TicketViewSet, "ticket"),
     ("ticket-messages", TicketMessageViewSet, "ticket-message"),
@@ -818,4 +911,5 @@ ROUTES: list[tuple[str, Any, str]] = [
     ("queues", QueueViewSet, "queue"),
     ("canned-replies", CannedReplyViewSet, "canned-reply"),
     ("agent-statuses", AgentStatusViewSet, "agent-status"),
+    ("service-settings", ServiceSettingsViewSet, "service-settings"),
 ]

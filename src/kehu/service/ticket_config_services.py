@@ -16,10 +16,10 @@ from django.utils.translation import gettext as _
 from kehu.core import audit
 from kehu.core.errors import ValidationFailed, VersionConflict
 from kehu.core.permissions import can
-from kehu.core.services import require
+from kehu.core.services import require, validate
 from kehu.customers.normalize import normalize_email
 from kehu.service import mail_secrets
-from kehu.service.ticket_models import AgentStatus, CannedReply, Queue, Ticket
+from kehu.service.ticket_models import AgentStatus, CannedReply, Queue, ServiceSettings, Ticket
 from kehu.service.ticket_visibility import forget_queues
 
 QUEUE_FIELDS = (
@@ -426,3 +426,36 @@ def agent_set_away(*, actor: Any, user: Any = None, away: bool, note: str = "") 
         changes=audit.diff(before, {"away": away, "note": note}),
     )
     return status
+
+
+# Settings -------------------------------------------------------------------------------------------------
+
+SETTINGS_FIELDS = ("auto_close_after_days",)
+
+
+@transaction.atomic
+def service_settings_update(
+    *, actor: Any, data: dict[str, Any], expected_version: int | None = None
+) -> ServiceSettings:
+    """Administrators change their organisation's service settings (the auto-close delay); audited as
+    `service.settings`. VersionConflict when they changed since `expected_version`."""
+    require(actor, "administer", ServiceSettings)
+    _check_fields(data, SETTINGS_FIELDS)
+    current = ServiceSettings.objects.select_for_update().filter(
+        organization_id=actor.organization_id
+    ).first() or ServiceSettings(organization_id=actor.organization_id)
+    if expected_version is not None and expected_version != current.version:
+        raise VersionConflict()
+    before = audit.snapshot(current, SETTINGS_FIELDS)
+    for name, value in data.items():
+        setattr(current, name, value)
+    validate(current, exclude=["organization", "updated_by"])
+    changes = audit.diff(before, audit.snapshot(current, SETTINGS_FIELDS))
+    if not changes and current.pk:
+        return current
+    if current.pk:
+        current.version += 1
+    current.updated_at, current.updated_by = timezone.now(), actor
+    current.save()
+    audit.record(actor=actor, action="service.settings", target=current, changes=changes)
+    return current

@@ -15,8 +15,8 @@ from kehu.core.errors import ValidationFailed, VersionConflict
 from kehu.core.permissions import can
 from kehu.core.services import require
 from kehu.service import mail_imap, ticket_assignment, ticket_config_services, ticket_selectors
-from kehu.service.ticket_forms import CannedForm, QueueForm, apply_service_errors
-from kehu.service.ticket_models import CannedReply, Queue
+from kehu.service.ticket_forms import CannedForm, QueueForm, ServiceSettingsForm, apply_service_errors
+from kehu.service.ticket_models import CannedReply, Queue, ServiceSettings
 from kehu.service.ticket_views import _safe_next
 
 # Queues ---------------------------------------------------------------------------------------------------
@@ -203,3 +203,30 @@ def agent_away(request: HttpRequest) -> HttpResponse:
             request, _("You are away: no tickets are assigned to you automatically.") if away else _("Welcome back.")
         )
     return HttpResponseRedirect(_safe_next(request, request.POST.get("next"), reverse("service:ticket_list")))
+
+
+# Settings -------------------------------------------------------------------------------------------------
+
+
+@login_required
+def service_settings(request: HttpRequest) -> HttpResponse:
+    """The organisation's service settings (administrators): when resolved tickets close by themselves."""
+    actor = request.user
+    require(actor, "administer", ServiceSettings)
+    current = ticket_selectors.service_settings_for(organization_id=actor.organization_id)
+    initial = {"version": current.version, "auto_close_after_days": current.auto_close_after_days}
+    form = ServiceSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        version = data.pop("version", None)
+        try:
+            ticket_config_services.service_settings_update(actor=actor, data=data, expected_version=version)
+        except VersionConflict as exc:
+            form.add_error(None, exc.message)
+        except ValidationFailed as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("Changes saved."))
+            return redirect("service:service_settings")
+    context = {"form": form, "settings": current}
+    return render(request, "service/ticket/settings.html", context, status=400 if form.errors else 200)

@@ -475,3 +475,17 @@ class PublicTicketForm(_StyledMixin, forms.Form):
     @property
     def is_spam(self) -> bool:
         return bool((self.data.get("website") or "").strip())
+
+
+class ServiceSettingsForm(_StyledMixin, forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    auto_close_after_days = forms.IntegerField(
+        label=_("Close resolved tickets after (days without a customer reply)"),
+        min_value=0,
+        max_value=365,
+        help_text=_("A customer's reply after that opens a follow-up ticket. 0 turns this off."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.style()

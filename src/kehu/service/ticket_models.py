@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -28,6 +29,7 @@ __all__ = [
     "AgentStatus",
     "CannedReply",
     "Queue",
+    "ServiceSettings",
     "Ticket",
     "TicketAttachment",
     "TicketCounter",
@@ -235,6 +237,12 @@ class Ticket(BusinessModel):
                 name="ticket_org_queue_due",
             ),
             models.Index(fields=["organization", "customer"], condition=LIVE, name="ticket_org_customer"),
+            # The hourly auto-close reads an organisation's resolved tickets by when they were resolved.
+            models.Index(
+                fields=["organization", "resolved_at"],
+                condition=LIVE & Q(status="resolved"),
+                name="ticket_org_resolved",
+            ),
             models.Index(
                 fields=["organization", "deleted_at"], condition=Q(deleted_at__isnull=False), name="ticket_org_bin"
             ),
@@ -447,3 +455,38 @@ class AgentStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {'away' if self.away else 'available'}"
+
+
+DEFAULT_AUTO_CLOSE_DAYS = 7
+MAX_AUTO_CLOSE_DAYS = 365
+
+
+class ServiceSettings(models.Model):
+    """One row per organisation (absent until an administrator saves; the defaults apply meanwhile)."""
+
+    module = MODULE
+
+    organization = models.OneToOneField("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    auto_close_after_days = models.PositiveIntegerField(
+        _("close resolved tickets after days without a customer reply"),
+        default=DEFAULT_AUTO_CLOSE_DAYS,
+        validators=[MaxValueValidator(MAX_AUTO_CLOSE_DAYS)],
+        help_text=_(
+            "A resolved ticket the customer does not answer for this many days is closed; a reply after that "
+            "opens a follow-up ticket. 0 turns this off."
+        ),
+    )
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("service settings")
+        verbose_name_plural = _("service settings")
+
+    def __str__(self) -> str:
+        return f"service settings of {self.organization_id}"

@@ -30,6 +30,7 @@ from kehu.service.ticket_models import (
     AgentStatus,
     CannedReply,
     Queue,
+    ServiceSettings,
     Ticket,
     TicketAttachment,
     TicketMessage,
@@ -270,6 +271,12 @@ def ticket_get_for(*, actor: Any, pk: Any) -> Ticket:
     return _get(qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name"))), pk)
 
 
+def follow_ups_for(*, actor: Any, ticket: Ticket, limit: int = 20) -> list[Ticket]:
+    """The tickets the actor sees that customers' replies opened after `ticket` was closed, oldest first."""
+    qs = Ticket.objects.visible_to(actor).filter(organization_id=ticket.organization_id, follow_up_of_id=ticket.pk)
+    return list(qs.order_by("created_at", "pk")[:limit])
+
+
 def ticket_deleted_get_for(*, actor: Any, pk: Any) -> Ticket:
     return _get(Ticket.objects.in_recycle_bin_for(actor).select_related("owner__team", "queue"), pk)
 
@@ -385,6 +392,8 @@ def ticket_history_for(*, actor: Any, ticket: Ticket, limit: int = 50) -> list[H
         elif entry.action == "ticket.sla_breach":
             target = SLA_TARGETS.get(changes.get("target"))
             parts.append(_(target) if target else "")
+        elif entry.action == "ticket.create" and changes.get("follow_up_of"):
+            parts.append(_("follow-up of #%(number)s") % {"number": changes["follow_up_of"]})
         elif entry.action == "ticket.follow_up":
             parts.append(f"#{changes.get('number', '?')}")
         elif entry.action == "ticket.update":
@@ -562,3 +571,9 @@ def agent_status_for(*, actor: Any) -> AgentStatus | None:
 
 def ticket_url_for_message(message: TicketMessage) -> str:
     return reverse("service:ticket_detail", args=[message.ticket_id]) + f"#message-{message.pk}"
+
+
+def service_settings_for(*, organization_id: int) -> ServiceSettings:
+    """The organisation's saved service settings, or the defaults (unsaved) when nobody saved them yet."""
+    found = ServiceSettings.objects.filter(organization_id=organization_id).first()
+    return found or ServiceSettings(organization_id=organization_id)

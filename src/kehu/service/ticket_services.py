@@ -289,13 +289,16 @@ def _status_fields(ticket: Ticket, status: str) -> dict[str, Any]:
     return fields
 
 
-def _change_status(actor: Any, ticket: Ticket, status: str, *, why: str = "") -> bool:
-    """Move the locked ticket to `status` (no permission check: callers did), audit and tell the hooks."""
+def _change_status(
+    actor: Any, ticket: Ticket, status: str, *, why: str = "", detail: dict[str, Any] | None = None
+) -> bool:
+    """Move the locked ticket to `status` (no permission check: callers did), audit and tell the hooks.
+    `why` and `detail` go into the audit entry (the ticket's history reads them)."""
     before = ticket.status
     if before == status:
         return False
     _write(ticket, actor, _status_fields(ticket, status))
-    changes: dict[str, Any] = {"status": {"before": before, "after": status}}
+    changes: dict[str, Any] = {"status": {"before": before, "after": status}, **(detail or {})}
     if why:
         changes["why"] = why
     _audit(actor, "ticket.status", ticket, changes)
@@ -346,6 +349,59 @@ def tickets_close(*, actor: Any, tickets: Iterable[Ticket]) -> int:
             _change_status(actor, ticket, S.CLOSED)
             count += 1
     return count
+
+
+AUTO_CLOSE_LABEL = "Kehu auto-close"
+AUTO_CLOSE_BATCH = 500
+
+
+def tickets_auto_close(*, now: Any = None, organization_id: int | None = None) -> int:
+    """Close the resolved tickets whose customer did not reply for the organisation's
+    ServiceSettings.auto_close_after_days (default 7; 0: never), in every organisation with the service
+    module (or one). Each close is an ordinary status change: audited (why "auto_close"), the hooks run
+    (SLA clocks, surveys), the ticket's history says so. Idempotent (a closed ticket is not taken again);
+    a run takes at most AUTO_CLOSE_BATCH tickets per organisation, the next run the rest."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+
+    from kehu.accounts.models import Organization
+    from kehu.core import modules
+    from kehu.service.ticket_models import DEFAULT_AUTO_CLOSE_DAYS, ServiceSettings
+
+    now = now or _now()
+    days_by_org = dict(ServiceSettings.objects.values_list("organization_id", "auto_close_after_days"))
+    organizations = Organization.objects.filter(is_active=True).order_by("pk")
+    if organization_id is not None:
+        organizations = organizations.filter(pk=organization_id)
+    closed = 0
+    for org in organizations:
+        days = days_by_org.get(org.pk, DEFAULT_AUTO_CLOSE_DAYS)
+        if not days or not modules.is_enabled(org, "service"):
+            continue
+        cutoff = now - timedelta(days=days)
+        quiet = Q(last_customer_message_at__isnull=True) | Q(last_customer_message_at__lte=cutoff)
+        ids = list(
+            Ticket.objects.filter(
+                organization_id=org.pk, status=S.RESOLVED, deleted_at__isnull=True, resolved_at__lte=cutoff
+            )
+            .filter(quiet)
+            .order_by("resolved_at", "pk")
+            .values_list("pk", flat=True)[:AUTO_CLOSE_BATCH]
+        )
+        actor = SystemActor(AUTO_CLOSE_LABEL, org.pk)
+        for pk in ids:
+            with transaction.atomic():
+                ticket = Ticket.objects.filter(pk=pk).first()
+                if ticket is None:
+                    continue
+                _lock(ticket)
+                # Re-checked under the lock: a customer may have replied (and reopened it) meanwhile.
+                if ticket.status != S.RESOLVED or (ticket.last_customer_message_at or cutoff) > cutoff:
+                    continue
+                _change_status(actor, ticket, S.CLOSED, why="auto_close", detail={"days": days})
+                closed += 1
+    return closed
 
 
 # Assignment -----------------------------------------------------------------------------------------------
@@ -580,6 +636,9 @@ def _create(
     if follow_up_of is not None:
         recorded["follow_up_of"] = follow_up_of.number
     _audit(actor, "ticket.create", ticket, recorded)
+    if follow_up_of is not None:
+        # The closed ticket's history names its follow-up, as the follow-up names it.
+        _audit(actor, "ticket.follow_up", follow_up_of, {"ticket": ticket.pk, "number": ticket.number})
     ticket_hooks.ticket_changed(ticket, "created", channel=ticket.channel)
     if owner is not None:
         _set_owner(actor, ticket, owner, owner_reason or "manual")

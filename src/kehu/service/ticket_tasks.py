@@ -38,3 +38,11 @@ def mailbox_poll(queue_pk: int) -> int:
 
     queue = Queue.objects.dangerously_all_organizations().filter(pk=queue_pk).first()
     return mail_imap.poll_queue(queue).taken if queue is not None else 0
+
+
+@shared_task(name="service.tickets_auto_close")
+def tickets_auto_close() -> int:
+    """Close resolved tickets the customer did not answer for the organisation's number of days."""
+    from kehu.service.ticket_services import tickets_auto_close as close
+
+    return close()

@@ -30,4 +30,5 @@ urlpatterns = [
     path("canned-replies/<int:pk>/edit/", ticket_config_views.canned_edit, name="canned_edit"),
     path("canned-replies/<int:pk>/delete/", ticket_config_views.canned_delete, name="canned_delete"),
     path("away/", ticket_config_views.agent_away, name="agent_away"),
+    path("settings/", ticket_config_views.service_settings, name="service_settings"),
 ]

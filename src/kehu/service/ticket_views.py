@@ -154,6 +154,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
         "ticket": ticket,
         "messages_": ticket_selectors.ticket_messages_for(actor=actor, ticket=ticket),
         "history": ticket_selectors.ticket_history_for(actor=actor, ticket=ticket),
+        "follow_ups": ticket_selectors.follow_ups_for(actor=actor, ticket=ticket),
         "custom_values": [v for v in custom_fields.shown(ticket, definitions) if v.text],
         "assignment_reason": ticket_assignment.reason_label(ticket.assignment_reason),
         "reply_form": reply_form or (ReplyForm(initial=_reply_form_initial(ticket)) if can_edit else None),

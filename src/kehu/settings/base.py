@@ -239,6 +239,11 @@ CELERY_BEAT_SCHEDULE["sales.leads_reassign_stale"] = {
 CELERY_BEAT_SCHEDULE["service.mailboxes_poll"] = {"task": "service.mailboxes_poll", "schedule": timedelta(minutes=1)}
 # Service: SLA warnings and escalations (service/sla_tasks.py); reads only the tickets whose moment has come.
 CELERY_BEAT_SCHEDULE["service.sla_sweep"] = {"task": "service.sla_sweep", "schedule": timedelta(minutes=1)}
+# Service: close resolved tickets without a customer reply for N days (service/ticket_tasks.py).
+CELERY_BEAT_SCHEDULE["service.tickets_auto_close"] = {
+    "task": "service.tickets_auto_close",
+    "schedule": timedelta(hours=1),
+}
 
 API_TOKEN_DEFAULT_EXPIRY = timedelta(days=365)
 

@@ -4,7 +4,8 @@ kehu/service/ticket_visibility.py); a message or a file exactly when its ticket 
 
 from __future__ import annotations
 
-from tests.isolation.registry import api_route, ui_page
+from kehu.service import ticket_config_services, ticket_selectors
+from tests.isolation.registry import api_route, api_singleton, ui_page
 from tests.service.ticket_factories import (
     make_agent_status,
     make_attachment,
@@ -96,4 +97,23 @@ ui_page(
     factory=make_canned,
     module="service",
     post_data={"title": "changed by another organisation", "body": "x", "version": 1},
+)
+
+
+def set_service_settings(tenant):
+    """Settings of the tenant's own, unlike the defaults every other organisation has."""
+    return ticket_config_services.service_settings_update(actor=tenant.admin, data={"auto_close_after_days": 21})
+
+
+def shown_service_settings(tenant) -> dict[str, int]:
+    current = ticket_selectors.service_settings_for(organization_id=tenant.org.pk)
+    return {"auto_close_after_days": current.auto_close_after_days}
+
+
+api_singleton(
+    url="/api/v1/service-settings/",
+    factory=set_service_settings,
+    shown=shown_service_settings,
+    put_data={"auto_close_after_days": 3},
+    module="service",
 )
