@@ -47,7 +47,14 @@ def test_a_service_administrator_manages_ticket_fields_in_the_ui(tenant_a, clien
     assert "Ticket" in html
     response = client.post(
         reverse("customers:custom_field_create"),
-        {"record_type": TICKET, "label": "保修单号", "key": "warranty_no", "field_type": "text", "public": "on", "is_active": "on"},
+        {
+            "record_type": TICKET,
+            "label": "保修单号",
+            "key": "warranty_no",
+            "field_type": "text",
+            "public": "on",
+            "is_active": "on",
+        },
     )
     assert response.status_code == 302
     (definition,) = custom_fields.definitions_for(tenant_a.org, TICKET)

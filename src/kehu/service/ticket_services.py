@@ -380,7 +380,12 @@ def tickets_auto_close(*, now: Any = None, organization_id: int | None = None) -
         if not days or not modules.is_enabled(org, "service"):
             continue
         cutoff = now - timedelta(days=days)
-        quiet = Q(last_customer_message_at__isnull=True) | Q(last_customer_message_at__lte=cutoff)
+        # Quiet: no customer message since the resolution (or none for the whole delay).
+        quiet = (
+            Q(last_customer_message_at__isnull=True)
+            | Q(last_customer_message_at__lte=F("resolved_at"))
+            | Q(last_customer_message_at__lte=cutoff)
+        )
         ids = list(
             Ticket.objects.filter(
                 organization_id=org.pk, status=S.RESOLVED, deleted_at__isnull=True, resolved_at__lte=cutoff
@@ -397,7 +402,10 @@ def tickets_auto_close(*, now: Any = None, organization_id: int | None = None) -
                     continue
                 _lock(ticket)
                 # Re-checked under the lock: a customer may have replied (and reopened it) meanwhile.
-                if ticket.status != S.RESOLVED or (ticket.last_customer_message_at or cutoff) > cutoff:
+                last = ticket.last_customer_message_at
+                if ticket.status != S.RESOLVED or ticket.resolved_at is None or ticket.resolved_at > cutoff:
+                    continue
+                if last is not None and last > ticket.resolved_at and last > cutoff:
                     continue
                 _change_status(actor, ticket, S.CLOSED, why="auto_close", detail={"days": days})
                 closed += 1
