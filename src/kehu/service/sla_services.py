@@ -20,7 +20,9 @@ moves them by exactly the paused business time and a recomputation never drifts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -747,6 +749,24 @@ class CalendarCache:
         return self._by_id[calendar.pk]
 
 
+# The sweep's policies and calendars, read once per run, for the SLA hook while the sweep's escalations go
+# through the ticket services one ticket at a time (sla_recompute would otherwise read them per ticket).
+_shared_lookups: ContextVar[tuple[list[SlaPolicy], CalendarCache] | None] = ContextVar(
+    "kehu_sla_shared_lookups", default=None
+)
+
+
+@contextmanager
+def shared_lookups(*, policies: list[SlaPolicy], calendars: CalendarCache) -> Iterator[None]:
+    """Within the block, sla_recompute chooses among `policies` (the organisation's active ones, in order)
+    and reads calendars from `calendars` instead of loading them again."""
+    token = _shared_lookups.set((policies, calendars))
+    try:
+        yield
+    finally:
+        _shared_lookups.reset(token)
+
+
 def _tier_of(ticket: Ticket) -> str:
     if ticket.customer_id is None:
         return ""
@@ -916,8 +936,9 @@ def sla_recompute(*, ticket: Ticket, now: datetime | None = None) -> TicketSla:
     state = TicketSla.objects.filter(ticket_id=ticket.pk).first()
     if state is None:
         return sla_start(ticket=ticket, now=now)
-    calendars = CalendarCache()
-    assign_policy(state, ticket, calendars=calendars)
+    shared = _shared_lookups.get()
+    policies, calendars = shared if shared is not None else (None, CalendarCache())
+    assign_policy(state, ticket, policies=policies, calendars=calendars)
     calendar = calendars.get(state.calendar) if state.calendar else None
     compute_due(state, ticket, calendar)
     _record_outcomes(state, ticket, now)

@@ -305,22 +305,24 @@ def _escalate(
     """Apply the breaches' reassignments and raised priorities with ticket_services.ticket_escalate, then
     bring the sweep's in-memory rows in line with what the services (and the SLA hook) wrote."""
     actor = ticket_services.SystemActor(SYSTEM_LABEL, context.org.pk)
-    tickets = Ticket.objects.filter(pk__in=ids, deleted_at__isnull=True).select_related("owner", "queue")
-    for ticket in tickets:
-        ticket.organization = context.org
-        pk, owner_before, priority_before = ticket.pk, ticket.owner_id, ticket.priority
-        ticket_services.ticket_escalate(
-            actor=actor,
-            ticket=ticket,
-            owner=users.get(reassign[pk]) if pk in reassign else None,
-            priority=PRIORITY_STEPS.get(ticket.priority, "") if pk in raise_ids else "",
-            detail=_("SLA breached"),
-        )
-        result.reassigned += ticket.owner_id != owner_before
-        result.raised += ticket.priority != priority_before
-        seen = by_ticket[pk].ticket
-        for name in ("owner_id", "priority", "version", "updated_at", "first_response_due_at", "resolution_due_at"):
-            setattr(seen, name, getattr(ticket, name))
+    tickets = Ticket.objects.filter(pk__in=ids, deleted_at__isnull=True).select_related("owner", "queue", "customer")
+    # The SLA hook recomputes a raised ticket's targets: from the policies and calendars this run already read.
+    with sla_services.shared_lookups(policies=context.ordered_policies(), calendars=context.calendars):
+        for ticket in tickets:
+            ticket.organization = context.org
+            pk, owner_before, priority_before = ticket.pk, ticket.owner_id, ticket.priority
+            ticket_services.ticket_escalate(
+                actor=actor,
+                ticket=ticket,
+                owner=users.get(reassign[pk]) if pk in reassign else None,
+                priority=PRIORITY_STEPS.get(ticket.priority, "") if pk in raise_ids else "",
+                detail=_("SLA breached"),
+            )
+            result.reassigned += ticket.owner_id != owner_before
+            result.raised += ticket.priority != priority_before
+            seen = by_ticket[pk].ticket
+            for name in ("owner_id", "priority", "version", "updated_at"):
+                setattr(seen, name, getattr(ticket, name))
     # The hook recomputed the clocks of raised tickets (due dates, warning moments, next check): re-read them.
     raised_due = Ticket.objects.filter(pk__in=raise_ids).values_list("pk", "first_response_due_at", "resolution_due_at")
     for pk, first_due, resolution_due in raised_due:
