@@ -433,8 +433,9 @@ def time_in_stages(visits: list[StageVisit]) -> list[StageTime]:
 class Column:
     stage: Stage
     count: int = 0
-    total: Decimal = Decimal(0)
-    weighted: Decimal = Decimal(0)
+    # Sums per currency ({"CNY": Decimal, "USD": Decimal}): amounts in different currencies are never added.
+    totals: dict[str, Decimal] = field(default_factory=dict)
+    weighted: dict[str, Decimal] = field(default_factory=dict)
     page: Page | None = None
 
     @property
@@ -445,15 +446,24 @@ class Column:
 def _board_base(
     actor: Any, pipeline: Pipeline, filters: OpportunityFilters | dict | None, closed_days: int = RECENTLY_CLOSED_DAYS
 ) -> QuerySet:
-    if not isinstance(filters, OpportunityFilters):
-        filters = OpportunityFilters.from_mapping(filters)
-    data = {name: getattr(filters, name) for name in filters.__dataclass_fields__}
-    data.update(pipeline=pipeline.pk, stage=None, status="")
-    qs = opportunity_queryset_for(actor=actor, filters=OpportunityFilters.from_mapping(data))
+    qs = opportunity_queryset_for(actor=actor, filters=_board_filters(filters, pipeline))
     if not closed_days:
         return qs
     since = timezone.now() - timedelta(days=closed_days)
     return qs.filter(Q(status=Opportunity.Status.OPEN) | Q(closed_at__gte=since))
+
+
+def _summary_rows(qs: QuerySet) -> QuerySet:
+    money = DecimalField(max_digits=20, decimal_places=2)
+    return (
+        qs.order_by()
+        .values("stage_id", "currency")
+        .annotate(
+            count=Count("*"),
+            total=Coalesce(Sum("amount"), Decimal(0), output_field=money),
+            weighted=Coalesce(Sum(F("amount") * F("probability"), output_field=money), Decimal(0), output_field=money),
+        )
+    )
 
 
 def board_summary_for(
@@ -463,27 +473,37 @@ def board_summary_for(
     filters: OpportunityFilters | dict | None = None,
     closed_days: int = RECENTLY_CLOSED_DAYS,
 ) -> dict[int, dict[str, Any]]:
-    """{stage id: {"count", "total", "weighted"}} of the board's cards (open ones, and those closed in the
-    last `closed_days` days; 0: every closed one): one grouped query, whatever the number of opportunities."""
-    money = DecimalField(max_digits=20, decimal_places=2)
-    rows = (
-        _board_base(actor, pipeline, filters, closed_days)
-        .order_by()
-        .values("stage_id")
-        .annotate(
-            count=Count("pk"),
-            total=Coalesce(Sum("amount"), Decimal(0), output_field=money),
-            weighted=Coalesce(Sum(F("amount") * F("probability"), output_field=money), Decimal(0), output_field=money),
-        )
-    )
-    return {
-        row["stage_id"]: {
-            "count": row["count"],
-            "total": Decimal(row["total"]).quantize(Decimal("0.01")),
-            "weighted": (Decimal(row["weighted"]) / 100).quantize(Decimal("0.01")),
-        }
-        for row in rows
-    }
+    """{stage id: {"count", "totals": {currency: sum}, "weighted": {currency: sum}}} of the board's cards
+    (open ones, and those closed in the last `closed_days` days; 0: every closed one).
+
+    Two grouped queries, whatever the number of opportunities: the open ones (an index-only scan of
+    `opp_board_open`, kehu/sales/salesperf_indexes.py) and the closed ones of the period (`opp_board_closed`,
+    by close time). One query with `status = 'open' OR closed_at >= ...` could use neither index: it read
+    the whole table (~250 ms at 500,000 opportunities, see benchmarks/RESULTS.md)."""
+    base = opportunity_queryset_for(actor=actor, filters=_board_filters(filters, pipeline))
+    closed = base.filter(status__in=[Opportunity.Status.WON, Opportunity.Status.LOST])
+    if closed_days:
+        closed = closed.filter(closed_at__gte=timezone.now() - timedelta(days=closed_days))
+    summary: dict[int, dict[str, Any]] = {}
+    cent = Decimal("0.01")
+    for qs in (base.filter(status=Opportunity.Status.OPEN), closed):
+        for row in _summary_rows(qs):
+            figures = summary.setdefault(row["stage_id"], {"count": 0, "totals": {}, "weighted": {}})
+            currency = row["currency"] or "CNY"
+            figures["count"] += row["count"]
+            totals, weighted = figures["totals"], figures["weighted"]
+            totals[currency] = totals.get(currency, Decimal(0)) + Decimal(row["total"]).quantize(cent)
+            share = (Decimal(row["weighted"]) / 100).quantize(cent)
+            weighted[currency] = weighted.get(currency, Decimal(0)) + share
+    return summary
+
+
+def _board_filters(filters: OpportunityFilters | dict | None, pipeline: Pipeline) -> OpportunityFilters:
+    if not isinstance(filters, OpportunityFilters):
+        filters = OpportunityFilters.from_mapping(filters)
+    data = {name: getattr(filters, name) for name in filters.__dataclass_fields__}
+    data.update(pipeline=pipeline.pk, stage=None, status="")
+    return OpportunityFilters.from_mapping(data)
 
 
 # What a card shows (and its cursor and policy checks read): a column page loads nothing else.
@@ -534,8 +554,8 @@ def board_for(*, actor: Any, pipeline: Pipeline, filters: OpportunityFilters | d
         column = Column(
             stage=stage,
             count=figures.get("count", 0),
-            total=figures.get("total", Decimal(0)),
-            weighted=figures.get("weighted", Decimal(0)),
+            totals=figures.get("totals", {}),
+            weighted=figures.get("weighted", {}),
         )
         column.page = (
             board_column_for(actor=actor, stage=stage, filters=filters) if column.count else Page(items=[], ordering="")
