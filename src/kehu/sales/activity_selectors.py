@@ -335,7 +335,7 @@ def my_day_page_for(
     limit = max(1, min(int(limit or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
     _today, start, tomorrow, window_end = my_day_bounds(actor.organization, now)
     if bucket and bucket not in MY_DAY_BUCKETS:
-        message = _("Choose one of: %(buckets)s.") % {"buckets": ", ".join(MY_DAY_BUCKETS)}
+        message = _("Choose one of: %(choices)s.") % {"choices": ", ".join(MY_DAY_BUCKETS)}
         raise ValidationFailed(message, fields={"bucket": [message]})
     lower, upper = {
         "overdue": (None, now),

@@ -17,7 +17,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from kehu.core.templatetags.money import format_money, format_money_sums
+from kehu.core.templatetags.money import format_money_full, format_money_sums
 
 # reverse() once per request for each link, the id put in by string formatting (reverse per card was a
 # measurable part of a 120-card page).
@@ -89,7 +89,7 @@ class CardRenderer:
             edit,
             customer,
             customer,
-            format_money(opportunity.amount, opportunity.currency),
+            format_money_full(opportunity.amount, opportunity.currency),
             self.close_title,
             close,
             str(opportunity.owner) if opportunity.owner_id else "—",
