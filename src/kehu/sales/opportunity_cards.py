@@ -24,7 +24,8 @@ from kehu.core.templatetags.money import format_money_full, format_money_sums
 _PLACEHOLDER = 2147483647
 
 
-def _url_pattern(name: str) -> str:
+def url_pattern(name: str) -> str:
+    """The URL of `name` for an id, as a str.format pattern: "/sales/opportunities/{}/"."""
     return reverse(name, args=[_PLACEHOLDER]).replace(str(_PLACEHOLDER), "{}")
 
 
@@ -33,9 +34,9 @@ class CardRenderer:
 
     def __init__(self, *, now: datetime | None = None) -> None:
         self.now = now or timezone.now()
-        self.detail = _url_pattern("sales:opportunity_detail")
-        self.move = _url_pattern("sales:opportunity_move")
-        self.quick_edit = _url_pattern("sales:opportunity_quick_edit")
+        self.detail = url_pattern("sales:opportunity_detail")
+        self.move = url_pattern("sales:opportunity_move")
+        self.quick_edit = url_pattern("sales:opportunity_quick_edit")
         self.quick_edit_title = _("Quick edit")
         self.close_title = _("Expected close date")
         self.rotting_title = _("No stage change for longer than the stage allows")
