@@ -236,6 +236,14 @@ def test_my_day_lists_my_own_with_their_buckets(api, rep, tenant_a):
     make_activity(tenant_a, tenant_a.users["sales_manager"], customer=customer, subject="manager's", starts_at=now)
     body = api(rep).get("/api/v1/my-day/").json()
     assert [(i["subject"], i["bucket"]) for i in body["results"]] == [("late", "overdue"), ("soon", "upcoming")]
+    first = api(rep).get("/api/v1/my-day/", {"limit": 1}).json()
+    assert [i["subject"] for i in first["results"]] == ["late"] and first["next"]
+    rest = api(rep).get(first["next"]).json()
+    assert [i["subject"] for i in rest["results"]] == ["soon"] and rest["next"] is None
+    only = api(rep).get("/api/v1/my-day/", {"bucket": "upcoming"}).json()
+    assert [i["subject"] for i in only["results"]] == ["soon"]
+    assert_error(api(rep).get("/api/v1/my-day/", {"bucket": "someday"}), 400, "validation_failed")
+    assert_error(api(rep).get("/api/v1/my-day/", {"cursor": "forged"}), 400, "validation_failed")
 
 
 def test_sales_not_enabled_is_403(api, tenant_a):

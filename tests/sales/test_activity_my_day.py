@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from kehu.core.errors import ValidationFailed
 from kehu.sales import activity_selectors as selectors
 from kehu.sales import activity_services as services
 from tests.customers.factories import make_customer
@@ -78,7 +79,7 @@ def test_the_api_list_of_my_day_has_the_same_buckets(tenant_a, rep, customer):
     make_activity(tenant_a, rep, customer=customer, subject="early", starts_at=at(10, 6))
     make_activity(tenant_a, rep, customer=customer, subject="late", starts_at=at(10, 23, 59))
     make_activity(tenant_a, rep, customer=customer, subject="tomorrow", starts_at=at(11, 9))
-    rows = list(selectors.my_day_queryset_for(actor=rep, now=NOW))
+    rows = selectors.my_day_page_for(actor=rep, now=NOW).items
     _today, _start, tomorrow, _end = selectors.my_day_bounds(tenant_a.org, NOW)
     assert [(a.subject, selectors.bucket_of(a, now=NOW, tomorrow=tomorrow)) for a in rows] == [
         ("early", "overdue"),
@@ -157,3 +158,56 @@ def test_a_managers_day_checks_its_items_without_a_query_each(tenant_a, customer
         day = selectors.my_day_for(actor=manager, now=NOW)
         items = [a for bucket in (day.overdue, day.due_today, day.upcoming) for a in bucket]
         assert items and all(can(manager, "edit", a) for a in items)
+
+
+def test_the_api_pages_my_day_bucket_after_bucket(tenant_a, rep, customer, django_assert_max_num_queries):
+    """Planned soonest first (overdue, today, upcoming), then done today latest first; a page ends anywhere
+    and the cursor carries on in the same or the next bucket; at most two queries a page."""
+    for subject, when in (("o1", at(9, 9)), ("o2", at(10, 6)), ("t1", at(10, 12)), ("u1", at(12, 9))):
+        make_activity(tenant_a, rep, customer=customer, subject=subject, starts_at=when)
+    for subject, when in (("d1", at(10, 1)), ("d2", at(10, 3))):
+        done = make_activity(tenant_a, rep, customer=customer, subject=subject, starts_at=when)
+        services.activity_complete(actor=rep, activity=done, done_at=when)
+    make_activity(tenant_a, rep, customer=customer, subject="next month", starts_at=at(30, 9))
+    make_activity(
+        tenant_a, tenant_a.users["sales_manager"], customer=customer, subject="manager's", starts_at=at(10, 9)
+    )
+    seen, cursor = [], None
+    while True:
+        with django_assert_max_num_queries(2):
+            page = selectors.my_day_page_for(actor=rep, now=NOW, cursor=cursor, limit=3)
+        _today, _start, tomorrow, _end = selectors.my_day_bounds(tenant_a.org, NOW)
+        seen += [(a.subject, selectors.bucket_of(a, now=NOW, tomorrow=tomorrow)) for a in page.items]
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    assert seen == [
+        ("o1", "overdue"),
+        ("o2", "overdue"),
+        ("t1", "today"),
+        ("u1", "upcoming"),
+        ("d2", "done_today"),
+        ("d1", "done_today"),
+    ]
+    assert subjects(selectors.my_day_page_for(actor=rep, now=NOW, bucket="today").items) == ["t1"]
+    assert subjects(selectors.my_day_page_for(actor=rep, now=NOW, bucket="done_today").items) == ["d2", "d1"]
+    with pytest.raises(ValidationFailed):
+        selectors.my_day_page_for(actor=rep, now=NOW, bucket="someday")
+    with pytest.raises(ValidationFailed):
+        selectors.my_day_page_for(actor=rep, now=NOW, cursor="bm90IGEgY3Vyc29y")
+
+
+def test_my_own_activities_are_what_visible_to_shows_me_as_owner(tenant_a, customer):
+    """own_for skips visible_to's OR over linked records' owners; for one's own activities the two agree,
+    whatever the role's scope (a deleted activity or one of a deleted customer is in neither)."""
+    from kehu.sales.activity_models import Activity
+
+    other_customer = make_customer(tenant_a, tenant_a.users["sales_rep_2"])
+    for key in ("sales_rep", "sales_manager", "administrator"):
+        user = tenant_a.users[key]
+        for target in (customer, other_customer):
+            make_activity(tenant_a, user, customer=target, starts_at=NOW)
+        gone = make_activity(tenant_a, user, customer=customer, starts_at=NOW)
+        Activity.objects.filter(pk=gone.pk).update(deleted_at=NOW)
+        expected = set(Activity.objects.visible_to(user).filter(owner=user).values_list("pk", flat=True))
+        assert set(Activity.objects.own_for(user).values_list("pk", flat=True)) == expected and expected

@@ -346,3 +346,22 @@ def test_the_schema_documents_the_routes(tenant_a, api):
     text = response.content.decode()
     for path in ("/api/v1/opportunities/{id}/change-stage/", "/api/v1/pipelines/{id}/summary/", "/api/v1/stages/"):
         assert path in text
+
+
+def test_summary_sums_each_currency_apart(tenant_a, api):
+    stages = stage_list(tenant_a)
+    rep = tenant_a.users["sales_rep"]
+    make_opportunity(tenant_a, rep, amount=Decimal("1000"))
+    make_opportunity(tenant_a, rep, amount=Decimal("300"), currency="USD")
+    make_opportunity(tenant_a, rep, amount=Decimal("100"), stage=stages[1])
+    pipeline = stages[0].pipeline
+    body = api(rep).get(f"/api/v1/pipelines/{pipeline.pk}/summary/").json()
+    first, second = body["stages"][0], body["stages"][1]
+    assert first["count"] == 2 and first["amount"] is None and first["currency"] is None
+    assert first["amounts"] == [
+        {"currency": "CNY", "amount": "1000.00", "weighted_amount": "100.00"},
+        {"currency": "USD", "amount": "300.00", "weighted_amount": "30.00"},
+    ]
+    assert second["currency"] == "CNY" and second["amount"] == "100.00"
+    assert body["amount"] is None and [a["currency"] for a in body["amounts"]] == ["CNY", "USD"]
+    assert body["amounts"][0]["amount"] == "1100.00"

@@ -8,15 +8,16 @@ are 404. Times without an offset are read in the organisation's time zone, and d
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from kehu.accounts import selectors as account_selectors
 from kehu.core.api import ErrorSerializer, RecordField
@@ -301,30 +302,46 @@ class ActivityViewSet(_InOrgTimezone, ScopedViewSet):
         return Response(self._out(self._fresh(activity)))
 
 
+class MyDayPageSerializer(serializers.Serializer):
+    results = MyDayItemSerializer(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page (its `cursor`), or null at the end.")
+
+
 class MyDayViewSet(_InOrgTimezone, ScopedViewSet):
     """My day 我的一天: your own planned activities that are overdue, due today or in the next 7 days, and
-    what you finished today, soonest first; each item says its `bucket`. Days are the organisation's."""
+    what you finished today; each item says its `bucket`. Bucket after bucket: the planned ones soonest
+    first (overdue, today, upcoming), then the ones done today, latest first. `?bucket=` keeps one bucket;
+    pages follow `next` (cursor), `limit` 1–200 (default 50). Days are the organisation's."""
 
     module = MODULE
     queryset = Activity.objects.none()
-    ordering_fields: list[str] = []  # fixed order: soonest first
-    ordering = "scheduled_at"
+    filter_backends = ()  # the selector pages bucket by bucket
 
     def list_for(self, actor: Any) -> Any:
-        return selectors.my_day_queryset_for(actor=actor, now=self._now())
+        return Activity.objects.own_for(actor)
 
-    def _now(self) -> datetime:
-        if not hasattr(self, "_now_value"):
-            self._now_value = timezone.now()
-        return self._now_value
-
-    @extend_schema(responses={200: MyDayItemSerializer(many=True), **errors(401, 403)})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("bucket", str, enum=list(selectors.MY_DAY_BUCKETS), description="Only this bucket"),
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("limit", int, description=f"1 to {selectors.MAX_PAGE_SIZE}, default 50"),
+        ],
+        responses={200: MyDayPageSerializer, **errors(400, 401, 403)},
+    )
     def list(self, request: Request) -> Response:
-        now = self._now()
-        _today, _start, tomorrow, _end = selectors.my_day_bounds(request.user.organization, now)
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        data = MyDayItemSerializer(page, many=True, context={"now": now, "tomorrow": tomorrow}).data
-        return self.get_paginated_response(data)
+        params = request.query_params
+        try:
+            limit = int(params.get("limit") or selectors.DEFAULT_PAGE_SIZE)
+        except ValueError as exc:
+            raise ValidationFailed(fields={"limit": [_("Enter a whole number.")]}) from exc
+        page = selectors.my_day_page_for(
+            actor=request.user, bucket=params.get("bucket", ""), cursor=params.get("cursor"), limit=limit
+        )
+        context = {"now": page.extra["now"], "tomorrow": page.extra["tomorrow"]}
+        next_url = None
+        if page.next_cursor:
+            next_url = replace_query_param(request.build_absolute_uri(), "cursor", page.next_cursor)
+        return Response({"results": MyDayItemSerializer(page.items, many=True, context=context).data, "next": next_url})
 
 
 ROUTES: list[tuple[str, Any, str]] = [

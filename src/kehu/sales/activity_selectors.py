@@ -256,16 +256,12 @@ def my_day_bounds(organization: Any, now: datetime) -> tuple[date, datetime, dat
     return today, start, tomorrow, day_start(today + timedelta(days=1 + UPCOMING_DAYS), tz)
 
 
-def my_day_queryset_for(*, actor: Any, now: datetime | None = None) -> QuerySet[Activity]:
-    """The actor's own planned activities from the past up to the end of the upcoming window, plus what
-    they finished today, soonest first (the API's /my-day/ list; the page splits it into buckets)."""
-    now = now or timezone.now()
-    _today, start, _tomorrow, window_end = my_day_bounds(actor.organization, now)
-    planned = Q(status=Activity.Status.PLANNED, scheduled_at__lt=window_end)
-    done_today = Q(status=Activity.Status.DONE, done_at__gte=start, done_at__lte=now)
-    return (
-        activity_list_for(actor=actor).filter(owner=actor).filter(planned | done_today).order_by("scheduled_at", "pk")
-    )
+MY_DAY_BUCKETS = ("overdue", "today", "upcoming", "done_today")
+
+
+def _my_own(actor: Any) -> QuerySet[Activity]:
+    """The actor's own activities with what a row shows (and the edit check reads: the owner's team)."""
+    return Activity.objects.own_for(actor).select_related(*RELATED, "owner__team")
 
 
 def bucket_of(activity: Activity, *, now: datetime, tomorrow: datetime) -> str:
@@ -278,10 +274,11 @@ def bucket_of(activity: Activity, *, now: datetime, tomorrow: datetime) -> str:
 
 def my_day_for(*, actor: Any, now: datetime | None = None) -> MyDay:
     """The actor's day, one query per bucket: overdue (planned, time passed), today (planned for the rest
-    of today), done today, upcoming (the next seven days)."""
+    of today), done today, upcoming (the next seven days). Each is an ordered scan of the owner's index
+    (act_org_owner_sched, act_org_owner_done), at most MY_DAY_BUCKET_LIMIT items."""
     now = now or timezone.now()
     today, start, tomorrow, window_end = my_day_bounds(actor.organization, now)
-    mine = activity_list_for(actor=actor).filter(owner=actor).select_related("owner__team")  # the policy reads it
+    mine = _my_own(actor)
     planned = mine.filter(status=Activity.Status.PLANNED)
     cap = MY_DAY_BUCKET_LIMIT
     return MyDay(
@@ -300,6 +297,75 @@ def my_day_for(*, actor: Any, now: datetime | None = None) -> MyDay:
             planned.filter(scheduled_at__gte=tomorrow, scheduled_at__lt=window_end).order_by("scheduled_at", "pk")[:cap]
         ),
     )
+
+
+def _my_day_cursor(stream: str, value: datetime, pk: int) -> str:
+    raw = json.dumps({"s": stream, "v": value.isoformat(), "i": pk}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _my_day_position(cursor: str) -> tuple[str, datetime, int]:
+    message = _("This page link is no longer valid; start again from the first page.")
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        stream, value, pk = payload["s"], datetime.fromisoformat(payload["v"]), int(payload["i"])
+        if stream not in ("planned", "done") or value.tzinfo is None:
+            raise ValueError("a cursor of another list")
+    except (ValueError, TypeError, KeyError, OverflowError, binascii.Error) as exc:  # JSON and UTF-8 errors too
+        raise ValidationFailed(message, fields={"cursor": [message]}) from exc
+    return stream, value, pk
+
+
+def my_day_page_for(
+    *,
+    actor: Any,
+    now: datetime | None = None,
+    bucket: str = "",
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> Page:
+    """One keyset page of the actor's day, bucket after bucket (the API's /my-day/): the planned ones up to
+    the end of the upcoming window soonest first (overdue, then today, then upcoming: consecutive ranges of
+    one ordered scan of act_org_owner_sched), then what they finished today, latest first (act_org_owner_done).
+    `bucket` keeps one of MY_DAY_BUCKETS. At most two queries a page.
+
+    One query for both (`planned OR done today`, by time) could use neither index: PostgreSQL walked two
+    years of the organisation's activities by time and filtered by owner (4–7 s at 2,000,000 activities)."""
+    now = now or timezone.now()
+    limit = max(1, min(int(limit or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
+    _today, start, tomorrow, window_end = my_day_bounds(actor.organization, now)
+    if bucket and bucket not in MY_DAY_BUCKETS:
+        message = _("Choose one of: %(choices)s.") % {"choices": ", ".join(MY_DAY_BUCKETS)}
+        raise ValidationFailed(message, fields={"bucket": [message]})
+    lower, upper = {
+        "overdue": (None, now),
+        "today": (now, tomorrow),
+        "upcoming": (tomorrow, window_end),
+    }.get(bucket, (None, window_end))
+    stream, value, pk = _my_day_position(cursor) if cursor else ("planned", None, None)
+    mine = _my_own(actor)
+    rows: list[Activity] = []
+    if stream == "planned" and bucket != "done_today":
+        planned = mine.filter(status=Activity.Status.PLANNED, scheduled_at__lt=upper)
+        if lower is not None:
+            planned = planned.filter(scheduled_at__gte=lower)
+        if value is not None:
+            planned = planned.filter(Q(scheduled_at__gt=value) | Q(scheduled_at=value, pk__gt=pk))
+        rows = list(planned.order_by("scheduled_at", "pk")[: limit + 1])
+        value = None
+    if len(rows) <= limit and (not bucket or bucket == "done_today"):
+        done = mine.filter(status=Activity.Status.DONE, done_at__gte=start, done_at__lte=now)
+        if value is not None:
+            done = done.filter(Q(done_at__lt=value) | Q(done_at=value, pk__lt=pk))
+        rows += list(done.order_by("-done_at", "-pk")[: limit + 1 - len(rows)])
+    page = Page(items=rows[:limit], ordering="my_day", extra={"now": now, "tomorrow": tomorrow})
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        if last.status == Activity.Status.DONE:
+            page.next_cursor = _my_day_cursor("done", last.done_at, last.pk)
+        else:
+            page.next_cursor = _my_day_cursor("planned", last.scheduled_at, last.pk)
+    return page
 
 
 # Calendar --------------------------------------------------------------------------------------------------

@@ -232,9 +232,10 @@ class LeadViewSet(ScopedViewSet):
         return LeadOutputSerializer(lead).data
 
     def _fresh(self, pk: int) -> Lead:
-        """The lead as the actor may now see it (a rule may have given it to someone outside their scope)."""
-        found = lead_selectors.leads_with_relations_for(actor=self.request.user).filter(pk=pk).first()
-        return found if found is not None else Lead.objects.select_related("owner").get(pk=pk)
+        """The lead as just written, read once (a rule may have given it to someone outside the actor's scope:
+        the answer still describes what they sent). Only ever called with the id of a lead this request
+        created or changed through a service, which checked the actor's rights."""
+        return Lead.objects.filter(organization_id=self.request.user.organization_id).select_related("owner").get(pk=pk)
 
     @extend_schema(parameters=FILTER_PARAMETERS, responses={200: LeadListSerializer, **errors(400, 401, 403)})
     def list(self, request: Request) -> Response:

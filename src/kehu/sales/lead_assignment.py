@@ -214,14 +214,19 @@ class Assigner:
     """Evaluates the organisation's rules for one lead or for a batch (an import chunk). Call `save()` after
     the leads are written: it stores the round-robin cursors the choices moved."""
 
-    def __init__(self, organization_id: int) -> None:
+    def __init__(self, organization_id: int, *, one_lead: bool = False) -> None:
         self.organization_id = organization_id
         self.rules = list(
             AssignmentRule.objects.filter(organization_id=organization_id, is_active=True)
             .select_related("team", "user__role", "user__organization")
             .order_by("position", "id")
         )
-        self.needs_loads = any(r.cap or r.action == AssignmentRule.Action.LEAST_LOADED for r in self.rules)
+        # A batch counts each chosen owner's open leads, so that its later choices (caps, least loaded) see
+        # the batch's own leads. For `one_lead` (a user's or a web form's lead) nothing reads them after the
+        # choice: counting the owner's ~10,000 open leads would be a query for nothing.
+        self.needs_loads = not one_lead and any(
+            r.cap or r.action == AssignmentRule.Action.LEAST_LOADED for r in self.rules
+        )
         self._settings: LeadSettings | None = None
         self._members: dict[int, list[Any]] = {}
         self._loads: dict[int, int] = {}

@@ -218,7 +218,7 @@ def create_lead(
     if owner is not None:
         lead.owner = owner
     else:
-        assigner = Assigner(organization_id)
+        assigner = Assigner(organization_id, one_lead=True)
         choice = assigner.choose(lead)
         lead.owner = choice.owner or fallback_owner
         if choice.owner is not None:
@@ -228,9 +228,11 @@ def create_lead(
     lead.save()
     if assigner is not None:
         assigner.save()
-    audit.record(actor=actor, action="lead.create", target=lead, changes=_recorded(lead), actor_label=_label(actor))
+    entries = [("lead.create", lead, _recorded(lead))]
     if choice is not None and choice.owner is not None:
-        _audit_assign(actor, lead, before=None, choice=choice)
+        entries.append(("lead.assign", lead, _assign_changes(lead, before=None, choice=choice)))
+    # Both entries with one lock of the audit chain (the same entries as two audit.record calls).
+    audit.record_many(organization_id=organization_id, items=entries, actor_label=_label(actor) or "", actor=actor)
     _notify(lead.owner, [lead], actor=actor, choice=choice)
     return lead
 
@@ -239,11 +241,16 @@ def _label(actor: Any) -> str | None:
     return None if getattr(actor, "is_authenticated", False) else str(actor)
 
 
-def _audit_assign(actor: Any, lead: Lead, *, before: int | None, choice: Choice, extra: dict | None = None) -> None:
+def _assign_changes(lead: Lead, *, before: int | None, choice: Choice, extra: dict | None = None) -> dict[str, Any]:
     changes: dict[str, Any] = {"owner": {"before": before, "after": lead.owner_id}, "via": choice.via}
     if choice.rule is not None:
         changes.update(rule=choice.rule.name, rule_id=choice.rule.pk)
     changes.update(extra or {})
+    return changes
+
+
+def _audit_assign(actor: Any, lead: Lead, *, before: int | None, choice: Choice, extra: dict | None = None) -> None:
+    changes = _assign_changes(lead, before=before, choice=choice, extra=extra)
     audit.record(actor=actor, action="lead.assign", target=lead, changes=changes, actor_label=_label(actor))
 
 

@@ -7,6 +7,7 @@ input are resolved the same way, so they fail like missing ones."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -149,11 +150,27 @@ class ReorderSerializer(serializers.Serializer):
     )
 
 
+class PipelineCurrencySumSerializer(serializers.Serializer):
+    currency = serializers.CharField(help_text="ISO 4217 code, e.g. CNY")
+    amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    weighted_amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+
+
+_SINGLE_CURRENCY = (
+    "The sum when every counted opportunity is in one currency (`currency`); null when they are in several: "
+    "amounts in different currencies are never added, read `amounts` then."
+)
+
+
 class StageSummarySerializer(serializers.Serializer):
     stage = StageOutputSerializer()
     count = serializers.IntegerField()
-    amount = serializers.DecimalField(max_digits=20, decimal_places=2)
-    weighted_amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    amounts = PipelineCurrencySumSerializer(many=True, help_text="The sums per currency, the usual one first.")
+    currency = serializers.CharField(allow_null=True, help_text="The one currency of `amount`, or null.")
+    amount = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True, help_text=_SINGLE_CURRENCY)
+    weighted_amount = serializers.DecimalField(
+        max_digits=20, decimal_places=2, allow_null=True, help_text=_SINGLE_CURRENCY
+    )
 
 
 class PipelineSummarySerializer(serializers.Serializer):
@@ -161,8 +178,24 @@ class PipelineSummarySerializer(serializers.Serializer):
     closed_days = serializers.IntegerField()
     stages = StageSummarySerializer(many=True)
     count = serializers.IntegerField()
-    amount = serializers.DecimalField(max_digits=20, decimal_places=2)
-    weighted_amount = serializers.DecimalField(max_digits=20, decimal_places=2)
+    amounts = PipelineCurrencySumSerializer(many=True, help_text="The sums per currency, the usual one first.")
+    currency = serializers.CharField(allow_null=True, help_text="The one currency of `amount`, or null.")
+    amount = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True, help_text=_SINGLE_CURRENCY)
+    weighted_amount = serializers.DecimalField(
+        max_digits=20, decimal_places=2, allow_null=True, help_text=_SINGLE_CURRENCY
+    )
+
+
+def _sums(totals: dict[str, Decimal], weighted: dict[str, Decimal], default: str) -> dict[str, Any]:
+    """The per-currency sums of a stage or a pipeline, and the single-currency fields of the summary."""
+    codes = sorted(totals, key=lambda code: (code != default, code))
+    amounts = [
+        {"currency": code, "amount": totals[code], "weighted_amount": weighted.get(code, Decimal(0))} for code in codes
+    ]
+    if len(codes) > 1:
+        return {"amounts": amounts, "currency": None, "amount": None, "weighted_amount": None}
+    single = amounts[0] if amounts else {"currency": default, "amount": Decimal(0), "weighted_amount": Decimal(0)}
+    return {"amounts": amounts, **single}
 
 
 SUMMARY_PARAMETERS = [
@@ -248,7 +281,9 @@ class PipelineViewSet(ScopedViewSet):
     )
     @action(detail=True, methods=["get"])
     def summary(self, request: Request, pk: str | None = None) -> Response:
-        """Counts, amounts and weighted amounts per stage, of the opportunities you may see (one query)."""
+        """Counts, amounts and weighted amounts per stage, of the opportunities you may see (two grouped
+        queries: the open ones, the recently closed ones). Sums are per currency (`amounts`); `amount` and
+        `weighted_amount` are null when the opportunities counted are in more than one currency."""
         pipeline = self.get_object()
         raw = request.query_params.get("closed_days", str(selectors.RECENTLY_CLOSED_DAYS))
         if not raw.isdigit() or int(raw) > 36500:
@@ -257,19 +292,20 @@ class PipelineViewSet(ScopedViewSet):
         figures = selectors.board_summary_for(
             actor=request.user, pipeline=pipeline, filters=_filters(request), closed_days=closed_days
         )
-        rows, zero = [], {"count": 0, "total": 0, "weighted": 0}
+        default = request.user.organization.currency
+        rows, totals, weighted = [], {}, {}
         for stage in pipeline.stages.all():
-            item = figures.get(stage.pk, zero)
-            rows.append(
-                {"stage": stage, "count": item["count"], "amount": item["total"], "weighted_amount": item["weighted"]}
-            )
+            item = figures.get(stage.pk, {"count": 0, "totals": {}, "weighted": {}})
+            rows.append({"stage": stage, "count": item["count"], **_sums(item["totals"], item["weighted"], default)})
+            for code, amount in item["totals"].items():
+                totals[code] = totals.get(code, Decimal(0)) + amount
+                weighted[code] = weighted.get(code, Decimal(0)) + item["weighted"].get(code, Decimal(0))
         body = {
             "pipeline": pipeline.pk,
             "closed_days": closed_days,
             "stages": rows,
             "count": sum(r["count"] for r in rows),
-            "amount": sum(r["amount"] for r in rows),
-            "weighted_amount": sum(r["weighted_amount"] for r in rows),
+            **_sums(totals, weighted, default),
         }
         return Response(PipelineSummarySerializer(body).data)
 

@@ -433,8 +433,9 @@ def time_in_stages(visits: list[StageVisit]) -> list[StageTime]:
 class Column:
     stage: Stage
     count: int = 0
-    total: Decimal = Decimal(0)
-    weighted: Decimal = Decimal(0)
+    # Sums per currency ({"CNY": Decimal, "USD": Decimal}): amounts in different currencies are never added.
+    totals: dict[str, Decimal] = field(default_factory=dict)
+    weighted: dict[str, Decimal] = field(default_factory=dict)
     page: Page | None = None
 
     @property
@@ -445,15 +446,64 @@ class Column:
 def _board_base(
     actor: Any, pipeline: Pipeline, filters: OpportunityFilters | dict | None, closed_days: int = RECENTLY_CLOSED_DAYS
 ) -> QuerySet:
-    if not isinstance(filters, OpportunityFilters):
-        filters = OpportunityFilters.from_mapping(filters)
-    data = {name: getattr(filters, name) for name in filters.__dataclass_fields__}
-    data.update(pipeline=pipeline.pk, stage=None, status="")
-    qs = opportunity_queryset_for(actor=actor, filters=OpportunityFilters.from_mapping(data))
+    qs = opportunity_queryset_for(actor=actor, filters=_board_filters(filters, pipeline))
     if not closed_days:
         return qs
     since = timezone.now() - timedelta(days=closed_days)
     return qs.filter(Q(status=Opportunity.Status.OPEN) | Q(closed_at__gte=since))
+
+
+def _summary_rows(qs: QuerySet, *, by_owner: bool = False) -> QuerySet:
+    money = DecimalField(max_digits=20, decimal_places=2)
+    keys = ("owner_id", "stage_id", "currency") if by_owner else ("stage_id", "currency")
+    return (
+        qs.order_by()
+        .values(*keys)
+        .annotate(
+            count=Count("*"),
+            total=Coalesce(Sum("amount"), Decimal(0), output_field=money),
+            weighted=Coalesce(Sum(F("amount") * F("probability"), output_field=money), Decimal(0), output_field=money),
+        )
+    )
+
+
+def _summary_queries(base: QuerySet, closed_days: int) -> tuple[QuerySet, QuerySet]:
+    """The open opportunities of `base`, and the ones closed in the last `closed_days` days (0: all)."""
+    closed = base.filter(status__in=[Opportunity.Status.WON, Opportunity.Status.LOST])
+    if closed_days:
+        closed = closed.filter(closed_at__gte=timezone.now() - timedelta(days=closed_days))
+    return base.filter(status=Opportunity.Status.OPEN), closed
+
+
+def _organization_figures(organization_id: int, pipeline: Pipeline, closed_days: int) -> list[tuple]:
+    """(owner id, stage id, currency, count, total, weighted×100) of every live opportunity of the pipeline
+    on the board, whatever the owner: the readers apply their scope to the owner ids (board_summary_for)."""
+    base = Opportunity.objects.dangerously_all_organizations().filter(
+        organization_id=organization_id, deleted_at__isnull=True, pipeline_id=pipeline.pk
+    )
+    rows = []
+    for qs in _summary_queries(base, closed_days):
+        for row in _summary_rows(qs, by_owner=True):
+            rows.append(
+                (row["owner_id"], row["stage_id"], row["currency"], row["count"], row["total"], row["weighted"])
+            )
+    return rows
+
+
+def _add(
+    summary: dict[int, dict[str, Any]], stage_id: int, currency: str, count: int, total: Any, weighted: Any
+) -> None:
+    cent = Decimal("0.01")
+    figures = summary.setdefault(stage_id, {"count": 0, "totals": {}, "weighted": {}})
+    currency = currency or "CNY"
+    figures["count"] += count
+    totals, shares = figures["totals"], figures["weighted"]
+    totals[currency] = totals.get(currency, Decimal(0)) + Decimal(total).quantize(cent)
+    shares[currency] = shares.get(currency, Decimal(0)) + (Decimal(weighted) / 100).quantize(cent)
+
+
+# Filters the cached per-owner figures can answer (the rest need the live query).
+OWNER_FILTERS = frozenset({"pipeline", "owner", "team"})
 
 
 def board_summary_for(
@@ -463,27 +513,54 @@ def board_summary_for(
     filters: OpportunityFilters | dict | None = None,
     closed_days: int = RECENTLY_CLOSED_DAYS,
 ) -> dict[int, dict[str, Any]]:
-    """{stage id: {"count", "total", "weighted"}} of the board's cards (open ones, and those closed in the
-    last `closed_days` days; 0: every closed one): one grouped query, whatever the number of opportunities."""
-    money = DecimalField(max_digits=20, decimal_places=2)
-    rows = (
-        _board_base(actor, pipeline, filters, closed_days)
-        .order_by()
-        .values("stage_id")
-        .annotate(
-            count=Count("pk"),
-            total=Coalesce(Sum("amount"), Decimal(0), output_field=money),
-            weighted=Coalesce(Sum(F("amount") * F("probability"), output_field=money), Decimal(0), output_field=money),
+    """{stage id: {"count", "totals": {currency: sum}, "weighted": {currency: sum}}} of the board's cards
+    (open ones, and those closed in the last `closed_days` days; 0: every closed one).
+
+    Unfiltered, or filtered by owner or team only (the board as it opens, the summary API): the
+    organisation's figures per owner from the cache (kehu/sales/opportunity_summary.py), added up over the
+    owners the actor's scope covers, exactly what visible_to would count. Other filters: two grouped
+    queries, the open ones (an index-only scan of `opp_board_open`, kehu/sales/salesperf_indexes.py) and
+    the recently closed ones (`opp_board_closed`). One query with `status = 'open' OR closed_at >= ...`
+    could use neither index: it read the whole table (~250 ms at 500,000 opportunities, benchmarks/RESULTS.md)."""
+    from kehu.sales.activity_models import scope_owner_ids
+    from kehu.sales.opportunity_summary import cached_figures
+
+    filters = _board_filters(filters, pipeline)
+    summary: dict[int, dict[str, Any]] = {}
+    if not can(actor, "view", Opportunity):
+        return summary
+    used = {name for name in filters.__dataclass_fields__ if getattr(filters, name) not in (None, "", False, {})}
+    if used <= OWNER_FILTERS:
+        owners = scope_owner_ids(actor, actor.grant_for(Opportunity.module).scope)
+        allowed = None if owners is None else set(owners)
+        if filters.owner:
+            allowed = {filters.owner} & allowed if allowed is not None else {filters.owner}
+        if filters.team:
+            members = set(_team_member_ids(actor, filters.team))
+            allowed = members & allowed if allowed is not None else members
+        rows = cached_figures(
+            organization_id=actor.organization_id,
+            pipeline=pipeline,
+            closed_days=closed_days,
+            compute=lambda: _organization_figures(actor.organization_id, pipeline, closed_days),
         )
-    )
-    return {
-        row["stage_id"]: {
-            "count": row["count"],
-            "total": Decimal(row["total"]).quantize(Decimal("0.01")),
-            "weighted": (Decimal(row["weighted"]) / 100).quantize(Decimal("0.01")),
-        }
-        for row in rows
-    }
+        for owner_id, stage_id, currency, count, total, weighted in rows:
+            if allowed is None or owner_id in allowed:
+                _add(summary, stage_id, currency, count, total, weighted)
+        return summary
+    base = opportunity_queryset_for(actor=actor, filters=filters)
+    for qs in _summary_queries(base, closed_days):
+        for row in _summary_rows(qs):
+            _add(summary, row["stage_id"], row["currency"], row["count"], row["total"], row["weighted"])
+    return summary
+
+
+def _board_filters(filters: OpportunityFilters | dict | None, pipeline: Pipeline) -> OpportunityFilters:
+    if not isinstance(filters, OpportunityFilters):
+        filters = OpportunityFilters.from_mapping(filters)
+    data = {name: getattr(filters, name) for name in filters.__dataclass_fields__}
+    data.update(pipeline=pipeline.pk, stage=None, status="")
+    return OpportunityFilters.from_mapping(data)
 
 
 # What a card shows (and its cursor and policy checks read): a column page loads nothing else.
@@ -534,8 +611,8 @@ def board_for(*, actor: Any, pipeline: Pipeline, filters: OpportunityFilters | d
         column = Column(
             stage=stage,
             count=figures.get("count", 0),
-            total=figures.get("total", Decimal(0)),
-            weighted=figures.get("weighted", Decimal(0)),
+            totals=figures.get("totals", {}),
+            weighted=figures.get("weighted", {}),
         )
         column.page = (
             board_column_for(actor=actor, stage=stage, filters=filters) if column.count else Page(items=[], ordering="")

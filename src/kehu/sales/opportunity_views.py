@@ -23,11 +23,13 @@ from kehu.core import custom_fields
 from kehu.core.errors import DomainError, NotFound, ValidationFailed, VersionConflict
 from kehu.core.permissions import can
 from kehu.core.services import require
+from kehu.core.templatetags.money import format_money_sums
 from kehu.customers import selectors as customer_selectors
 from kehu.customers.views import _safe_next, _versioned_edit
 from kehu.sales import opportunity_selectors as selectors
 from kehu.sales import opportunity_services as services
 from kehu.sales.models import Opportunity, Quote, Stage
+from kehu.sales.opportunity_cards import CardRenderer, column_cards_html, decorate_columns
 from kehu.sales.opportunity_forms import (
     BulkForm,
     CloseForm,
@@ -38,7 +40,6 @@ from kehu.sales.opportunity_forms import (
     quick_fields,
     requirable_choices,
 )
-from kehu.sales.templatetags.opportunity_tags import money, money_short
 
 RECYCLE_BIN_LIMIT = 100
 # Column -> the direction a first click sorts in (names A→Z, amounts and dates largest / newest first).
@@ -83,6 +84,8 @@ def opportunity_board(request: HttpRequest) -> HttpResponse:
     labels = dict(requirable_choices(actor.organization_id))
     for column in columns:
         column.stage.required_labels = [labels.get(name, name) for name in column.stage.required_fields]
+    can_edit = can(actor, "edit", Opportunity)
+    decorate_columns(columns, query=query.urlencode(), can_edit=can_edit, currency=actor.organization.currency)
     context = {
         "pipeline": pipeline,
         "pipelines": pipelines,
@@ -91,7 +94,7 @@ def opportunity_board(request: HttpRequest) -> HttpResponse:
         "filtered": bool(filters),
         "query": query.urlencode(),
         "can_create": can(actor, "create", Opportunity),
-        "can_edit": can(actor, "edit", Opportunity),
+        "can_edit": can_edit,
         "can_administer": can(actor, "administer", Stage),
         "recent_days": selectors.RECENTLY_CLOSED_DAYS,
     }
@@ -111,31 +114,27 @@ def board_column(request: HttpRequest, pk: int) -> HttpResponse:
         page = selectors.board_column_for(actor=actor, stage=stage, filters=filters)
     query = request.GET.copy()
     query.pop("cursor", None)
-    return render(
-        request,
-        "sales/opportunity/_cards.html",
-        {"stage": stage, "page": page, "query": query.urlencode(), "can_edit": can(actor, "edit", Opportunity)},
-    )
+    html = column_cards_html(stage=stage, page=page, query=query.urlencode(), can_edit=can(actor, "edit", Opportunity))
+    return HttpResponse(html)
 
 
 def _summary_json(actor: Any, pipeline: Any, filters: dict) -> dict[str, dict[str, Any]]:
     summary = selectors.board_summary_for(actor=actor, pipeline=pipeline, filters=filters)
-    return {
-        str(stage.pk): {
-            "count": summary.get(stage.pk, {}).get("count", 0),
-            "total": money_short(summary.get(stage.pk, {}).get("total", 0)),
-            "total_full": money(summary.get(stage.pk, {}).get("total", 0)),
+    currency = actor.organization.currency
+    answer = {}
+    for stage in pipeline.stages.all():
+        figures = summary.get(stage.pk, {})
+        totals = figures.get("totals", {})
+        answer[str(stage.pk)] = {
+            "count": figures.get("count", 0),
+            "total": format_money_sums(totals, default=currency),
+            "total_full": format_money_sums(totals, short=False, default=currency),
         }
-        for stage in pipeline.stages.all()
-    }
+    return answer
 
 
 def _card_html(request: HttpRequest, opportunity: Opportunity) -> str:
-    return render_to_string(
-        "sales/opportunity/_card.html",
-        {"opportunity": opportunity, "can_edit": can(request.user, "edit", opportunity)},
-        request=request,
-    )
+    return CardRenderer().card(opportunity, can_edit=can(request.user, "edit", opportunity))
 
 
 def _quick_form_html(request: HttpRequest, opportunity: Opportunity, form: OpportunityForm, **extra: Any) -> str:

@@ -15,7 +15,8 @@ Not here: a covering index (organization, pipeline, status, stage) INCLUDE (owne
 pipeline summary. The summary's real query (opportunity_selectors.board_summary_for) selects open OR
 recently closed opportunities (`status = 'open' OR closed_at >= ...`), which no such index can serve: the
 planner kept its sequential scan (manager) or owner bitmap scan (rep) with the index in place, so it would
-only have cost writes. See benchmarks/RESULTS.md ("Sales at scale").
+only have cost writes. See benchmarks/RESULTS.md ("Sales at scale"). The summary is now two queries, each
+with its own index: salesperf_indexes.py.
 """
 
 from __future__ import annotations

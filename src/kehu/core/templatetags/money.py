@@ -96,6 +96,16 @@ def format_money_short(value: Any, currency: str = "CNY") -> str:
     return f"{sign}{prefix}{number.quantize(Decimal('1'), ROUND_HALF_UP):,.0f}"
 
 
+def format_money_sums(sums: dict[str, Any], *, short: bool = True, default: str = "CNY") -> str:
+    """Sums in several currencies, never added together: "¥1.2万 · US$3,000" (short) or the exact amounts
+    (`short=False`). `default` (the usual currency) comes first, the others by code; no sums at all: ¥0."""
+    form = format_money_short if short else format_money_full
+    if not sums:
+        return form(0, default)
+    codes = sorted(sums, key=lambda code: (code != default, code))
+    return " · ".join(form(sums[code], code) for code in codes)
+
+
 @register.filter
 def money(value: Any, currency: str = "CNY") -> str:
     return format_money(value, currency)

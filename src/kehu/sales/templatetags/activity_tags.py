@@ -92,3 +92,19 @@ def log_button_url(request: Any, *, customer: Any = None, lead: Any = None, oppo
     name = "opportunity" if opportunity else "lead" if lead else "customer"
     query = urlencode({name: record.pk, "status": Activity.Status.DONE, "next": request.get_full_path()})
     return f"{reverse('sales:activity_create')}?{query}"
+
+
+@register.simple_tag(takes_context=True)
+def activity_rows(context: template.Context, activities: Any) -> str:
+    """The rows of a list of activities (sales/activity/_list.html), built in Python: kehu.sales.activity_rows."""
+    from kehu.sales.activity_rows import renderer_from_context
+
+    return renderer_from_context(context).rows(list(activities))
+
+
+@register.simple_tag(takes_context=True)
+def activity_row(context: template.Context, activity: Any) -> str:
+    """One row (sales/activity/_row.html: the answer to a quick complete), with the context's `note`."""
+    from kehu.sales.activity_rows import renderer_from_context
+
+    return renderer_from_context(context).row(activity, note=context.get("note") or "")
