@@ -25,6 +25,7 @@ LISTS = (
     ("sales.opportunity", "sales:opportunity_list", "sales:opportunity_saved_view"),
     ("sales.quote", "sales:quote_list", "sales:quote_saved_view"),
     ("sales.order", "sales:order_list", "sales:order_saved_view"),
+    ("sales.activity", "sales:activity_list", "sales:activity_saved_view"),
 )
 
 

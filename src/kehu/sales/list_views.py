@@ -1,4 +1,4 @@
-"""Saved views 视图 of the sales lists — leads, the opportunity list, quotes and orders — through the one
+"""Saved views 视图 of the sales lists — leads, the opportunity list, quotes, orders and activities — through the one
 mechanism the customer list uses (kehu.core.saved_views, kehu.core.saved_view_pages): personal or shared,
 each keeping the list's filters and sort order, and for leads the chosen columns. The API is the generic
 /api/v1/saved-views/ with these record types."""
@@ -12,13 +12,15 @@ from django.utils.translation import gettext_lazy as _
 
 from kehu.core import saved_views
 from kehu.core.saved_view_pages import SavedViewPages
-from kehu.sales import commerce_selectors, lead_selectors, opportunity_selectors
+from kehu.sales import activity_selectors, commerce_selectors, lead_selectors, opportunity_selectors
+from kehu.sales.activity_models import Activity
 from kehu.sales.commerce_models import Order, Quote
 from kehu.sales.lead_models import Lead
 from kehu.sales.opportunity_models import Opportunity
 
 QUOTE_TYPE = "sales.quote"
 ORDER_TYPE = "sales.order"
+ACTIVITY_TYPE = "sales.activity"
 
 
 def _orderings(fields: tuple[str, ...]) -> list[str]:
@@ -79,6 +81,12 @@ def _opportunity_form(data: QueryDict, actor: Any) -> Any:
     return OpportunityFilterForm(data, actor=actor)
 
 
+def _activity_form(data: QueryDict, actor: Any) -> Any:
+    from kehu.sales.activity_forms import ActivityFilterForm
+
+    return ActivityFilterForm(data, actor=actor)
+
+
 def _document_form(statuses: Any) -> Any:
     def make(data: QueryDict, actor: Any) -> Any:
         from kehu.sales.commerce_forms import DocumentFilterForm
@@ -125,13 +133,23 @@ ORDER_VIEWS = SavedViewPages(
     orderings=_orderings(commerce_selectors.ORDER_ORDERING),
     all_label=_("All orders"),
 )
-ALL = (LEAD_VIEWS, OPPORTUNITY_VIEWS, QUOTE_VIEWS, ORDER_VIEWS)
+ACTIVITY_VIEWS = SavedViewPages(
+    record_type=ACTIVITY_TYPE,
+    list_url="sales:activity_list",
+    url_prefix="sales:activity_saved_view",
+    model=Activity,
+    filter_form=_activity_form,
+    orderings=_orderings(activity_selectors.ORDERING_FIELDS),
+    all_label=_("All activities"),
+)
+ALL = (LEAD_VIEWS, OPPORTUNITY_VIEWS, QUOTE_VIEWS, ORDER_VIEWS, ACTIVITY_VIEWS)
 
 urlpatterns = [
     *LEAD_VIEWS.urls("leads/views/"),
     *OPPORTUNITY_VIEWS.urls("opportunities/views/"),
     *QUOTE_VIEWS.urls("quotes/views/"),
     *ORDER_VIEWS.urls("orders/views/"),
+    *ACTIVITY_VIEWS.urls("activities/views/"),
 ]
 
 

@@ -51,6 +51,7 @@ for _prefix, _record_type, _list in (
     ("sales:opportunity_saved_view", "sales.opportunity", "sales:opportunity_list"),
     ("sales:quote_saved_view", "sales.quote", "sales:quote_list"),
     ("sales:order_saved_view", "sales.order", "sales:order_list"),
+    ("sales:activity_saved_view", "sales.activity", "sales:activity_list"),
 ):
     ui_page(
         list_url_name=_list,
