@@ -211,12 +211,12 @@ class SavedViewPages:
 
         name = self.url_prefix.split(":", 1)[-1]
         return [
-            path(f"{prefix}new/", _page(self.create), name=f"{name}_create"),
-            path(f"{prefix}<int:pk>/edit/", _page(self.edit), name=f"{name}_edit"),
-            path(f"{prefix}<int:pk>/delete/", _page(self.delete), name=f"{name}_delete"),
-            path(f"{prefix}<int:pk>/default/", _page(self.default), name=f"{name}_default"),
+            path(f"{prefix}new/", post_page(self.create), name=f"{name}_create"),
+            path(f"{prefix}<int:pk>/edit/", post_page(self.edit), name=f"{name}_edit"),
+            path(f"{prefix}<int:pk>/delete/", post_page(self.delete), name=f"{name}_delete"),
+            path(f"{prefix}<int:pk>/default/", post_page(self.default), name=f"{name}_default"),
         ]
 
 
-def _page(method: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def post_page(method: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return login_required(require_POST(method))

@@ -9,8 +9,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core import custom_fields
-from kehu.core.saved_view_pages import NOT_STATE, SavedViewPages, parse_columns  # noqa: F401 (this module's API)
-from kehu.core.saved_view_pages import _page as page
+from kehu.core.saved_view_pages import SavedViewPages, parse_columns, post_page
 from kehu.customers.forms import CustomerFilterForm
 from kehu.customers.list_columns import (
     CUSTOMER_TYPE,
@@ -35,10 +34,10 @@ CUSTOMER_VIEWS = SavedViewPages(
 )
 view_url = CUSTOMER_VIEWS.view_url
 default_redirect = CUSTOMER_VIEWS.default_redirect
-saved_view_create = page(CUSTOMER_VIEWS.create)
-saved_view_edit = page(CUSTOMER_VIEWS.edit)
-saved_view_delete = page(CUSTOMER_VIEWS.delete)
-saved_view_default = page(CUSTOMER_VIEWS.default)
+saved_view_create = post_page(CUSTOMER_VIEWS.create)
+saved_view_edit = post_page(CUSTOMER_VIEWS.edit)
+saved_view_delete = post_page(CUSTOMER_VIEWS.delete)
+saved_view_default = post_page(CUSTOMER_VIEWS.default)
 
 
 def list_context(
