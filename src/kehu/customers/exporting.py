@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kehu.core import exporting
-from kehu.core.exporting import FORMATS, MAX_SELECTED, Export, export_response  # noqa: F401 (this module's API)
+from kehu.core.exporting import Export
 from kehu.customers.models import Customer, CustomerTag
 from kehu.customers.selectors import CustomerFilters, customer_queryset_for
 
