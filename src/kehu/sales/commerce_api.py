@@ -377,6 +377,7 @@ class _LineViewSet(ScopedViewSet):
     ordering = "position"
     parent = ""
     parent_getter: Any = None
+    create_serializer: type[serializers.Serializer]
 
     def selector(self, actor: Any, document: Any = None) -> Any:
         raise NotImplementedError
@@ -400,8 +401,8 @@ class _LineViewSet(ScopedViewSet):
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         return Response(LineOutputSerializer(self.get_object()).data)
 
-    def _create(self, request: Request, serializer_class: type) -> Response:
-        data = _validated(serializer_class, request)
+    def create(self, request: Request) -> Response:
+        data = _validated(self.create_serializer, request)
         document = data.pop(self.parent)
         line = commerce_services.line_add(actor=request.user, document=document, **data)
         return Response(LineOutputSerializer(line).data, status=status.HTTP_201_CREATED)
@@ -426,79 +427,44 @@ class OrderLineCreateSerializer(LineInputSerializer):
     order = RecordField(getter=commerce_selectors.order_get_for)
 
 
-_line_schema: dict[str, dict[str, Any]] = {
-    "list": {"responses": {200: LineOutputSerializer(many=True), **errors(400, 401)}},
-    "retrieve": {"responses": {200: LineOutputSerializer, **errors(401, 404)}},
-    "partial_update": {
-        "request": LineUpdateSerializer,
-        "responses": {200: LineOutputSerializer, **errors(400, 401, 403, 404, 409)},
-    },
-    "destroy": {"responses": {204: None, **errors(400, 401, 403, 404)}},
-}
+def _line_schema(parent: str, create: type) -> Any:
+    """The schema of `_LineViewSet`'s operations for the lines of one document type."""
+    return extend_schema_view(
+        list=extend_schema(
+            parameters=[OpenApiParameter(parent, int)],
+            responses={200: LineOutputSerializer(many=True), **errors(400, 401)},
+        ),
+        retrieve=extend_schema(responses={200: LineOutputSerializer, **errors(401, 404)}),
+        create=extend_schema(request=create, responses={201: LineOutputSerializer, **errors(400, 401, 403, 409)}),
+        partial_update=extend_schema(
+            request=LineUpdateSerializer, responses={200: LineOutputSerializer, **errors(400, 401, 403, 404, 409)}
+        ),
+        destroy=extend_schema(responses={204: None, **errors(400, 401, 403, 404)}),
+    )
 
 
+@_line_schema("quote", QuoteLineCreateSerializer)
 class QuoteLineViewSet(_LineViewSet):
     """Lines of quotes (`?quote=` filters by quote). Only a draft, current revision changes."""
 
     queryset = QuoteLine.objects.none()
     parent = "quote"
+    create_serializer = QuoteLineCreateSerializer
 
     def selector(self, actor: Any, document: Any = None) -> Any:
         return commerce_selectors.quote_line_list_for(actor=actor, quote=document)
 
-    @extend_schema(parameters=[OpenApiParameter("quote", int)], **_line_schema["list"])
-    def list(self, request: Request) -> Response:
-        return super().list(request)
 
-    @extend_schema(**_line_schema["retrieve"])
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return super().retrieve(request, pk)
-
-    @extend_schema(
-        request=QuoteLineCreateSerializer, responses={201: LineOutputSerializer, **errors(400, 401, 403, 409)}
-    )
-    def create(self, request: Request) -> Response:
-        return self._create(request, QuoteLineCreateSerializer)
-
-    @extend_schema(**_line_schema["partial_update"])
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        return super().partial_update(request, pk)
-
-    @extend_schema(**_line_schema["destroy"])
-    def destroy(self, request: Request, pk: str | None = None) -> Response:
-        return super().destroy(request, pk)
-
-
+@_line_schema("order", OrderLineCreateSerializer)
 class OrderLineViewSet(_LineViewSet):
     """Lines of orders (`?order=` filters by order). Only a draft order changes."""
 
     queryset = OrderLine.objects.none()
     parent = "order"
+    create_serializer = OrderLineCreateSerializer
 
     def selector(self, actor: Any, document: Any = None) -> Any:
         return commerce_selectors.order_line_list_for(actor=actor, order=document)
-
-    @extend_schema(parameters=[OpenApiParameter("order", int)], **_line_schema["list"])
-    def list(self, request: Request) -> Response:
-        return super().list(request)
-
-    @extend_schema(**_line_schema["retrieve"])
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return super().retrieve(request, pk)
-
-    @extend_schema(
-        request=OrderLineCreateSerializer, responses={201: LineOutputSerializer, **errors(400, 401, 403, 409)}
-    )
-    def create(self, request: Request) -> Response:
-        return self._create(request, OrderLineCreateSerializer)
-
-    @extend_schema(**_line_schema["partial_update"])
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        return super().partial_update(request, pk)
-
-    @extend_schema(**_line_schema["destroy"])
-    def destroy(self, request: Request, pk: str | None = None) -> Response:
-        return super().destroy(request, pk)
 
 
 # Quotes ------------------------------------------------------------------------------------------------------
