@@ -45,7 +45,7 @@ def make_quote(tenant: Any, owner: Any = None, *, customer: Any = None, lines: A
 def make_accepted_quote(tenant: Any, owner: Any = None, **fields: Any) -> Quote:
     quote = make_quote(tenant, owner, **fields)
     services.quote_send(actor=tenant.admin, quote=quote, email=False)
-    return services.quote_accept(actor=tenant.admin, quote=quote)
+    return services.quote_accept(actor=tenant.admin, quote=quote).quote
 
 
 def make_order(tenant: Any, owner: Any = None, *, confirmed: bool = False, **fields: Any) -> Order:

@@ -78,22 +78,22 @@ class SavedViewPolicy(Policy):
     module = modules.PLATFORM
 
     def can(self, actor: User, action: str, target: Any) -> bool:
-        from kehu.core import custom_fields
         from kehu.core.permissions import can
+        from kehu.core.saved_views import list_model
 
         if not isinstance(target, SavedView):
             return "view" in actor.grant_for(modules.PLATFORM).actions
         if target.organization_id != actor.organization_id:
             return False
-        record_type = custom_fields.get_record_type(target.record_type)
-        if record_type is None or not can(actor, "view", record_type.model):
+        model = list_model(target.record_type)
+        if model is None or not can(actor, "view", model):
             return False
         mine = target.owner_id == actor.pk
         if action == "view":
             return mine or target.shared
         if mine:
             return True
-        return target.shared and can(actor, "administer", record_type.module)
+        return target.shared and can(actor, "administer", getattr(model, "module", modules.PLATFORM))
 
 
 register_policy(SavedView, SavedViewPolicy())

@@ -36,13 +36,40 @@ class ListSpec:
     record_type: str
     columns: Callable[[Any], Iterable[str]]  # (organization) -> the column keys the list can show
     orderings: frozenset[str]  # accepted sort terms, "-" prefixes included
+    model: type | None = None  # the records listed; default: the custom-field record type's model
 
 
 _lists: dict[str, ListSpec] = {}
 
 
-def register_list(record_type: str, *, columns: Callable[[Any], Iterable[str]], orderings: Iterable[str]) -> None:
-    _lists[record_type] = ListSpec(record_type, columns, frozenset(orderings))
+def register_list(
+    record_type: str,
+    *,
+    columns: Callable[[Any], Iterable[str]],
+    orderings: Iterable[str],
+    model: type | None = None,
+) -> None:
+    """Let `record_type`'s list keep saved views. A list whose records take no custom fields (quotes,
+    orders) names its `model`: who may see it, and who administers its shared views, follow from it."""
+    _lists[record_type] = ListSpec(record_type, columns, frozenset(orderings), model)
+
+
+def list_model(record_type: str) -> type | None:
+    """The model a saved view's list shows (None: no such list)."""
+    spec = _lists.get(record_type)
+    if spec is not None and spec.model is not None:
+        return spec.model
+    found = get_record_type(record_type)
+    return found.model if found is not None else None
+
+
+def _lists_for(actor: Any) -> list[str]:
+    """The record types of lists the actor may open."""
+    from kehu.core.permissions import can
+
+    keys = {rt.key for rt in record_types_for(actor)}
+    keys |= {key for key, spec in _lists.items() if spec.model is not None and can(actor, "view", spec.model)}
+    return sorted(keys)
 
 
 def _error(name: str, message: str) -> ValidationFailed:
@@ -51,7 +78,7 @@ def _error(name: str, message: str) -> ValidationFailed:
 
 def _check(view: SavedView) -> None:
     spec = _lists.get(view.record_type)
-    if spec is None or get_record_type(view.record_type) is None:
+    if spec is None or list_model(view.record_type) is None:
         raise _error("record_type", _("Choose a list that keeps saved views."))
     view.name = (view.name or "").strip()
     if not view.name:
@@ -78,7 +105,7 @@ def _check(view: SavedView) -> None:
 
 def saved_view_list_for(*, actor: Any, record_type: str | None = None) -> models.QuerySet[SavedView]:
     """The actor's own views and the organisation's shared ones, of lists the actor may open."""
-    allowed = [rt.key for rt in record_types_for(actor)]
+    allowed = _lists_for(actor)
     qs = SavedView.objects.visible_to(actor).filter(record_type__in=allowed)
     if record_type:
         qs = qs.filter(record_type=record_type)

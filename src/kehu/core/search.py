@@ -17,12 +17,13 @@ class SearchHit:
 
 
 Provider = Callable[..., list[SearchHit]]
-_providers: list[tuple[str, Provider]] = []
+_providers: list[tuple[str, Provider, Any]] = []
 
 
-def register_provider(module_key: str, provider: Provider) -> None:
-    """`provider(actor=..., query=..., limit=...)` returns hits visible to the actor."""
-    _providers.append((module_key, provider))
+def register_provider(module_key: str, provider: Provider, *, label: Any = None) -> None:
+    """`provider(actor=..., query=..., limit=...)` returns hits visible to the actor. Its hits are shown
+    under `label` (default: the module's name), so a module with several record types shows a group each."""
+    _providers.append((module_key, provider, label))
 
 
 def global_search(*, actor: Any, query: str, limit: int = 10) -> list[tuple[str, list[SearchHit]]]:
@@ -30,10 +31,10 @@ def global_search(*, actor: Any, query: str, limit: int = 10) -> list[tuple[str,
     if not query:
         return []
     groups = []
-    for module_key, provider in _providers:
+    for module_key, provider, label in _providers:
         if not can(actor, "view", module_key):
             continue
         hits = provider(actor=actor, query=query, limit=limit)
         if hits:
-            groups.append((str(modules.get(module_key).label), hits))
+            groups.append((str(label or modules.get(module_key).label), hits))
     return groups

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from kehu.core import exporting as core_exporting
 from kehu.core import import_pages, imports
 from kehu.core.errors import ValidationFailed
 from kehu.core.import_models import ImportJob
@@ -175,18 +176,10 @@ def customer_export(request: HttpRequest) -> HttpResponse:
     """The list's current filters (GET, the list's query string) or the ticked customers (POST from the
     list's bulk form) as CSV or XLSX."""
     actor = request.user
-    if request.method == "POST":
-        filters: dict[str, Any] = {}
-        ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()]
-        if not ids:
-            messages.error(request, _("Select customers to export."))
-            return redirect("customers:list")
-        fmt = request.POST.get("format") or "csv"
-    else:
-        filters, ids, fmt = CustomerFilterForm(request.GET).filters(), [], request.GET.get("format") or "csv"
-    try:
-        export = exporting.customer_export(actor=actor, filters=filters, ids=ids, fmt=fmt)
-    except ValidationFailed as exc:
-        messages.error(request, _errors_message(exc))
-        return redirect("customers:list")
-    return exporting.export_response(export)
+    return core_exporting.download(
+        request,
+        run=lambda **kwargs: exporting.customer_export(actor=actor, **kwargs),
+        filters=lambda: CustomerFilterForm(request.GET).filters(),
+        back="customers:list",
+        nothing_selected=_("Select customers to export."),
+    )

@@ -27,6 +27,7 @@ from kehu.core.permissions import can
 from kehu.core.services import require
 from kehu.sales import activity_selectors as selectors
 from kehu.sales import activity_services as services
+from kehu.sales import list_views
 from kehu.sales.activity_forms import (
     ActivityFilterForm,
     ActivityForm,
@@ -117,6 +118,8 @@ def my_day(request: HttpRequest) -> HttpResponse:
 def activity_list(request: HttpRequest) -> HttpResponse:
     actor = request.user
     require(actor, "view", Activity)
+    if (default_view := list_views.ACTIVITY_VIEWS.default_redirect(request)) is not None:
+        return default_view
     form = ActivityFilterForm(request.GET or None, actor=actor, with_choices=selectors.sees_colleagues(actor))
     filters = form.filters() if form.is_bound else {}
     ordering = request.GET.get("ordering") or selectors.DEFAULT_ORDERING
@@ -145,6 +148,7 @@ def activity_list(request: HttpRequest) -> HttpResponse:
             "sort": _sort_links(result.ordering),
             "can_create": can(actor, "create", Activity),
             "show_owner": selectors.sees_colleagues(actor),
+            **list_views.ACTIVITY_VIEWS.bar_context(request),  # saved views (sales/list_views.py)
         },
     )
 

@@ -47,6 +47,7 @@ class SalesConfig(AppConfig):
         _ready_activities()
         _ready_commerce()
         _ready_forecasts()
+        _ready_list_views()
 
 
 def _ready_leads() -> None:
@@ -65,7 +66,7 @@ def _ready_leads() -> None:
 
     lead_policies.register()
     custom_fields.register_record_type(lead_selectors.LEAD_TYPE, _("Lead"), Lead)
-    search.register_provider("sales", lead_selectors.search_provider)
+    search.register_provider("sales", lead_selectors.search_provider, label=_("Leads"))
     timeline.register(lead_selectors.customer_timeline, module="sales")
     merge.register(lead_services.move_converted_leads)
     lead_importing.register()
@@ -100,12 +101,20 @@ def _ready_activities() -> None:
 def _ready_commerce() -> None:
     """Commerce: policies, the customer timeline, and the merge handler for quotes and orders."""
     from kehu.customers import merge, panels, timeline
-    from kehu.sales import commerce_policies, commerce_selectors, commerce_services, commerce_views
+    from kehu.sales import commerce_policies, commerce_selectors, commerce_services, commerce_views, search_providers
 
     commerce_policies.register()
+    search_providers.register()  # opportunities, quotes and orders in the global search box
     panels.register(commerce_views.customer_quote_button, module="sales", order=20, place="actions")
     timeline.register(commerce_selectors.commerce_timeline, module="sales")
     merge.register(commerce_services.move_to_survivor, name="sales.commerce")
+
+
+def _ready_list_views() -> None:
+    """Saved views of the lead, opportunity, quote and order lists (kehu.core.saved_views)."""
+    from kehu.sales import list_views
+
+    list_views.register()
 
 
 def _ready_forecasts() -> None:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -377,6 +377,7 @@ class _LineViewSet(ScopedViewSet):
     ordering = "position"
     parent = ""
     parent_getter: Any = None
+    create_serializer: type[serializers.Serializer]
 
     def selector(self, actor: Any, document: Any = None) -> Any:
         raise NotImplementedError
@@ -400,8 +401,8 @@ class _LineViewSet(ScopedViewSet):
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         return Response(LineOutputSerializer(self.get_object()).data)
 
-    def _create(self, request: Request, serializer_class: type) -> Response:
-        data = _validated(serializer_class, request)
+    def create(self, request: Request) -> Response:
+        data = _validated(self.create_serializer, request)
         document = data.pop(self.parent)
         line = commerce_services.line_add(actor=request.user, document=document, **data)
         return Response(LineOutputSerializer(line).data, status=status.HTTP_201_CREATED)
@@ -426,79 +427,44 @@ class OrderLineCreateSerializer(LineInputSerializer):
     order = RecordField(getter=commerce_selectors.order_get_for)
 
 
-_line_schema: dict[str, dict[str, Any]] = {
-    "list": {"responses": {200: LineOutputSerializer(many=True), **errors(400, 401)}},
-    "retrieve": {"responses": {200: LineOutputSerializer, **errors(401, 404)}},
-    "partial_update": {
-        "request": LineUpdateSerializer,
-        "responses": {200: LineOutputSerializer, **errors(400, 401, 403, 404, 409)},
-    },
-    "destroy": {"responses": {204: None, **errors(400, 401, 403, 404)}},
-}
+def _line_schema(parent: str, create: type) -> Any:
+    """The schema of `_LineViewSet`'s operations for the lines of one document type."""
+    return extend_schema_view(
+        list=extend_schema(
+            parameters=[OpenApiParameter(parent, int)],
+            responses={200: LineOutputSerializer(many=True), **errors(400, 401)},
+        ),
+        retrieve=extend_schema(responses={200: LineOutputSerializer, **errors(401, 404)}),
+        create=extend_schema(request=create, responses={201: LineOutputSerializer, **errors(400, 401, 403, 409)}),
+        partial_update=extend_schema(
+            request=LineUpdateSerializer, responses={200: LineOutputSerializer, **errors(400, 401, 403, 404, 409)}
+        ),
+        destroy=extend_schema(responses={204: None, **errors(400, 401, 403, 404)}),
+    )
 
 
+@_line_schema("quote", QuoteLineCreateSerializer)
 class QuoteLineViewSet(_LineViewSet):
     """Lines of quotes (`?quote=` filters by quote). Only a draft, current revision changes."""
 
     queryset = QuoteLine.objects.none()
     parent = "quote"
+    create_serializer = QuoteLineCreateSerializer
 
     def selector(self, actor: Any, document: Any = None) -> Any:
         return commerce_selectors.quote_line_list_for(actor=actor, quote=document)
 
-    @extend_schema(parameters=[OpenApiParameter("quote", int)], **_line_schema["list"])
-    def list(self, request: Request) -> Response:
-        return super().list(request)
 
-    @extend_schema(**_line_schema["retrieve"])
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return super().retrieve(request, pk)
-
-    @extend_schema(
-        request=QuoteLineCreateSerializer, responses={201: LineOutputSerializer, **errors(400, 401, 403, 409)}
-    )
-    def create(self, request: Request) -> Response:
-        return self._create(request, QuoteLineCreateSerializer)
-
-    @extend_schema(**_line_schema["partial_update"])
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        return super().partial_update(request, pk)
-
-    @extend_schema(**_line_schema["destroy"])
-    def destroy(self, request: Request, pk: str | None = None) -> Response:
-        return super().destroy(request, pk)
-
-
+@_line_schema("order", OrderLineCreateSerializer)
 class OrderLineViewSet(_LineViewSet):
     """Lines of orders (`?order=` filters by order). Only a draft order changes."""
 
     queryset = OrderLine.objects.none()
     parent = "order"
+    create_serializer = OrderLineCreateSerializer
 
     def selector(self, actor: Any, document: Any = None) -> Any:
         return commerce_selectors.order_line_list_for(actor=actor, order=document)
-
-    @extend_schema(parameters=[OpenApiParameter("order", int)], **_line_schema["list"])
-    def list(self, request: Request) -> Response:
-        return super().list(request)
-
-    @extend_schema(**_line_schema["retrieve"])
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return super().retrieve(request, pk)
-
-    @extend_schema(
-        request=OrderLineCreateSerializer, responses={201: LineOutputSerializer, **errors(400, 401, 403, 409)}
-    )
-    def create(self, request: Request) -> Response:
-        return self._create(request, OrderLineCreateSerializer)
-
-    @extend_schema(**_line_schema["partial_update"])
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        return super().partial_update(request, pk)
-
-    @extend_schema(**_line_schema["destroy"])
-    def destroy(self, request: Request, pk: str | None = None) -> Response:
-        return super().destroy(request, pk)
 
 
 # Quotes ------------------------------------------------------------------------------------------------------
@@ -592,6 +558,14 @@ class SentSerializer(QuoteOutputSerializer):
     emailed_to = serializers.CharField(help_text="Where the quote was e-mailed; empty when it was only marked sent.")
 
 
+class QuoteAcceptedSerializer(QuoteOutputSerializer):
+    opportunity_won = serializers.BooleanField(help_text="Whether this acceptance marked the quote's opportunity won.")
+    opportunity_message = serializers.CharField(
+        help_text="What happened to the opportunity: marked won, or why it was not (e.g. the won stage's "
+        "required fields are empty); empty when the quote has no opportunity."
+    )
+
+
 class RejectSerializer(VersionSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
@@ -622,71 +596,115 @@ class QuoteFilterSerializer(_DocumentFilterSerializer):
     all_revisions = serializers.BooleanField(required=False, default=False)
 
 
-class QuoteViewSet(ScopedViewSet):
+class _DocumentViewSet(ScopedViewSet):
+    """What quotes and orders share: list, read, create with lines, edit, recycle bin. A subclass names
+    its document's selectors, services and serializers; its schema comes from `_document_schema`. The
+    methods here carry no docstring on purpose: the subclass's docstring describes their operations."""
+
+    module = MODULE
+    ordering = "-updated_at"
+    kind: str  # "quote" or "order": the services' keyword
+    filter_serializer: type[serializers.Serializer]
+    output_serializer: type[serializers.Serializer]
+    create_serializer: type[serializers.Serializer]
+    update_serializer: type[serializers.Serializer]
+    record_filters: dict[str, Any] = {}  # the filters that find a record by id (any revision of a quote)
+
+    @staticmethod
+    def queryset_for(*, actor: Any, filters: Any = None) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def get_for(*, actor: Any, pk: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def deleted_get_for(*, actor: Any, pk: Any) -> Any:
+        raise NotImplementedError
+
+    def _service(self, action: str) -> Any:
+        return getattr(commerce_services, f"{self.kind}_{action}")
+
+    def list_for(self, actor: Any) -> Any:
+        if self.action != "list":
+            return self.queryset_for(actor=actor, filters=self.record_filters)
+        data = _validated(self.filter_serializer, self.request, self.request.query_params)
+        return self.queryset_for(actor=actor, filters=data).prefetch_related("lines")
+
+    def _out(self, document: Any, **extra: Any) -> Any:
+        fresh = self.get_for(actor=self.request.user, pk=document.pk)
+        return {**self.output_serializer(fresh).data, **extra}
+
+    def _version(self, request: Request) -> int | None:
+        return _validated(VersionSerializer, request).get("version")
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.output_serializer(page, many=True).data)
+
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return Response(self._out(self.get_object()))
+
+    def create(self, request: Request) -> Response:
+        data = _validated(self.create_serializer, request)
+        lines = [dict(line) for line in data.pop("lines", [])]
+        document = self._service("create")(actor=request.user, lines=lines, **data)
+        return Response(self._out(document), status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        document = self.get_object()
+        data = _validated(self.update_serializer, request)
+        version = data.pop("version")
+        self._service("update")(actor=request.user, expected_version=version, data=data, **{self.kind: document})
+        return Response(self._out(document))
+
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        self._service("delete")(actor=request.user, **{self.kind: self.get_object()})
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, pk: str | None = None) -> Response:
+        document = self.deleted_get_for(actor=request.user, pk=pk)
+        self._service("restore")(actor=request.user, **{self.kind: document})
+        return Response(self._out(document))
+
+
+def _document_schema(*, filters: Any, output: Any, create: Any, update: Any) -> Any:
+    """The schema of `_DocumentViewSet`'s operations for one document type."""
+    return extend_schema_view(
+        list=extend_schema(parameters=[filters], responses={200: output(many=True), **errors(400, 401)}),
+        retrieve=extend_schema(responses={200: output, **errors(401, 404)}),
+        create=extend_schema(request=create, responses={201: output, **errors(400, 401, 403)}),
+        partial_update=extend_schema(request=update, responses={200: output, **errors(400, 401, 403, 404, 409)}),
+        destroy=extend_schema(responses={204: None, **errors(400, 401, 403, 404)}),
+        restore=extend_schema(request=None, responses={200: output, **errors(401, 403, 404, 409)}),
+    )
+
+
+@_document_schema(
+    filters=QuoteFilterSerializer,
+    output=QuoteOutputSerializer,
+    create=QuoteCreateSerializer,
+    update=QuoteUpdateSerializer,
+)
+class QuoteViewSet(_DocumentViewSet):
     """Quotes 报价 in your data scope. Create one for a customer or from an opportunity (its customer,
     contact, currency and owner), with lines or add them at /api/v1/quote-lines/. Status: draft → send →
     sent → accept | reject (→ revise: a new draft revision with the same number; the earlier one stays
     readable); sent quotes past `valid_until` expire. `create-order` turns an accepted quote into its one
     order. Lists show current revisions (`?all_revisions=true` for all)."""
 
-    module = MODULE
     queryset = Quote.objects.none()
     ordering_fields = list(commerce_selectors.QUOTE_ORDERING)
-    ordering = "-updated_at"
-
-    def list_for(self, actor: Any) -> Any:
-        if self.action != "list":  # a record by id: any revision
-            return commerce_selectors.quote_queryset_for(actor=actor, filters={"all_revisions": True})
-        data = _validated(QuoteFilterSerializer, self.request, self.request.query_params)
-        qs = commerce_selectors.quote_queryset_for(actor=actor, filters=data)
-        return qs.prefetch_related("lines")
-
-    def _out(self, quote: Quote, **extra: Any) -> Any:
-        fresh = commerce_selectors.quote_get_for(actor=self.request.user, pk=quote.pk)
-        return {**QuoteOutputSerializer(fresh).data, **extra}
-
-    def _version(self, request: Request) -> int | None:
-        return _validated(VersionSerializer, request).get("version")
-
-    @extend_schema(
-        parameters=[QuoteFilterSerializer], responses={200: QuoteOutputSerializer(many=True), **errors(400, 401)}
-    )
-    def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(QuoteOutputSerializer(page, many=True).data)
-
-    @extend_schema(responses={200: QuoteOutputSerializer, **errors(401, 404)})
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return Response(self._out(self.get_object()))
-
-    @extend_schema(request=QuoteCreateSerializer, responses={201: QuoteOutputSerializer, **errors(400, 401, 403)})
-    def create(self, request: Request) -> Response:
-        data = _validated(QuoteCreateSerializer, request)
-        lines = [dict(line) for line in data.pop("lines", [])]
-        quote = commerce_services.quote_create(actor=request.user, lines=lines, **data)
-        return Response(self._out(quote), status=status.HTTP_201_CREATED)
-
-    @extend_schema(
-        request=QuoteUpdateSerializer, responses={200: QuoteOutputSerializer, **errors(400, 401, 403, 404, 409)}
-    )
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        quote = self.get_object()
-        data = _validated(QuoteUpdateSerializer, request)
-        version = data.pop("version")
-        commerce_services.quote_update(actor=request.user, quote=quote, expected_version=version, data=data)
-        return Response(self._out(quote))
-
-    @extend_schema(responses={204: None, **errors(400, 401, 403, 404)})
-    def destroy(self, request: Request, pk: str | None = None) -> Response:
-        commerce_services.quote_delete(actor=request.user, quote=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-    @extend_schema(request=None, responses={200: QuoteOutputSerializer, **errors(401, 403, 404, 409)})
-    @action(detail=True, methods=["post"])
-    def restore(self, request: Request, pk: str | None = None) -> Response:
-        quote = commerce_selectors.quote_deleted_get_for(actor=request.user, pk=pk)
-        commerce_services.quote_restore(actor=request.user, quote=quote)
-        return Response(self._out(quote))
+    kind = "quote"
+    filter_serializer = QuoteFilterSerializer
+    output_serializer = QuoteOutputSerializer
+    create_serializer = QuoteCreateSerializer
+    update_serializer = QuoteUpdateSerializer
+    record_filters = {"all_revisions": True}
+    queryset_for = staticmethod(commerce_selectors.quote_queryset_for)
+    get_for = staticmethod(commerce_selectors.quote_get_for)
+    deleted_get_for = staticmethod(commerce_selectors.quote_deleted_get_for)
 
     @extend_schema(request=SendSerializer, responses={200: SentSerializer, **errors(400, 401, 403, 404, 409, 502)})
     @action(detail=True, methods=["post"])
@@ -705,12 +723,25 @@ class QuoteViewSet(ScopedViewSet):
         )
         return Response(self._out(quote, emailed_to=emailed_to))
 
-    @extend_schema(request=VersionSerializer, responses={200: QuoteOutputSerializer, **errors(400, 401, 403, 404, 409)})
+    @extend_schema(
+        request=VersionSerializer, responses={200: QuoteAcceptedSerializer, **errors(400, 401, 403, 404, 409)}
+    )
     @action(detail=True, methods=["post"])
     def accept(self, request: Request, pk: str | None = None) -> Response:
+        """Mark the sent quote accepted; its opportunity, if still open, is marked won in the same step.
+        When the opportunity cannot be moved (its won stage's required fields are empty, say) the quote is
+        accepted all the same: `opportunity_won` is false and `opportunity_message` says why."""
         quote = self.get_object()
-        commerce_services.quote_accept(actor=request.user, quote=quote, expected_version=self._version(request))
-        return Response(self._out(quote))
+        result = commerce_services.quote_accept(
+            actor=request.user, quote=quote, expected_version=self._version(request)
+        )
+        return Response(
+            self._out(
+                quote,
+                opportunity_won=result.opportunity_won,
+                opportunity_message=str(result.opportunity_message),
+            )
+        )
 
     @extend_schema(request=RejectSerializer, responses={200: QuoteOutputSerializer, **errors(400, 401, 403, 404, 409)})
     @action(detail=True, methods=["post"])
@@ -765,68 +796,28 @@ class CustomerTotalsSerializer(serializers.Serializer):
     outstanding = _money()
 
 
-class OrderViewSet(ScopedViewSet):
+@_document_schema(
+    filters=_DocumentFilterSerializer,
+    output=OrderOutputSerializer,
+    create=OrderCreateSerializer,
+    update=OrderUpdateSerializer,
+)
+class OrderViewSet(_DocumentViewSet):
     """Orders and contracts 订单/合同 in your data scope: from an accepted quote (`POST
     /api/v1/quotes/{id}/create-order/`) or directly for a customer. Status: draft → confirm → confirmed
     → fulfil → fulfilled; draft or confirmed → cancel (refused while payments are recorded). Lines change
     while the order is a draft. `GET customer-totals/?customer=` sums a customer's orders per currency."""
 
-    module = MODULE
     queryset = Order.objects.none()
     ordering_fields = list(commerce_selectors.ORDER_ORDERING)
-    ordering = "-updated_at"
-
-    def list_for(self, actor: Any) -> Any:
-        if self.action != "list":
-            return commerce_selectors.order_queryset_for(actor=actor)
-        data = _validated(_DocumentFilterSerializer, self.request, self.request.query_params)
-        return commerce_selectors.order_queryset_for(actor=actor, filters=data).prefetch_related("lines")
-
-    def _out(self, order: Order) -> Any:
-        return OrderOutputSerializer(commerce_selectors.order_get_for(actor=self.request.user, pk=order.pk)).data
-
-    def _version(self, request: Request) -> int | None:
-        return _validated(VersionSerializer, request).get("version")
-
-    @extend_schema(
-        parameters=[_DocumentFilterSerializer], responses={200: OrderOutputSerializer(many=True), **errors(400, 401)}
-    )
-    def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(OrderOutputSerializer(page, many=True).data)
-
-    @extend_schema(responses={200: OrderOutputSerializer, **errors(401, 404)})
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return Response(self._out(self.get_object()))
-
-    @extend_schema(request=OrderCreateSerializer, responses={201: OrderOutputSerializer, **errors(400, 401, 403)})
-    def create(self, request: Request) -> Response:
-        data = _validated(OrderCreateSerializer, request)
-        lines = [dict(line) for line in data.pop("lines", [])]
-        order = commerce_services.order_create(actor=request.user, lines=lines, **data)
-        return Response(self._out(order), status=status.HTTP_201_CREATED)
-
-    @extend_schema(
-        request=OrderUpdateSerializer, responses={200: OrderOutputSerializer, **errors(400, 401, 403, 404, 409)}
-    )
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        order = self.get_object()
-        data = _validated(OrderUpdateSerializer, request)
-        version = data.pop("version")
-        commerce_services.order_update(actor=request.user, order=order, expected_version=version, data=data)
-        return Response(self._out(order))
-
-    @extend_schema(responses={204: None, **errors(400, 401, 403, 404)})
-    def destroy(self, request: Request, pk: str | None = None) -> Response:
-        commerce_services.order_delete(actor=request.user, order=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-    @extend_schema(request=None, responses={200: OrderOutputSerializer, **errors(401, 403, 404, 409)})
-    @action(detail=True, methods=["post"])
-    def restore(self, request: Request, pk: str | None = None) -> Response:
-        order = commerce_selectors.order_deleted_get_for(actor=request.user, pk=pk)
-        commerce_services.order_restore(actor=request.user, order=order)
-        return Response(self._out(order))
+    kind = "order"
+    filter_serializer = _DocumentFilterSerializer
+    output_serializer = OrderOutputSerializer
+    create_serializer = OrderCreateSerializer
+    update_serializer = OrderUpdateSerializer
+    queryset_for = staticmethod(commerce_selectors.order_queryset_for)
+    get_for = staticmethod(commerce_selectors.order_get_for)
+    deleted_get_for = staticmethod(commerce_selectors.order_deleted_get_for)
 
     def _transition(self, request: Request, service: Any) -> Response:
         order = self.get_object()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -231,8 +232,13 @@ class DocumentFilters:
         return cls(**values)
 
 
+# "Q-2026-0001 v2", as a revision is displayed, searches for its number.
+_REVISION_SUFFIX = re.compile(r"^([A-Za-z]+-\d{4}-\d+)\s*v\d+$")
+
+
 def _document_filters(qs: QuerySet, filters: DocumentFilters) -> QuerySet:
     search = _search(filters.search)
+    search = _REVISION_SUFFIX.sub(r"\1", search)
     if search:
         qs = qs.filter(Q(number__icontains=search) | Q(title__icontains=search) | Q(customer__name__icontains=search))
     if filters.status:

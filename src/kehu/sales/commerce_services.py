@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -847,9 +848,25 @@ def _check_not_expired(quote: Quote) -> None:
         raise ValidationFailed(message, fields={"valid_until": [message]}, code="invalid_transition")
 
 
+@dataclass(frozen=True)
+class QuoteAccepted:
+    """What accepting a quote did: the quote, and whether its opportunity was marked won by it.
+
+    `opportunity_won` is True only when this acceptance moved the opportunity to a won stage;
+    `opportunity_message` says what happened to the opportunity (moved, or why it was not), "" when the
+    quote has none."""
+
+    quote: Quote
+    opportunity_won: bool = False
+    opportunity_message: str = ""
+
+
 @transaction.atomic
-def quote_accept(*, actor: Any, quote: Quote, expected_version: int | None = None) -> Quote:
-    """The customer accepted a sent quote (within its validity): an order can now be made from it."""
+def quote_accept(*, actor: Any, quote: Quote, expected_version: int | None = None) -> QuoteAccepted:
+    """The customer accepted a sent quote (within its validity): an order can now be made from it, and its
+    opportunity, if still open, is marked won (through the opportunity service, so its stage history,
+    audit entry and timeline follow). A won stage that refuses the opportunity (required fields empty, no
+    won stage, no right to edit it) does not undo the acceptance: the result says why it was not moved."""
     require(actor, "edit", quote)
     allowed, target = _QUOTE_TRANSITIONS["accept"]
     _check_transition(quote, allowed, _("Only a sent quote can be accepted; this one is %(status)s."))
@@ -862,7 +879,44 @@ def quote_accept(*, actor: Any, quote: Quote, expected_version: int | None = Non
         action="quote.accept",
         extra={"accepted_at": timezone.now()},
     )
-    return quote
+    won, message = _win_opportunity(actor=actor, quote=quote)
+    return QuoteAccepted(quote=quote, opportunity_won=won, opportunity_message=message)
+
+
+def _win_opportunity(*, actor: Any, quote: Quote) -> tuple[bool, str]:
+    """Mark the accepted quote's opportunity won if it is open; (moved, what to tell the user)."""
+    from kehu.sales.opportunity_models import Opportunity
+    from kehu.sales.opportunity_services import mark_won, update_opportunity
+
+    if not quote.opportunity_id:
+        return False, ""
+    opportunity = Opportunity.objects.filter(pk=quote.opportunity_id, deleted_at__isnull=True).first()
+    if opportunity is None:
+        return False, _("The quote's opportunity is in the recycle bin; it was not moved.")
+    name = {"name": opportunity.name}
+    if opportunity.status == Opportunity.Status.WON:
+        return False, _("The opportunity “%(name)s” was already won.") % name
+    if opportunity.status != Opportunity.Status.OPEN:
+        return False, _("The opportunity “%(name)s” is closed as lost; it was not reopened.") % name
+    if not can(actor, "edit", opportunity):
+        return False, _("You may not edit the opportunity “%(name)s”, so it was not marked won.") % name
+    reason = _("Quote %(number)s accepted") % {"number": quote.display_number}
+    try:
+        # A savepoint: a refused move rolls back alone and leaves the acceptance standing.
+        with transaction.atomic():
+            filled = opportunity.amount is None and opportunity.currency == quote.currency
+            if filled:
+                # The accepted quote is what the deal is worth: an opportunity without an amount takes it
+                # (the won stage asks for one by default). An amount the rep entered is left as it is.
+                update_opportunity(
+                    actor=actor, opportunity=opportunity, expected_version=None, data={"amount": quote.total}
+                )
+            mark_won(actor=actor, opportunity=opportunity, reason=str(reason))
+    except DomainError as exc:
+        return False, _("The opportunity “%(name)s” was not marked won: %(reason)s") % {**name, "reason": exc.message}
+    if filled:
+        return True, _("The opportunity “%(name)s” was marked won, with the quote's total as its amount.") % name
+    return True, _("The opportunity “%(name)s” was marked won.") % name
 
 
 @transaction.atomic

@@ -20,6 +20,7 @@ from kehu.core.services import require
 from kehu.customers import selectors as customer_selectors
 from kehu.sales import commerce_selectors as selectors
 from kehu.sales import commerce_services as services
+from kehu.sales import list_views
 from kehu.sales.commerce_forms import (
     DocumentFilterForm,
     InstalmentForm,
@@ -37,7 +38,7 @@ from kehu.sales.commerce_forms import (
     VersionForm,
     apply_service_errors,
 )
-from kehu.sales.commerce_models import Order, OrderLine, Payment, PriceList, Product, Quote, QuoteLine
+from kehu.sales.commerce_models import Order, Payment, PriceList, Product, Quote
 
 
 def _sort_links(current: str, columns: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -362,10 +363,12 @@ def price_list_restore(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _document_list(
-    request: HttpRequest, *, model: type, list_for: Any, template: str, columns: dict[str, str]
+    request: HttpRequest, *, model: type, list_for: Any, template: str, columns: dict[str, str], views: Any
 ) -> HttpResponse:
     actor = request.user
     require(actor, "view", model)
+    if (default_view := views.default_redirect(request)) is not None:
+        return default_view
     form = DocumentFilterForm(request.GET or None, actor=actor, statuses=model.Status.choices)
     filters = form.filters() if form.is_bound else {}
     page = _page(request, lambda **kw: list_for(actor=actor, filters=filters, limit=_limit(request), **kw))
@@ -386,6 +389,7 @@ def _document_list(
         "customer": customer,
         "totals": totals,
         "can_create": can(actor, "create", model),
+        **views.bar_context(request),  # saved views (sales/list_views.py)
     }
     return render(request, template, context)
 
@@ -453,6 +457,7 @@ def quote_list(request: HttpRequest) -> HttpResponse:
         list_for=selectors.quote_list_for,
         template="sales/commerce/quote_list.html",
         columns=QUOTE_COLUMNS,
+        views=list_views.QUOTE_VIEWS,
     )
 
 
@@ -491,6 +496,76 @@ def quote_create(request: HttpRequest) -> HttpResponse:
     return render(request, "sales/commerce/document_form.html", context)
 
 
+class _DocumentPages:
+    """The pages quotes and orders share — the record page, the edit form, lines added / edited / deleted,
+    the print view — for one document type; its own page (`render`, with the forms it shows) and its
+    status actions stay with it."""
+
+    def __init__(self, *, kind: str, form_class: type, get_for: Any, line_get_for: Any, render: Any) -> None:
+        self.kind, self.form_class, self.get_for, self.line_get_for, self.render = (
+            kind,
+            form_class,
+            get_for,
+            line_get_for,
+            render,
+        )
+
+    def detail(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self.render(request, self.get_for(actor=request.user, pk=pk))
+
+    def edit(self, request: HttpRequest, pk: int) -> HttpResponse:
+        actor = request.user
+        document = self.get_for(actor=actor, pk=pk)
+        require(actor, "edit", document)
+        kwargs = {"actor": actor, "customer": document.customer, "editing": True}
+        if request.method == "POST":
+            form = _bound(self.form_class, request, **kwargs)
+        else:
+            form = self.form_class(initial=self.form_class.initial_for(document), **kwargs)
+            form.rebind_kwargs = kwargs
+        update = getattr(services, f"{self.kind}_update")
+        saved, form = _edit(
+            request,
+            form=form,
+            record=document,
+            save=lambda data, version: update(
+                actor=actor, expected_version=version, data=data, **{self.kind: document}
+            ),
+            success=_("Changes saved."),
+        )
+        if saved:
+            return redirect(document.get_absolute_url())
+        context = {"form": form, "record": document, "customer": document.customer, "kind": self.kind}
+        return render(request, "sales/commerce/document_form.html", context)
+
+    def line_add(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return _line_add(request, self.get_for(actor=request.user, pk=pk), self.render)
+
+    def line_edit(self, request: HttpRequest, pk: int) -> HttpResponse:
+        line = self.line_get_for(actor=request.user, pk=pk)
+        document = getattr(line, self.kind)
+        return _line_form_page(
+            request, line=line, document=document, detail_url=document.get_absolute_url(), template_context={}
+        )
+
+    def line_delete(self, request: HttpRequest, pk: int) -> HttpResponse:
+        line = self.line_get_for(actor=request.user, pk=pk)
+        document = getattr(line, self.kind)
+        require(request.user, "edit", document)
+        return _line_delete(request, line, document)
+
+    def print(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The printable document (the browser's print dialog saves it as PDF)."""
+        document = self.get_for(actor=request.user, pk=pk)
+        context = {
+            "document": document,
+            self.kind: document,
+            "lines": list(document.lines.all()),
+            "organization": request.user.organization,
+        }
+        return render(request, "sales/commerce/print.html", context)
+
+
 def _quote_page(request: HttpRequest, quote: Quote, *, line_form: Any = None, status: int = 200) -> HttpResponse:
     actor = request.user
     can_edit = can(actor, "edit", quote)
@@ -520,72 +595,19 @@ def _quote_page(request: HttpRequest, quote: Quote, *, line_form: Any = None, st
     return render(request, "sales/commerce/quote_detail.html", context, status=status)
 
 
-@login_required
-def quote_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _quote_page(request, selectors.quote_get_for(actor=request.user, pk=pk))
-
-
-@login_required
-def quote_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = request.user
-    quote = selectors.quote_get_for(actor=actor, pk=pk)
-    require(actor, "edit", quote)
-    kwargs = {"actor": actor, "customer": quote.customer, "editing": True}
-    if request.method == "POST":
-        form = _bound(QuoteForm, request, **kwargs)
-    else:
-        form = QuoteForm(initial=QuoteForm.initial_for(quote), **kwargs)
-        form.rebind_kwargs = kwargs
-    saved, form = _edit(
-        request,
-        form=form,
-        record=quote,
-        save=lambda data, version: services.quote_update(actor=actor, quote=quote, expected_version=version, data=data),
-        success=_("Changes saved."),
-    )
-    if saved:
-        return redirect("sales:quote_detail", pk=quote.pk)
-    context = {"form": form, "record": quote, "customer": quote.customer, "kind": "quote"}
-    return render(request, "sales/commerce/document_form.html", context)
-
-
-@login_required
-@require_POST
-def quote_line_add(request: HttpRequest, pk: int) -> HttpResponse:
-    quote = selectors.quote_get_for(actor=request.user, pk=pk)
-    return _line_add(request, quote, _quote_page)
-
-
-@login_required
-def quote_line_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    line: QuoteLine = selectors.quote_line_get_for(actor=request.user, pk=pk)
-    return _line_form_page(
-        request, line=line, document=line.quote, detail_url=line.quote.get_absolute_url(), template_context={}
-    )
-
-
-@login_required
-@require_POST
-def quote_line_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    line: QuoteLine = selectors.quote_line_get_for(actor=request.user, pk=pk)
-    require(request.user, "edit", line.quote)
-    return _line_delete(request, line, line.quote)
-
-
-@login_required
-def quote_print(request: HttpRequest, pk: int) -> HttpResponse:
-    """The printable quote (the browser's print dialog saves it as PDF)."""
-    quote = selectors.quote_get_for(actor=request.user, pk=pk)
-    return render(
-        request,
-        "sales/commerce/print.html",
-        {
-            "document": quote,
-            "quote": quote,
-            "lines": list(quote.lines.all()),
-            "organization": request.user.organization,
-        },
-    )
+QUOTE_PAGES = _DocumentPages(
+    kind="quote",
+    form_class=QuoteForm,
+    get_for=selectors.quote_get_for,
+    line_get_for=selectors.quote_line_get_for,
+    render=_quote_page,
+)
+quote_detail = login_required(QUOTE_PAGES.detail)
+quote_edit = login_required(QUOTE_PAGES.edit)
+quote_line_add = login_required(require_POST(QUOTE_PAGES.line_add))
+quote_line_edit = login_required(QUOTE_PAGES.line_edit)
+quote_line_delete = login_required(require_POST(QUOTE_PAGES.line_delete))
+quote_print = login_required(QUOTE_PAGES.print)
 
 
 @login_required
@@ -625,11 +647,15 @@ def quote_send(request: HttpRequest, pk: int) -> HttpResponse:
 def quote_accept(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     quote = selectors.quote_get_for(actor=actor, pk=pk)
-    _do(
+    result = _do(
         request,
         lambda: services.quote_accept(actor=actor, quote=quote, expected_version=_version(request)),
         _("The quote was accepted. You can now create its order."),
     )
+    if isinstance(result, services.QuoteAccepted) and result.opportunity_message:
+        # Moved: good news; not moved although it was open: a warning the rep must act on.
+        level = messages.success if result.opportunity_won else messages.warning
+        level(request, result.opportunity_message)
     return redirect("sales:quote_detail", pk=quote.pk)
 
 
@@ -719,6 +745,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
         list_for=selectors.order_list_for,
         template="sales/commerce/order_list.html",
         columns=ORDER_COLUMNS,
+        views=list_views.ORDER_VIEWS,
     )
 
 
@@ -794,72 +821,19 @@ def _order_page(
     return render(request, "sales/commerce/order_detail.html", context, status=status)
 
 
-@login_required
-def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _order_page(request, selectors.order_get_for(actor=request.user, pk=pk))
-
-
-@login_required
-def order_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = request.user
-    order = selectors.order_get_for(actor=actor, pk=pk)
-    require(actor, "edit", order)
-    kwargs = {"actor": actor, "customer": order.customer, "editing": True}
-    if request.method == "POST":
-        form = _bound(OrderForm, request, **kwargs)
-    else:
-        form = OrderForm(initial=OrderForm.initial_for(order), **kwargs)
-        form.rebind_kwargs = kwargs
-    saved, form = _edit(
-        request,
-        form=form,
-        record=order,
-        save=lambda data, version: services.order_update(actor=actor, order=order, expected_version=version, data=data),
-        success=_("Changes saved."),
-    )
-    if saved:
-        return redirect("sales:order_detail", pk=order.pk)
-    context = {"form": form, "record": order, "customer": order.customer, "kind": "order"}
-    return render(request, "sales/commerce/document_form.html", context)
-
-
-@login_required
-@require_POST
-def order_line_add(request: HttpRequest, pk: int) -> HttpResponse:
-    order = selectors.order_get_for(actor=request.user, pk=pk)
-    return _line_add(request, order, _order_page)
-
-
-@login_required
-def order_line_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    line: OrderLine = selectors.order_line_get_for(actor=request.user, pk=pk)
-    return _line_form_page(
-        request, line=line, document=line.order, detail_url=line.order.get_absolute_url(), template_context={}
-    )
-
-
-@login_required
-@require_POST
-def order_line_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    line: OrderLine = selectors.order_line_get_for(actor=request.user, pk=pk)
-    require(request.user, "edit", line.order)
-    return _line_delete(request, line, line.order)
-
-
-@login_required
-def order_print(request: HttpRequest, pk: int) -> HttpResponse:
-    """The printable order / contract (the browser's print dialog saves it as PDF)."""
-    order = selectors.order_get_for(actor=request.user, pk=pk)
-    return render(
-        request,
-        "sales/commerce/print.html",
-        {
-            "document": order,
-            "order": order,
-            "lines": list(order.lines.all()),
-            "organization": request.user.organization,
-        },
-    )
+ORDER_PAGES = _DocumentPages(
+    kind="order",
+    form_class=OrderForm,
+    get_for=selectors.order_get_for,
+    line_get_for=selectors.order_line_get_for,
+    render=_order_page,
+)
+order_detail = login_required(ORDER_PAGES.detail)
+order_edit = login_required(ORDER_PAGES.edit)
+order_line_add = login_required(require_POST(ORDER_PAGES.line_add))
+order_line_edit = login_required(ORDER_PAGES.line_edit)
+order_line_delete = login_required(require_POST(ORDER_PAGES.line_delete))
+order_print = login_required(ORDER_PAGES.print)
 
 
 def _order_action(request: HttpRequest, pk: int, service: Any, success: str) -> HttpResponse:

@@ -20,13 +20,14 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from kehu.accounts import selectors as account_selectors
+from kehu.core import export_api
 from kehu.core.api import ErrorSerializer, RecordField, RefSerializer
 from kehu.core.errors import ValidationFailed
 from kehu.core.services import require
 from kehu.core.viewsets import ScopedViewSet
 from kehu.customers.api import UserRefSerializer
 from kehu.customers.selectors import customer_get_for
-from kehu.sales import lead_assignment, lead_selectors, lead_services, lead_webforms
+from kehu.sales import lead_assignment, lead_exporting, lead_selectors, lead_services, lead_webforms
 from kehu.sales.lead_forms import LeadFilterForm
 from kehu.sales.lead_models import AssignmentRule, Lead, LeadSource, WebForm
 from kehu.sales.models import MODULE
@@ -262,6 +263,16 @@ class LeadViewSet(ScopedViewSet):
                 "previous": self._page_url(page.previous_cursor),
             }
         )
+
+    @extend_schema(
+        parameters=[*export_api.parameters("leads"), *FILTER_PARAMETERS[:-3]], responses=export_api.RESPONSES
+    )
+    @action(detail=False, methods=["get"], content_negotiation_class=export_api.IgnoreFormatParameter)
+    def export(self, request: Request) -> Any:
+        """The leads you may see that match the list's filters (or the selected ids), as CSV (UTF-8 with
+        BOM) or XLSX, streamed. Needs the export right; audited as `leads.export`."""
+        form = LeadFilterForm(request.query_params, actor=request.user)
+        return export_api.respond(request, form=form, run=lead_exporting.lead_export)
 
     @extend_schema(responses={200: LeadOutputSerializer, **errors(401, 403, 404)})
     def retrieve(self, request: Request, pk: str | None = None) -> Response:

@@ -9,6 +9,7 @@ urlpatterns: list[URLPattern] = [
     path("leads/", lead_views.lead_list, name="lead_list"),
     path("leads/new/", lead_views.lead_create, name="lead_create"),
     path("leads/bulk/", lead_views.lead_bulk, name="lead_bulk"),
+    path("leads/export/", lead_views.lead_export, name="lead_export"),
     path("leads/recycle-bin/", lead_views.lead_recycle_bin, name="lead_recycle_bin"),
     path("leads/<int:pk>/", lead_views.lead_detail, name="lead_detail"),
     path("leads/<int:pk>/edit/", lead_views.lead_edit, name="lead_edit"),

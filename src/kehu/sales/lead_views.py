@@ -12,13 +12,15 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from kehu.core import custom_fields
+from kehu.core import custom_fields, exporting
 from kehu.core.errors import DomainError, ValidationFailed, VersionConflict
 from kehu.core.permissions import can
+from kehu.core.saved_view_pages import parse_columns
 from kehu.core.services import require
 from kehu.customers.selectors import customer_get_for
+from kehu.sales import lead_exporting, list_views
 from kehu.sales import lead_selectors as selectors
 from kehu.sales import lead_services as services
 from kehu.sales.lead_forms import ConvertForm, LeadBulkForm, LeadFilterForm, LeadForm, apply_service_errors
@@ -67,6 +69,8 @@ def _assigned_message(request: HttpRequest, lead: Lead) -> None:
 def lead_list(request: HttpRequest) -> HttpResponse:
     actor = request.user
     require(actor, "view", Lead)
+    if (default_view := list_views.LEAD_VIEWS.default_redirect(request)) is not None:
+        return default_view
     form = LeadFilterForm(request.GET or None, actor=actor, with_choices=True)
     filters = form.filters() if form.is_bound else {}
     ordering = request.GET.get("ordering") or selectors.DEFAULT_ORDERING
@@ -83,6 +87,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         lead.source_label = sources.get(lead.source, lead.source)
     can_assign = can(actor, "assign", Lead)
     can_delete = can(actor, "delete", Lead)
+    can_export = can(actor, "export", Lead)
     context = {
         "page": page,
         "form": form,
@@ -92,11 +97,29 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "can_create": can(actor, "create", Lead),
         "can_assign": can_assign,
         "can_delete": can_delete,
-        "bulk_enabled": can_assign or can_delete,
+        "can_export": can_export,
+        "bulk_enabled": can_assign or can_delete or can_export,
         "owners": selectors.owner_choices_for(actor=actor) if can_assign else [],
         "is_admin": can(actor, "administer", "sales"),
     }
+    shown, choices = list_views.lead_columns(parse_columns(request.GET))
+    context.update(list_views.LEAD_VIEWS.bar_context(request, column_choices=choices), shown_columns=shown)
     return render(request, "sales/lead/list.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lead_export(request: HttpRequest) -> HttpResponse:
+    """The list's current filters (GET, the list's query string) or the ticked leads (POST from the list's
+    bulk form) as CSV or XLSX (kehu.core.exporting)."""
+    actor = request.user
+    return exporting.download(
+        request,
+        run=lambda **kwargs: lead_exporting.lead_export(actor=actor, **kwargs),
+        filters=lambda: LeadFilterForm(request.GET, actor=actor).filters(),
+        back="sales:lead_list",
+        nothing_selected=_("Select leads to export."),
+    )
 
 
 @login_required

@@ -26,6 +26,7 @@ from kehu.core.services import require
 from kehu.core.templatetags.money import format_money_sums
 from kehu.customers import selectors as customer_selectors
 from kehu.customers.views import _safe_next, _versioned_edit
+from kehu.sales import list_views
 from kehu.sales import opportunity_selectors as selectors
 from kehu.sales import opportunity_services as services
 from kehu.sales.models import Opportunity, Quote, Stage
@@ -278,6 +279,8 @@ def opportunity_quick_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def opportunity_list(request: HttpRequest) -> HttpResponse:
     actor = request.user
     require(actor, "view", Opportunity)
+    if (default_view := list_views.OPPORTUNITY_VIEWS.default_redirect(request)) is not None:
+        return default_view
     form, filters = _filters_from(request, actor)
     ordering = request.GET.get("ordering") or selectors.DEFAULT_ORDERING
     limit = int(request.GET["limit"]) if request.GET.get("limit", "").isdigit() else selectors.DEFAULT_PAGE_SIZE
@@ -307,6 +310,7 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
         "can_delete": can_delete,
         "bulk_enabled": can_assign or can_delete,
         "owners": selectors.owner_choices_for(actor=actor) if can_assign else [],
+        **list_views.OPPORTUNITY_VIEWS.bar_context(request),  # saved views (sales/list_views.py)
     }
     return render(request, "sales/opportunity/list.html", context)
 

@@ -44,3 +44,19 @@ ui_page(
     factory=lambda tenant: make_view(tenant, shared=True),
     module="customers",
 )
+
+# The sales lists' saved views (sales/list_views.py): the same generic pages, one set per list.
+for _prefix, _record_type, _list in (
+    ("sales:lead_saved_view", "sales.lead", "sales:lead_list"),
+    ("sales:opportunity_saved_view", "sales.opportunity", "sales:opportunity_list"),
+    ("sales:quote_saved_view", "sales.quote", "sales:quote_list"),
+    ("sales:order_saved_view", "sales.order", "sales:order_list"),
+    ("sales:activity_saved_view", "sales.activity", "sales:activity_list"),
+):
+    ui_page(
+        list_url_name=_list,
+        detail_url_name=None,  # a view opens as the list's query string: POST only
+        post_url_names=(f"{_prefix}_edit", f"{_prefix}_delete", f"{_prefix}_default"),
+        factory=lambda tenant, record_type=_record_type: make_view(tenant, shared=True, record_type=record_type),
+        module="sales",
+    )

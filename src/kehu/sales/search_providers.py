@@ -1,0 +1,69 @@
+"""Opportunities, quotes and orders in the global search box (kehu.core.search): each provider reads through
+the module's selector, which starts from `visible_to(actor)`, so a hit is always a record the actor may open.
+Leads register theirs in lead_selectors.
+
+A quote or order is found by its number (Q-2026-0001, SO-2026-0007, a fragment of either, "Q-2026-0001 v2"
+for a revision), its title or its customer's name; an opportunity by its name or its customer's name. Each
+walks the organisation's newest matches and stops at `limit`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from kehu.core.search import SearchHit
+from kehu.core.templatetags.money import format_money_full
+from kehu.sales import commerce_selectors, opportunity_selectors
+
+
+def opportunity_hits(*, actor: Any, query: str, limit: int = 10) -> list[SearchHit]:
+    qs = opportunity_selectors.opportunity_queryset_for(actor=actor, filters={"search": query})
+    rows = qs.select_related("customer", "stage").order_by("-updated_at", "-pk")[:limit]
+    return [
+        SearchHit(
+            title=opportunity.name,
+            subtitle=" · ".join(part for part in (opportunity.customer.name, opportunity.stage.name) if part),
+            url=opportunity.get_absolute_url(),
+            kind=_("Opportunity"),
+        )
+        for opportunity in rows
+    ]
+
+
+def _document_hits(rows: Any, kind: str) -> list[SearchHit]:
+    return [
+        SearchHit(
+            title=" · ".join(part for part in (document.display_number, document.title) if part),
+            subtitle=" · ".join(
+                (
+                    document.customer.name,
+                    str(document.get_status_display()),
+                    format_money_full(document.total, document.currency),
+                )
+            ),
+            url=document.get_absolute_url(),
+            kind=kind,
+        )
+        for document in rows
+    ]
+
+
+def quote_hits(*, actor: Any, query: str, limit: int = 10) -> list[SearchHit]:
+    qs = commerce_selectors.quote_queryset_for(actor=actor, filters={"search": query})
+    return _document_hits(qs.order_by("-updated_at", "-pk")[:limit], str(_("Quote")))
+
+
+def order_hits(*, actor: Any, query: str, limit: int = 10) -> list[SearchHit]:
+    qs = commerce_selectors.order_queryset_for(actor=actor, filters={"search": query})
+    return _document_hits(qs.order_by("-updated_at", "-pk")[:limit], str(_("Order")))
+
+
+def register() -> None:
+    from django.utils.translation import gettext_lazy
+
+    from kehu.core import search
+
+    search.register_provider("sales", opportunity_hits, label=gettext_lazy("Opportunities"))
+    search.register_provider("sales", quote_hits, label=gettext_lazy("Quotes"))
+    search.register_provider("sales", order_hits, label=gettext_lazy("Orders"))
