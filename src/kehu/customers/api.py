@@ -141,8 +141,12 @@ class CustomerInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     short_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     industry = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    tier = serializers.ChoiceField(choices=Customer.Tier.choices, required=False, allow_blank=True)
-    stage = serializers.ChoiceField(choices=Customer.Stage.choices, required=False)
+    # Keys of the organisation's editable lists (GET /api/v1/choice-options/?list=customer_tier|customer_stage);
+    # the service checks them against its active options.
+    tier = serializers.CharField(
+        max_length=20, required=False, allow_blank=True, help_text="A key of the list customer_tier, e.g. A."
+    )
+    stage = serializers.CharField(max_length=20, required=False, help_text="A key of the list customer_stage.")
     source = serializers.ChoiceField(choices=Customer.Source.choices, required=False, allow_blank=True)
     province = serializers.CharField(max_length=50, required=False, allow_blank=True)
     city = serializers.CharField(max_length=50, required=False, allow_blank=True)
@@ -200,8 +204,8 @@ class AssignedSerializer(serializers.Serializer):
 FILTER_PARAMETERS = [
     OpenApiParameter("search", str, description="Any fragment of a name, short name, email, or 4+ phone digits"),
     OpenApiParameter("kind", str, enum=Customer.Kind.values),
-    OpenApiParameter("tier", str, enum=Customer.Tier.values),
-    OpenApiParameter("stage", str, enum=Customer.Stage.values),
+    OpenApiParameter("tier", str, description="A key of the organisation's list customer_tier"),
+    OpenApiParameter("stage", str, description="A key of the organisation's list customer_stage"),
     OpenApiParameter("source", str, enum=Customer.Source.values),
     OpenApiParameter("tag", int),
     OpenApiParameter("owner", int),

@@ -40,8 +40,8 @@ def _ids(request: Request) -> list[int]:
         OpenApiParameter("ids", str, description="Export only these customers (comma-separated ids)."),
         OpenApiParameter("search", str),
         OpenApiParameter("kind", str, enum=Customer.Kind.values),
-        OpenApiParameter("tier", str, enum=Customer.Tier.values),
-        OpenApiParameter("stage", str, enum=Customer.Stage.values),
+        OpenApiParameter("tier", str, description="A key of the organisation's list customer_tier"),
+        OpenApiParameter("stage", str, description="A key of the organisation's list customer_stage"),
         OpenApiParameter("source", str, enum=Customer.Source.values),
         OpenApiParameter("tag", int),
         OpenApiParameter("owner", int),
@@ -59,7 +59,7 @@ def _ids(request: Request) -> list[int]:
 def export(self: Any, request: Request) -> Any:
     """The customers you may see that match the filters (or the selected ids), as CSV (UTF-8 with BOM) or
     XLSX, streamed. Needs the export right; audited."""
-    form = CustomerFilterForm(request.query_params)
+    form = CustomerFilterForm(request.query_params, actor=request.user)
     if not form.is_valid():
         raise ValidationFailed(fields={name: [str(e) for e in errs] for name, errs in form.errors.items()})
     export = exporting.customer_export(

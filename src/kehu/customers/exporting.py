@@ -17,11 +17,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.core import audit
+from kehu.core import audit, choice_lists
 from kehu.core.errors import ValidationFailed
 from kehu.core.imports import csv_stream, xlsx_file
 from kehu.core.services import require
-from kehu.customers.models import Customer, CustomerTag
+from kehu.customers.models import STAGES, TIERS, Customer, CustomerTag
 from kehu.customers.selectors import CustomerFilters, customer_queryset_for
 
 FORMATS = ("csv", "xlsx")
@@ -47,7 +47,8 @@ COLUMNS = (
     ("owner", "owner__email"),
     ("notes", "notes"),
 )
-CHOICE_COLUMNS = ("kind", "stage", "source")
+CHOICE_COLUMNS = ("kind", "tier", "stage", "source")
+EDITABLE_LISTS = {"tier": TIERS, "stage": STAGES}  # the organisation's lists (kehu.core.choice_lists)
 
 
 @dataclass
@@ -78,7 +79,11 @@ def _rows(qs: Any, organization_id: int) -> Iterator[list[Any]]:
     values = [v for _name, v in COLUMNS if v] + ["pk", "created_at", "updated_at"]
     # Labels translated once, not once per cell (lazy strings cost a translation lookup each time).
     displays = {
-        name: {value: str(label) for value, label in Customer._meta.get_field(name).flatchoices}
+        name: (
+            choice_lists.labels(organization_id, EDITABLE_LISTS[name])
+            if name in EDITABLE_LISTS
+            else {value: str(label) for value, label in Customer._meta.get_field(name).flatchoices}
+        )
         for name in CHOICE_COLUMNS
     }
     positions = {name: values.index(name) for name in CHOICE_COLUMNS}
