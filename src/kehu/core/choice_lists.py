@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -163,17 +164,21 @@ def _load(organization_id: int) -> dict[str, list[Option]]:
     return lists
 
 
+def lists_for(organization_id: int) -> dict[str, list[Option]]:
+    """Every list of the organisation (one query, or none when the request already read them)."""
+    cache = _cache.get()
+    if cache is not None and organization_id in cache:
+        return cache[organization_id]
+    lists = _load(organization_id)
+    if cache is not None:
+        cache[organization_id] = lists
+    return lists
+
+
 def options(organization_id: int, list_key: str, *, include_inactive: bool = True) -> list[Option]:
     """The options of one list of the organisation, in order."""
     get_list(list_key)
-    cache = _cache.get()
-    if cache is not None and organization_id in cache:
-        lists = cache[organization_id]
-    else:
-        lists = _load(organization_id)
-        if cache is not None:
-            cache[organization_id] = lists
-    found = lists.get(list_key, [])
+    found = lists_for(organization_id).get(list_key, [])
     return found if include_inactive else [o for o in found if o.is_active]
 
 
@@ -226,7 +231,9 @@ def validate(organization_id: int, list_key: str, value: Any, *, field: str, cur
 
 
 def fold(text: str) -> str:
-    return " ".join(str(text).split()).casefold()
+    """Comparable form of a key or label: NFKC (full-width brackets and letters as typed in Chinese
+    input methods), case and runs of white space ignored."""
+    return " ".join(unicodedata.normalize("NFKC", str(text)).split()).casefold()
 
 
 def lookup_table(organization_id: int, list_key: str, *, include_inactive: bool = False) -> dict[str, str]:

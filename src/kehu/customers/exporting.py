@@ -78,9 +78,10 @@ def _rows(qs: Any, organization_id: int) -> Iterator[list[Any]]:
     """Keyset chunks by id: each chunk is one query for the rows and one for their tags."""
     values = [v for _name, v in COLUMNS if v] + ["pk", "created_at", "updated_at"]
     # Labels translated once, not once per cell (lazy strings cost a translation lookup each time).
+    lists = choice_lists.lists_for(organization_id)
     displays = {
         name: (
-            choice_lists.labels(organization_id, EDITABLE_LISTS[name])
+            {o.key: o.label for o in lists[EDITABLE_LISTS[name]]}
             if name in EDITABLE_LISTS
             else {value: str(label) for value, label in Customer._meta.get_field(name).flatchoices}
         )
