@@ -183,7 +183,11 @@ def customer_export(request: HttpRequest) -> HttpResponse:
             return redirect("customers:list")
         fmt = request.POST.get("format") or "csv"
     else:
-        filters, ids, fmt = CustomerFilterForm(request.GET, actor=actor).filters(), [], request.GET.get("format") or "csv"
+        filters, ids, fmt = (
+            CustomerFilterForm(request.GET, actor=actor).filters(),
+            [],
+            request.GET.get("format") or "csv",
+        )
     try:
         export = exporting.customer_export(actor=actor, filters=filters, ids=ids, fmt=fmt)
     except ValidationFailed as exc:

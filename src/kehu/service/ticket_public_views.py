@@ -39,7 +39,7 @@ def public_form(request: HttpRequest, token: str) -> HttpResponse:
     queue = ticket_public.public_queue_for(token)
     if queue is None:
         return _unavailable(request)
-    form = PublicTicketForm(request.POST or None)
+    form = PublicTicketForm(request.POST or None, organization_id=queue.organization_id)
     context = {"queue": queue, "form": form, "organization_name": queue.organization.name}
     if request.method != "POST":
         return render(request, "service/ticket/public_form.html", context)
