@@ -309,6 +309,9 @@ def ensure_seeded(organization_id: int, list_key: str | None = None) -> None:
     existing = set(
         ChoiceOption.objects.filter(organization_id=organization_id, list_key__in=keys).values_list("list_key", "key")
     )
+    if all((key, code) in existing for key in keys for code, _label in _registry[key].builtins()):
+        return  # the usual case: one query
+    current = _load(organization_id)
     missing = [
         ChoiceOption(
             organization_id=organization_id,
@@ -319,7 +322,7 @@ def ensure_seeded(organization_id: int, list_key: str | None = None) -> None:
             is_active=option.is_active,
         )
         for key in keys
-        for option in _load(organization_id)[key]
+        for option in current[key]
         if (key, option.key) not in existing
     ]
     if missing:

@@ -166,12 +166,12 @@ def customer_create(*, actor: Any, owner: Any = None, tags: Iterable[Tag] = (), 
 
     require(actor, "create", Customer)
     _check_fields(fields, CUSTOMER_FIELDS)
+    _check_lists(actor.organization_id, fields, None)
     owner = owner or actor
     if owner.pk != actor.pk:
         require(actor, "assign", Customer)
     _check_owner(actor, owner)
     tags = _check_tags(actor, tags)
-    _check_lists(actor.organization_id, fields, None)
     fields["custom"] = _clean_custom(actor, CUSTOMER_TYPE, fields.get("custom"), current=None)
     customer = Customer(
         organization_id=actor.organization_id, owner=owner, created_by=actor, updated_by=actor, **fields
