@@ -21,12 +21,13 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from kehu.accounts import selectors as account_selectors
+from kehu.core import choice_lists
 from kehu.core.api import ErrorSerializer, RecordField
 from kehu.core.errors import ValidationFailed
 from kehu.core.viewsets import ScopedViewSet
 from kehu.customers import export_api, selectors, services
 from kehu.customers.forms import CustomerFilterForm
-from kehu.customers.models import MODULE, Contact, Customer, Tag
+from kehu.customers.models import MODULE, STAGES, TIERS, Contact, Customer, Tag
 
 
 def errors(*statuses: int) -> dict[int, type[serializers.Serializer]]:
@@ -171,6 +172,20 @@ class CustomerCreateSerializer(CustomerInputSerializer):
         allow_null=True,
         help_text="Defaults to you; another owner needs the assign right.",
     )
+
+    # A new customer's tier and stage: active options of the organisation's lists, checked here so that the
+    # error comes with the other field errors (the service checks again; on update it knows the old value).
+    def _listed(self, list_key: str, value: str, field: str) -> str:
+        try:
+            return choice_lists.validate(self.context["request"].user.organization_id, list_key, value, field=field)
+        except ValidationFailed as exc:
+            raise serializers.ValidationError(exc.fields[field]) from exc
+
+    def validate_tier(self, value: str) -> str:
+        return self._listed(TIERS, value, "tier")
+
+    def validate_stage(self, value: str) -> str:
+        return self._listed(STAGES, value, "stage")
 
 
 class CustomerUpdateSerializer(CustomerInputSerializer):

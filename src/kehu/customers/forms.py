@@ -56,8 +56,9 @@ class CustomerFilterForm(forms.Form):
 
     def __init__(self, *args: Any, actor: Any = None, with_choices: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if actor is not None:
+        if actor is not None and (with_choices or any((self.data or {}).get(n) for n in ("tier", "stage"))):
             # The organisation's tiers and stages (kehu.core.choice_lists); inactive ones still filter old records.
+            # Read for the page's filter bar or a query that filters by them (not for every API list).
             for name, list_key in (("tier", TIERS), ("stage", STAGES)):
                 field = self.fields[name]
                 options = choice_lists.options(actor.organization_id, list_key)

@@ -69,7 +69,8 @@ class TicketFilterForm(forms.Form):
 
     def __init__(self, *args: Any, actor: Any = None, with_choices: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if actor is not None:  # the organisation's ticket types; deactivated ones still find old tickets
+        if actor is not None and (with_choices or (self.data or {}).get("kind")):
+            # The organisation's ticket types; deactivated ones still find old tickets.
             kinds = [(o.key, o.label) for o in choice_lists.options(actor.organization_id, KINDS)]
             self.fields["kind"].choices = _blank(kinds, _("Any type"))
         if with_choices and actor is not None:
