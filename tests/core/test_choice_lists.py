@@ -272,3 +272,14 @@ def test_the_administration_page_adds_renames_reorders_and_deactivates(tenant_a)
     assert 'data-testid="error-label"' in error_page  # the same label twice: inline error, input kept
     assert client.get("/lists/", {"list": "ticket_kind"}).status_code == 200
     assert web(tenant_a.users["sales_rep"]).get("/lists/").status_code == 403
+
+
+def test_a_disabled_modules_lists_are_left_out(tenant_a, api):
+    from kehu.accounts.models import Organization, User
+
+    org = tenant_a.org
+    Organization.objects.filter(pk=org.pk).update(enabled_modules=[m for m in org.enabled_modules if m != "service"])
+    admin = User.objects.select_related("organization", "role", "team").get(pk=tenant_a.admin.pk)
+    listed = {o["list"] for o in api(admin).get(OPTIONS).json()["results"]}
+    assert listed == {"customer_tier", "customer_stage"}
+    assert "ticket_kind" not in web(admin).get("/lists/").content.decode()

@@ -18,7 +18,7 @@ api_route(
     list_url="/api/v1/choice-options/",
     detail_url="/api/v1/choice-options/{id}/",
     factory=make_option,
-    module="customers",
+    module="platform",  # the lists of a disabled module are left out (gated per list, not per route)
     detail_actions=("move",),
     patch_data={"label": "changed by another organisation"},
 )
@@ -28,6 +28,6 @@ ui_page(
     detail_url_name="choice_lists:edit",
     post_url_names=("choice_lists:edit", "choice_lists:toggle", "choice_lists:move", "choice_lists:delete"),
     factory=make_option,
-    module="customers",
+    module="platform",  # the lists of a disabled module are left out (gated per list, not per route)
     post_data={"label": "changed by another organisation"},
 )
