@@ -26,6 +26,7 @@ from rest_framework.routers import SimpleRouter
 from kehu.accounts.api import ApiTokenViewSet, MeView, RoleViewSet, TeamViewSet, UserViewSet
 from kehu.accounts.support_api import SupportGrantViewSet
 from kehu.core.audit_api import AuditEntryViewSet
+from kehu.core.choice_list_api import ChoiceOptionViewSet
 from kehu.core.custom_field_api import CustomFieldViewSet, SavedViewViewSet
 from kehu.core.import_api import ImportJobViewSet
 
@@ -42,6 +43,7 @@ router.register("support-grants", SupportGrantViewSet, basename="support-grant")
 router.register("custom-fields", CustomFieldViewSet, basename="custom-field")
 router.register("saved-views", SavedViewViewSet, basename="saved-view")
 router.register("imports", ImportJobViewSet, basename="import-job")  # import jobs of any record type
+router.register("choice-options", ChoiceOptionViewSet, basename="choice-option")  # editable lists (tiers, ...)
 
 PLATFORM_APPS = ("kehu.core", "kehu.accounts")
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("kehu.accounts.urls")),
     path("admin/", include("kehu.accounts.admin_urls")),
     path("audit/", include("kehu.core.audit_urls")),
+    path("lists/", include("kehu.core.choice_list_urls")),  # editable option lists (tiers, stages, ticket types)
     path("customers/", include("kehu.customers.urls")),
     path("sales/", include("kehu.sales.urls")),
     path("service/", include("kehu.service.urls")),

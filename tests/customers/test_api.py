@@ -36,7 +36,7 @@ def test_validation_errors_name_the_fields(api, tenant_a):
         URL, {"name": "X", "phone": "123456", "email": "bad", "tier": "Z", "tags": [999999]}, format="json"
     )
     error = assert_error(response, 400, "validation_failed")
-    assert "tier" in error["fields"]  # the serializer's check comes first
+    assert "tier" in error["fields"]  # the tier (against the organisation's list) is checked first
     response = api(tenant_a.users["sales_rep"]).post(URL, {"name": "X", "phone": "123456", "email": "bad"})
     error = assert_error(response, 400, "validation_failed")
     assert set(error["fields"]) == {"phone", "email"}

@@ -253,3 +253,79 @@ def test_attachment_restore_keeps_its_file(tenant_a, api):
 
     download = client.get(f"{FILES}{attachment.pk}/download/")
     assert download.status_code == 200 and b"".join(download.streaming_content).startswith(b"%PDF")
+
+
+# Retention: the scheduled purge ----------------------------------------------------------------------
+
+
+def _age(model, pks, days=31):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    model._base_manager.filter(pk__in=pks).update(deleted_at=timezone.now() - timedelta(days=days))
+
+
+def test_the_retention_job_purges_old_deleted_notes_and_files_with_their_stored_files(tenant_a, tenant_b):
+    from django.core.files.storage import default_storage
+
+    from kehu.customers import pool, tasks
+
+    customer = make_customer(tenant_a)
+    note, attached = note_with_file(tenant_a, customer)
+    note_services.note_delete(actor=tenant_a.admin, note=note)
+    alone = make_deleted_attachment(tenant_a, customer, name="单独删除.pdf")
+    recent = make_deleted_note(tenant_a, customer)
+    kept_file = make_attachment(tenant_a, customer)
+    theirs = make_deleted_note(tenant_b, make_customer(tenant_b))
+    _age(Note, [note.pk, theirs.pk])
+    _age(Attachment, [attached.pk, alone.pk])
+    Attachment._base_manager.filter(pk=attached.pk).update(deleted_at=Note._base_manager.get(pk=note.pk).deleted_at)
+    names = [attached.file.name, alone.file.name]
+    assert all(default_storage.exists(n) for n in names)
+    from kehu.customers.models import PoolSettings
+
+    PoolSettings.objects.update_or_create(organization=tenant_b.org, defaults={"recycle_bin_retention_days": 0})
+
+    assert tasks.recycle_bin_purge.delay().get() == 3  # two files and one note of tenant_a
+
+    assert not Note._base_manager.filter(pk=note.pk).exists()
+    assert not Attachment._base_manager.filter(pk__in=[attached.pk, alone.pk]).exists()
+    assert not any(default_storage.exists(n) for n in names)
+    assert Note._base_manager.filter(pk__in=[recent.pk, theirs.pk]).count() == 2  # too recent; bin kept forever
+    assert default_storage.exists(kept_file.file.name)
+    entry = AuditEntry.objects.get(action="note.purge", target_id=str(note.pk))
+    assert entry.actor_label == "system" and entry.changes["purged_by"] == "retention 30 days"
+    assert (
+        AuditEntry.objects.filter(action="attachment.purge", target_id__in=[str(attached.pk), str(alone.pk)]).count()
+        == 2
+    )
+    assert pool.recycle_bin_purge_expired() == 0  # idempotent
+
+
+def test_a_stored_file_already_missing_is_not_an_error(tenant_a):
+    from django.core.files.storage import default_storage
+
+    from kehu.customers import pool
+
+    customer = make_customer(tenant_a)
+    gone = make_deleted_attachment(tenant_a, customer, name="已丢失.pdf")
+    default_storage.delete(gone.file.name)
+    _age(Attachment, [gone.pk])
+
+    assert pool.recycle_bin_purge_expired() == 1
+    assert not Attachment._base_manager.filter(pk=gone.pk).exists()
+
+
+def test_purging_a_customer_removes_the_stored_files_of_its_attachments(tenant_a, django_capture_on_commit_callbacks):
+    from django.core.files.storage import default_storage
+
+    from kehu.customers import pool
+
+    customer = make_customer(tenant_a)
+    _note, attached = note_with_file(tenant_a, customer)
+    services.customer_delete(actor=tenant_a.admin, customer=customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        pool.customer_purge(actor=tenant_a.admin, customer=type(customer)._base_manager.get(pk=customer.pk))
+    assert not Attachment._base_manager.filter(pk=attached.pk).exists()
+    assert not default_storage.exists(attached.file.name)

@@ -20,6 +20,7 @@ NOT_BUSINESS = {
     "customers.customertag": "link row of a customer and a tag, read through the customer",
     "customers.poolsettings": "one settings row per organisation, read through pool_settings_for",
     "customers.poolmove": "log row of a customer's pool moves, read through the pool rules",
+    "core.choiceoption": "organisation configuration: an option of an editable list, read through choice_lists",
     "core.savedviewdefault": "a user's own list preference, read through saved_views.default_for",
     "sales.pipeline": "organisation configuration, read through the pipeline selectors",
     "sales.stage": "organisation configuration, part of its pipeline",

@@ -111,3 +111,17 @@ class ContentSecurityPolicyMiddleware:
                 "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
             )
         return response
+
+
+class ChoiceListCacheMiddleware:
+    """Keeps the organisation's editable lists (kehu.core.choice_lists) for one request: every list page
+    reads tiers, stages or ticket types for each row, and one query per request serves them all."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from kehu.core import choice_lists
+
+        with choice_lists.cached():
+            return self.get_response(request)

@@ -204,6 +204,7 @@ class Notification(models.Model):
 
 
 # Custom fields and saved views (generic over record types): models in their own files.
+from kehu.core.choice_list_models import *  # noqa: E402,F403  (editable option lists)
 from kehu.core.custom_field_models import *  # noqa: E402,F403
 from kehu.core.import_models import *  # noqa: E402,F403  (import jobs)
 from kehu.core.saved_view_models import *  # noqa: E402,F403

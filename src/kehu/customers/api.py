@@ -21,12 +21,13 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from kehu.accounts import selectors as account_selectors
+from kehu.core import choice_lists
 from kehu.core.api import ErrorSerializer, RecordField
 from kehu.core.errors import ValidationFailed
 from kehu.core.viewsets import ScopedViewSet
 from kehu.customers import export_api, selectors, services
 from kehu.customers.forms import CustomerFilterForm
-from kehu.customers.models import MODULE, Contact, Customer, Tag
+from kehu.customers.models import MODULE, STAGES, TIERS, Contact, Customer, Tag
 
 
 def errors(*statuses: int) -> dict[int, type[serializers.Serializer]]:
@@ -141,8 +142,12 @@ class CustomerInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     short_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     industry = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    tier = serializers.ChoiceField(choices=Customer.Tier.choices, required=False, allow_blank=True)
-    stage = serializers.ChoiceField(choices=Customer.Stage.choices, required=False)
+    # Keys of the organisation's editable lists (GET /api/v1/choice-options/?list=customer_tier|customer_stage);
+    # the service checks them against its active options.
+    tier = serializers.CharField(
+        max_length=20, required=False, allow_blank=True, help_text="A key of the list customer_tier, e.g. A."
+    )
+    stage = serializers.CharField(max_length=20, required=False, help_text="A key of the list customer_stage.")
     source = serializers.ChoiceField(choices=Customer.Source.choices, required=False, allow_blank=True)
     province = serializers.CharField(max_length=50, required=False, allow_blank=True)
     city = serializers.CharField(max_length=50, required=False, allow_blank=True)
@@ -167,6 +172,20 @@ class CustomerCreateSerializer(CustomerInputSerializer):
         allow_null=True,
         help_text="Defaults to you; another owner needs the assign right.",
     )
+
+    # A new customer's tier and stage: active options of the organisation's lists, checked here so that the
+    # error comes with the other field errors (the service checks again; on update it knows the old value).
+    def _listed(self, list_key: str, value: str, field: str) -> str:
+        try:
+            return choice_lists.validate(self.context["request"].user.organization_id, list_key, value, field=field)
+        except ValidationFailed as exc:
+            raise serializers.ValidationError(exc.fields[field]) from exc
+
+    def validate_tier(self, value: str) -> str:
+        return self._listed(TIERS, value, "tier")
+
+    def validate_stage(self, value: str) -> str:
+        return self._listed(STAGES, value, "stage")
 
 
 class CustomerUpdateSerializer(CustomerInputSerializer):
@@ -200,8 +219,8 @@ class AssignedSerializer(serializers.Serializer):
 FILTER_PARAMETERS = [
     OpenApiParameter("search", str, description="Any fragment of a name, short name, email, or 4+ phone digits"),
     OpenApiParameter("kind", str, enum=Customer.Kind.values),
-    OpenApiParameter("tier", str, enum=Customer.Tier.values),
-    OpenApiParameter("stage", str, enum=Customer.Stage.values),
+    OpenApiParameter("tier", str, description="A key of the organisation's list customer_tier"),
+    OpenApiParameter("stage", str, description="A key of the organisation's list customer_stage"),
     OpenApiParameter("source", str, enum=Customer.Source.values),
     OpenApiParameter("tag", int),
     OpenApiParameter("owner", int),

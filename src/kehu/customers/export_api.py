@@ -20,8 +20,8 @@ from kehu.customers.models import Customer
         *export_api.parameters("customers"),
         OpenApiParameter("search", str),
         OpenApiParameter("kind", str, enum=Customer.Kind.values),
-        OpenApiParameter("tier", str, enum=Customer.Tier.values),
-        OpenApiParameter("stage", str, enum=Customer.Stage.values),
+        OpenApiParameter("tier", str, description="A key of the organisation's list customer_tier"),
+        OpenApiParameter("stage", str, description="A key of the organisation's list customer_stage"),
         OpenApiParameter("source", str, enum=Customer.Source.values),
         OpenApiParameter("tag", int),
         OpenApiParameter("owner", int),
@@ -34,4 +34,5 @@ from kehu.customers.models import Customer
 def export(self: Any, request: Request) -> Any:
     """The customers you may see that match the filters (or the selected ids), as CSV (UTF-8 with BOM) or
     XLSX, streamed. Needs the export right; audited."""
-    return export_api.respond(request, form=CustomerFilterForm(request.query_params), run=exporting.customer_export)
+    form = CustomerFilterForm(request.query_params, actor=request.user)
+    return export_api.respond(request, form=form, run=exporting.customer_export)

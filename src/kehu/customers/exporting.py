@@ -16,9 +16,9 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from kehu.core import exporting
+from kehu.core import choice_lists, exporting
 from kehu.core.exporting import Export
-from kehu.customers.models import Customer, CustomerTag
+from kehu.customers.models import STAGES, TIERS, Customer, CustomerTag
 from kehu.customers.selectors import CustomerFilters, customer_queryset_for
 
 CHUNK_SIZE = exporting.CHUNK_SIZE
@@ -42,7 +42,8 @@ COLUMNS = (
     ("owner", "owner__email"),
     ("notes", "notes"),
 )
-CHOICE_COLUMNS = ("kind", "stage", "source")
+CHOICE_COLUMNS = ("kind", "tier", "stage", "source")
+EDITABLE_LISTS = {"tier": TIERS, "stage": STAGES}  # the organisation's lists (kehu.core.choice_lists)
 
 
 def _header() -> list[str]:
@@ -57,8 +58,13 @@ def _rows(qs: Any, organization_id: int) -> Iterator[list[Any]]:
     """Keyset chunks by id: each chunk is one query for the rows and one for their tags."""
     values = [v for _name, v in COLUMNS if v] + ["created_at", "updated_at"]
     # Labels translated once, not once per cell (lazy strings cost a translation lookup each time).
+    lists = choice_lists.lists_for(organization_id)
     displays = {
-        name: {value: str(label) for value, label in Customer._meta.get_field(name).flatchoices}
+        name: (
+            {o.key: o.label for o in lists[EDITABLE_LISTS[name]]}
+            if name in EDITABLE_LISTS
+            else {value: str(label) for value, label in Customer._meta.get_field(name).flatchoices}
+        )
         for name in CHOICE_COLUMNS
     }
     positions = {name: values.index(name) for name in CHOICE_COLUMNS}

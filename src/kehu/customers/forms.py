@@ -8,11 +8,11 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from kehu.core import custom_fields
+from kehu.core import choice_lists, custom_fields
 from kehu.core.errors import ValidationFailed
 from kehu.customers import selectors
 from kehu.customers.list_columns import CONTACT_TYPE, CUSTOMER_TYPE
-from kehu.customers.models import Contact, Customer, Tag
+from kehu.customers.models import STAGES, TIERS, Contact, Customer, Tag
 
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -56,6 +56,13 @@ class CustomerFilterForm(forms.Form):
 
     def __init__(self, *args: Any, actor: Any = None, with_choices: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if actor is not None and (with_choices or any((self.data or {}).get(n) for n in ("tier", "stage"))):
+            # The organisation's tiers and stages (kehu.core.choice_lists); inactive ones still filter old records.
+            # Read for the page's filter bar or a query that filters by them (not for every API list).
+            for name, list_key in (("tier", TIERS), ("stage", STAGES)):
+                field = self.fields[name]
+                options = choice_lists.options(actor.organization_id, list_key)
+                field.choices = [field.choices[0], *[(o.key, o.label) for o in options]]
         if with_choices and actor is not None:
             tags = [(t.pk, t.name) for t in selectors.tag_list_for(actor=actor)]
             owners = [(u.pk, str(u)) for u in selectors.owner_choices_for(actor=actor)]
@@ -153,6 +160,18 @@ class CustomerForm(_StyledMixin, forms.ModelForm):
         self.fields["tags"].queryset = selectors.tag_list_for(actor=actor)
         self.fields["tags"].required = False
         self.fields["phone"].help_text = _("Mobile or landline; +86 and spaces are fine.")
+        # Tier and stage: the organisation's active options, plus the record's own value if since deactivated.
+        org = actor.organization_id
+        for name, list_key, blank in (("tier", TIERS, True), ("stage", STAGES, False)):
+            current = str(self.initial.get(name) or "")
+            options = choice_lists.choices(org, list_key, current=current)
+            self.fields[name] = forms.ChoiceField(
+                label=Customer._meta.get_field(name).verbose_name.capitalize(),
+                required=not blank,
+                choices=[("", "—"), *options] if blank else options,
+            )
+        if not self.initial.get("stage"):
+            self.initial["stage"] = choice_lists.default(org, STAGES, Customer.Stage.LEAD_IN)
         self.owners: dict[int, Any] = {}
         if editing or not can_assign:
             del self.fields["owner"]

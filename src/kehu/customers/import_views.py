@@ -179,7 +179,7 @@ def customer_export(request: HttpRequest) -> HttpResponse:
     return core_exporting.download(
         request,
         run=lambda **kwargs: exporting.customer_export(actor=actor, **kwargs),
-        filters=lambda: CustomerFilterForm(request.GET).filters(),
+        filters=lambda: CustomerFilterForm(request.GET, actor=actor).filters(),
         back="customers:list",
         nothing_selected=_("Select customers to export."),
     )

@@ -36,21 +36,20 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kehu.accounts.models import User
-from kehu.core import custom_fields, imports
+from kehu.core import choice_lists, custom_fields, imports
 from kehu.core.custom_field_models import FieldType
 from kehu.core.errors import ValidationFailed
 from kehu.core.imports import FieldSpec, ImportAdapter, PendingRow, Preset, RowResult
 from kehu.core.permissions import can
 from kehu.customers import selectors, services
 from kehu.customers.list_columns import CONTACT_TYPE, CUSTOMER_TYPE
-from kehu.customers.models import Contact, Customer, CustomerTag, Tag
+from kehu.customers.models import STAGES, TIERS, Contact, Customer, CustomerTag, Tag
 from kehu.customers.normalize import normalize_email, normalize_phone, normalize_website
 
 Outcome = imports.Outcome
 TAG_SPLIT_RE = re.compile(r"[,;，；、|]+")
 # Customer fields an import sets directly (text, checked against the column's max_length).
 TEXT_FIELDS = ("name", "short_name", "industry", "province", "city", "district", "address", "notes")
-TIERS = frozenset(Customer.Tier.values)
 UPDATABLE = (*TEXT_FIELDS, "kind", "tier", "stage", "source", "phone", "email", "website")
 # Contact columns: (import field, contact field, max length); phone and email are normalised as well.
 CONTACT_TEXT = (
@@ -348,7 +347,24 @@ class CustomerImportAdapter(ImportAdapter):
                     **table,
                     **{_key(str(label)): value for value, label in Customer._meta.get_field(name).flatchoices},
                 }
-                for name, table in (("kind", KIND_WORDS), ("stage", STAGE_WORDS), ("source", SOURCE_WORDS))
+                for name, table in (("kind", KIND_WORDS), ("source", SOURCE_WORDS))
+            },
+            # Tier and stage: the organisation's active options, by key or label (kehu.core.choice_lists);
+            # for stages also the usual words of other CRMs' exports (STAGE_WORDS) for the built-in keys.
+            "lists": {
+                "tier": choice_lists.lookup_table(actor.organization_id, TIERS),
+                "stage": choice_lists.lookup_table(actor.organization_id, STAGES),
+            },
+            "stage_words": {
+                word: key
+                for word, key in STAGE_WORDS.items()
+                if key in {o.key for o in choice_lists.options(actor.organization_id, STAGES, include_inactive=False)}
+            },
+            "list_labels": {
+                name: ", ".join(
+                    o.label for o in choice_lists.options(actor.organization_id, key, include_inactive=False)
+                )
+                for name, key in (("tier", TIERS), ("stage", STAGES))
             },
         }
 
@@ -382,13 +398,23 @@ class CustomerImportAdapter(ImportAdapter):
                     }
                 else:
                     clean[name] = found
-        tier = unicodedata.normalize("NFKC", values.get("tier", "")).strip().upper()
-        if tier:
-            letter = tier[0]
-            if letter in TIERS and (len(tier) == 1 or tier[1:].strip() in ("类", "级", "(KEY ACCOUNT)")):
-                clean["tier"] = letter
+        for name, table in state["lists"].items():
+            value = unicodedata.normalize("NFKC", values.get(name, "")).strip()
+            if not value:
+                continue
+            found = table.get(choice_lists.fold(value))
+            if found is None and name == "tier":  # "A类", "B级": the letter of a tier
+                rest = value[1:].strip()
+                found = table.get(choice_lists.fold(value[0])) if rest in ("类", "级") else None
+            if found is None and name == "stage":
+                found = state["stage_words"].get(_key(value))
+            if found is None:
+                errors[name] = _("Unknown value %(value)s; use one of: %(choices)s.") % {
+                    "value": value,
+                    "choices": state["list_labels"][name],
+                }
             else:
-                errors["tier"] = _("Use A, B, C or D.")
+                clean[name] = found
         for name, normalise, target in (
             ("phone", normalize_phone, "phone_normalized"),
             ("email", normalize_email, "email_normalized"),

@@ -113,14 +113,14 @@ def _name(customer: Any) -> SafeString:
 
 
 def _tier(customer: Any) -> SafeString:
-    badge = format_html('<span class="badge text-bg-light border">{}</span>', customer.tier)
+    badge = format_html('<span class="badge text-bg-light border">{}</span>', customer.tier_label)
     return format_html("<td>{}</td>", badge if customer.tier else EMPTY)
 
 
 _CELLS: dict[str, Any] = {
     "name": _name,
     "tier": _tier,
-    "stage": lambda c: ("text-nowrap", c.get_stage_display()),
+    "stage": lambda c: ("text-nowrap", c.stage_label),
     "kind": lambda c: ("text-nowrap", c.get_kind_display()),
     "owner": lambda c: ("text-nowrap", c.owner or "—"),
     "phone": lambda c: ("text-nowrap", c.phone or "—"),

@@ -17,11 +17,14 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from kehu.core import choice_lists
 from kehu.core.models import BusinessModel, BusinessQuerySet, TenantQuerySet, scope_filter
 from kehu.customers.normalize import normalize_email, normalize_phone, normalize_website
 
 MODULE = "customers"
 LIVE = Q(deleted_at__isnull=True)
+TIERS = "customer_tier"  # the editable lists (kehu.core.choice_lists) registered at the end of this file
+STAGES = "customer_stage"
 
 
 class TagQuerySet(BusinessQuerySet):
@@ -136,8 +139,10 @@ class Customer(_ReachableMixin, BusinessModel):
     name = models.CharField(_("name"), max_length=200)
     short_name = models.CharField(_("short name"), max_length=100, blank=True)
     industry = models.CharField(_("industry"), max_length=100, blank=True)
-    tier = models.CharField(_("tier"), max_length=1, choices=Tier.choices, blank=True)
-    stage = models.CharField(_("lifecycle stage"), max_length=20, choices=Stage.choices, default=Stage.LEAD_IN)
+    # Tier and stage are keys of the organisation's editable lists (kehu.core.choice_lists: TIERS, STAGES
+    # below); the TextChoices above are their built-in options. No `choices=`: an organisation adds its own.
+    tier = models.CharField(_("tier"), max_length=20, blank=True)
+    stage = models.CharField(_("lifecycle stage"), max_length=20, default=Stage.LEAD_IN)
     source = models.CharField(_("source"), max_length=20, choices=Source.choices, blank=True)
     province = models.CharField(_("province"), max_length=50, blank=True)
     city = models.CharField(_("city"), max_length=50, blank=True)
@@ -202,6 +207,16 @@ class Customer(_ReachableMixin, BusinessModel):
     @property
     def region(self) -> str:
         return " ".join(part for part in (self.province, self.city, self.district) if part)
+
+    # The organisation's names for the keys (renamed, added or built-in in the reader's language). Lists
+    # read them for every row: kehu.core.choice_lists keeps the organisation's lists for the request.
+    @property
+    def tier_label(self) -> str:
+        return choice_lists.label(self.organization_id, TIERS, self.tier)
+
+    @property
+    def stage_label(self) -> str:
+        return choice_lists.label(self.organization_id, STAGES, self.stage)
 
     def clean(self) -> None:
         self.name = (self.name or "").strip()
@@ -303,3 +318,28 @@ from kehu.customers.note_models import *  # noqa: E402,F403
 
 # Public pool 公海 settings and moves (customers/pool_models.py).
 from kehu.customers.pool_models import *  # noqa: E402,F403
+
+# Tier and lifecycle stage: editable lists of the organisation (kehu.core.choice_lists).
+choice_lists.register(
+    choice_lists.ChoiceList(
+        key=TIERS,
+        module=MODULE,
+        label=_("Customer tiers"),
+        builtins=lambda: Customer.Tier.choices,
+        help_text=_("Price lists and SLA policies can apply to a tier."),
+    )
+)
+choice_lists.register(
+    choice_lists.ChoiceList(
+        key=STAGES,
+        module=MODULE,
+        label=_("Lifecycle stages"),
+        builtins=lambda: Customer.Stage.choices,
+    )
+)
+choice_lists.register_usage(
+    TIERS, lambda org, key: Customer._base_manager.filter(organization_id=org, tier=key).exists()
+)
+choice_lists.register_usage(
+    STAGES, lambda org, key: Customer._base_manager.filter(organization_id=org, stage=key).exists()
+)

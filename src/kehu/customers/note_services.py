@@ -11,6 +11,7 @@ The mention stays in the text either way.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Any, NamedTuple
@@ -376,3 +377,78 @@ def attachment_restore(*, actor: Any, attachment: Attachment) -> Attachment:
         changes={"customer": attachment.customer_id, "name": attachment.original_name},
     )
     return attachment
+
+
+# Recycle bin retention ---------------------------------------------------------------------------------
+
+
+def delete_stored_file(attachment: Attachment) -> None:
+    """Remove the stored file through the storage API (disk or S3-compatible). A file already missing (a
+    purge interrupted after its file went, a restored backup without the media) is not an error."""
+    name = attachment.file.name
+    if not name:
+        return
+    with contextlib.suppress(FileNotFoundError):
+        attachment.file.storage.delete(name)
+
+
+def attachment_purge(*, attachment: Attachment, reason: str, actor: Any = None, actor_label: str | None = None) -> None:
+    """Delete a file of the recycle bin for good: the stored file first, then the row with its audit entry.
+    In that order a failure leaves at worst a row whose file is gone (which the next run purges), never a
+    stored file that nothing points at any more."""
+    delete_stored_file(attachment)
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            actor_label=actor_label,
+            action="attachment.purge",
+            target=attachment,
+            changes={
+                "customer": attachment.customer_id,
+                "name": attachment.original_name,
+                "deleted_at": attachment.deleted_at,
+                "purged_by": reason,
+            },
+        )
+        attachment.delete()
+
+
+def note_purge(*, note: Note, reason: str, actor: Any = None, actor_label: str | None = None) -> None:
+    """Delete a note of the recycle bin for good, with the files that were deleted together with it."""
+    for attachment in Attachment.objects.filter(organization_id=note.organization_id, note=note).exclude(
+        deleted_at__isnull=True
+    ):
+        attachment_purge(attachment=attachment, reason=reason, actor=actor, actor_label=actor_label)
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            actor_label=actor_label,
+            action="note.purge",
+            target=note,
+            changes={"customer": note.customer_id, "deleted_at": note.deleted_at, "purged_by": reason},
+        )
+        note.delete()
+
+
+def purge_expired_notes_and_files(
+    *, organization_id: int, cutoff: Any, reason: str, actor_label: str, batch: int = 200
+) -> int:
+    """Delete for good the notes and files of one organisation deleted before `cutoff`. Idempotent."""
+    total = 0
+    while True:  # files first: a note's own files go with it, and files deleted on their own are here
+        files = list(
+            Attachment.objects.filter(organization_id=organization_id, deleted_at__lt=cutoff).order_by("pk")[:batch]
+        )
+        for attachment in files:
+            attachment_purge(attachment=attachment, reason=reason, actor_label=actor_label)
+        total += len(files)
+        if len(files) < batch:
+            break
+    while True:
+        notes = list(Note.objects.filter(organization_id=organization_id, deleted_at__lt=cutoff).order_by("pk")[:batch])
+        for note in notes:
+            note_purge(note=note, reason=reason, actor_label=actor_label)
+        total += len(notes)
+        if len(notes) < batch:
+            break
+    return total

@@ -335,7 +335,15 @@ def _hard_delete(customer: Customer, *, actor: Any, reason: str, actor_label: st
         target=customer,
         changes={"deleted_at": customer.deleted_at, "purged_by": reason},
     )
+    from kehu.customers.note_models import Attachment
+    from kehu.customers.note_services import delete_stored_file
+
+    # The rows of its notes and files go with the customer (cascade); their stored files go after commit,
+    # so a purge that rolls back (another module still points at the customer) keeps them.
+    files = list(Attachment.objects.filter(organization_id=customer.organization_id, customer=customer))
     customer.delete()
+    for attachment in files:
+        transaction.on_commit(lambda attachment=attachment: delete_stored_file(attachment))
 
 
 @transaction.atomic
@@ -354,8 +362,11 @@ def customer_purge(*, actor: Any, customer: Customer) -> None:
 
 
 def recycle_bin_purge_expired(*, organization_id: int | None = None, now: Any = None) -> int:
-    """Delete for good what lay in the recycle bin longer than each organisation's retention. Idempotent."""
+    """Delete for good what lay in the recycle bin longer than each organisation's retention: customers,
+    and the notes and files deleted on their own (with their stored files). Idempotent; returns how many
+    records went."""
     from kehu.accounts.models import Organization
+    from kehu.customers.note_services import purge_expired_notes_and_files
 
     now = now or timezone.now()
     orgs = Organization.objects.order_by("pk")
@@ -384,6 +395,9 @@ def recycle_bin_purge_expired(*, organization_id: int | None = None, now: Any = 
                         total += 1
                 except ProtectedError:  # another module still points at it: kept, and tried again next run
                     skipped.add(customer.pk)
+        total += purge_expired_notes_and_files(
+            organization_id=org.pk, cutoff=cutoff, reason=f"retention {days} days", actor_label=SYSTEM_LABEL
+        )
     return total
 
 

@@ -130,7 +130,7 @@ class PoolViewSet(ScopedViewSet):
     )
     def list(self, request: Request) -> Response:
         params = request.query_params
-        form = CustomerFilterForm(params)
+        form = CustomerFilterForm(params, actor=request.user)
         if not form.is_valid():
             raise ValidationFailed(fields={name: [str(e) for e in errs] for name, errs in form.errors.items()})
         try:

@@ -18,7 +18,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from kehu.core import custom_fields
+from kehu.core import choice_lists, custom_fields
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
@@ -26,7 +26,7 @@ from kehu.core.search import SearchHit
 from kehu.customers import search as customer_search
 from kehu.customers import timeline
 from kehu.customers.list_columns import CUSTOMER_TYPE
-from kehu.customers.models import Contact, Customer, CustomerTag, Tag
+from kehu.customers.models import STAGES, TIERS, Contact, Customer, CustomerTag, Tag
 from kehu.customers.normalize import phone_search_digits
 
 # The only columns a list may be sorted by: the sort parameter never reaches SQL unchecked.
@@ -381,11 +381,17 @@ def _title(action: str, label: str) -> tuple[str, str]:
     return (text % {"name": label} if "%(name)s" in text else text), icon
 
 
-def _display(model: type, name: str, value: Any, users: dict[int, str]) -> str:
+# Fields that hold a key of the organisation's editable lists (kehu.core.choice_lists): shown by its label.
+_LISTED = {(Customer, "tier"): TIERS, (Customer, "stage"): STAGES}
+
+
+def _display(model: type, name: str, value: Any, users: dict[int, str], organization_id: int) -> str:
     if value in (None, "", [], {}):
         return "—"
     if name == "owner":
         return users.get(value, f"#{value}")
+    if (model, name) in _LISTED and isinstance(value, str):
+        return choice_lists.label(organization_id, _LISTED[(model, name)], value)
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     try:
@@ -447,8 +453,8 @@ def audit_timeline(
         changes = tuple(
             timeline.TimelineChange(
                 field=_label(model, name),
-                before=_display(model, name, change.get("before"), users),
-                after=_display(model, name, change.get("after"), users),
+                before=_display(model, name, change.get("before"), users, actor.organization_id),
+                after=_display(model, name, change.get("after"), users, actor.organization_id),
             )
             for name, change in sorted((entry.changes or {}).items())
             if isinstance(change, dict) and set(change) == {"before", "after"}

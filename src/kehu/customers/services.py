@@ -13,13 +13,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from kehu.core import audit, custom_fields
+from kehu.core import audit, choice_lists, custom_fields
 from kehu.core.errors import ValidationFailed, VersionConflict
 from kehu.core.notifications import notify
 from kehu.core.permissions import can
 from kehu.core.services import require, save_versioned, validate
 from kehu.customers.list_columns import CONTACT_TYPE, CUSTOMER_TYPE
-from kehu.customers.models import Contact, Customer, CustomerTag, Tag
+from kehu.customers.models import STAGES, TIERS, Contact, Customer, CustomerTag, Tag
 
 CUSTOMER_FIELDS = (
     "kind",
@@ -141,6 +141,20 @@ def _audit_custom(changes: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
+def _check_lists(organization_id: int, data: dict[str, Any], current: Customer | None) -> None:
+    """Tier and stage must be active options of the organisation's lists (kehu.core.choice_lists); a record
+    keeps a value that was since deactivated as long as it does not change it."""
+    for name, list_key in (("tier", TIERS), ("stage", STAGES)):
+        if name in data:
+            data[name] = choice_lists.validate(
+                organization_id, list_key, data[name], field=name, current=getattr(current, name, "") or ""
+            )
+    if current is None and not data.get("stage"):
+        data["stage"] = choice_lists.default(organization_id, STAGES, Customer.Stage.LEAD_IN)
+    if "stage" in data and not data["stage"]:
+        raise ValidationFailed(_("Choose a lifecycle stage."), fields={"stage": [_("Choose a lifecycle stage.")]})
+
+
 # Customers -------------------------------------------------------------------------------------------
 
 
@@ -152,6 +166,7 @@ def customer_create(*, actor: Any, owner: Any = None, tags: Iterable[Tag] = (), 
 
     require(actor, "create", Customer)
     _check_fields(fields, CUSTOMER_FIELDS)
+    _check_lists(actor.organization_id, fields, None)
     owner = owner or actor
     if owner.pk != actor.pk:
         require(actor, "assign", Customer)
@@ -184,6 +199,7 @@ def customer_update(*, actor: Any, customer: Customer, expected_version: int | N
     _check_fields(data, CUSTOMER_FIELDS)
     if expected_version is not None and expected_version != customer.version:
         raise VersionConflict()
+    _check_lists(customer.organization_id, data, customer)
     if "custom" in data:
         data["custom"] = _clean_custom(actor, CUSTOMER_TYPE, data["custom"], current=customer.custom)
     changes = _set_and_diff(customer, data, _TRUSTED)

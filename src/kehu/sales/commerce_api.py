@@ -24,7 +24,6 @@ from kehu.core.api import ErrorSerializer, RecordField
 from kehu.core.errors import ValidationFailed
 from kehu.core.viewsets import ScopedViewSet
 from kehu.customers import selectors as customer_selectors
-from kehu.customers.models import Customer
 from kehu.sales import commerce_pricing, commerce_selectors, commerce_services
 from kehu.sales.commerce_models import (
     Instalment,
@@ -224,7 +223,7 @@ class PriceListOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     currency = serializers.CharField()
-    tier = serializers.CharField(help_text="A, B, C, D, or empty for every tier.")
+    tier = serializers.CharField(help_text="A key of the list customer_tier (A, B, ...), or empty for every tier.")
     is_active = serializers.BooleanField()
     description = serializers.CharField()
     items = PriceListItemSerializer(many=True, source="items.all")
@@ -236,8 +235,8 @@ class PriceListOutputSerializer(serializers.Serializer):
 class PriceListInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     currency = serializers.CharField(max_length=3, required=False)
-    tier = serializers.ChoiceField(
-        choices=Customer.Tier.choices, required=False, allow_blank=True, help_text="Empty: every tier."
+    tier = serializers.CharField(
+        max_length=20, required=False, allow_blank=True, help_text="A key of the list customer_tier; empty: every tier."
     )
     is_active = serializers.BooleanField(required=False)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)

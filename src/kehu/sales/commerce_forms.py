@@ -10,10 +10,11 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core import choice_lists
 from kehu.core.errors import NotFound
 from kehu.customers import selectors as customer_selectors
 from kehu.customers.forms import apply_service_errors  # noqa: F401  (re-exported for the views)
-from kehu.customers.models import Customer
+from kehu.customers.models import TIERS, Customer
 from kehu.sales import commerce_selectors
 from kehu.sales.commerce_models import Instalment, Order, Payment, PriceList, Product, Quote
 
@@ -117,12 +118,9 @@ class ProductFilterForm(forms.Form):
             field.widget.attrs.setdefault("aria-label", str(field.label))
 
 
-TIER_CHOICES = [("", _("Every tier")), *Customer.Tier.choices]
-
-
 class PriceListForm(_VersionedMixin, _StyledMixin, forms.ModelForm):
     version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
-    tier = forms.ChoiceField(label=_("customer tier"), choices=TIER_CHOICES, required=False)
+    tier = forms.ChoiceField(label=_("customer tier"), choices=[("", _("Every tier"))], required=False)
 
     class Meta:
         model = PriceList
@@ -135,6 +133,12 @@ class PriceListForm(_VersionedMixin, _StyledMixin, forms.ModelForm):
     def __init__(self, *args: Any, actor: Any, editing: bool = False, **kwargs: Any) -> None:
         kwargs["instance"] = PriceList(organization_id=actor.organization_id)
         super().__init__(*args, **kwargs)
+        # The organisation's customer tiers (kehu.core.choice_lists), keeping the list's own if deactivated.
+        current = str(self.initial.get("tier") or "")
+        self.fields["tier"].choices = [
+            ("", _("Every tier")),
+            *choice_lists.choices(actor.organization_id, TIERS, current=current),
+        ]
         if not editing and not self.is_bound:
             self.initial.setdefault("currency", actor.organization.currency or "CNY")
         self.setup_version(editing)

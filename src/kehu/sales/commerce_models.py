@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from kehu.core import choice_lists
 from kehu.core.models import BusinessModel, BusinessQuerySet, TenantQuerySet, scope_filter
 from kehu.sales.models import MODULE
 
@@ -136,8 +137,9 @@ class PriceList(BusinessModel):
 
     name = models.CharField(_("name"), max_length=100)
     currency = _currency()
+    # A key of the organisation's list of customer tiers (kehu.core.choice_lists), or empty.
     tier = models.CharField(
-        _("customer tier"), max_length=1, blank=True, help_text=_("Empty: the list applies to every tier.")
+        _("customer tier"), max_length=20, blank=True, help_text=_("Empty: the list applies to every tier.")
     )
     is_active = models.BooleanField(_("active"), default=True)
     description = models.TextField(_("description"), blank=True)
@@ -165,19 +167,25 @@ class PriceList(BusinessModel):
         return reverse("sales:price_list_detail", args=[self.pk])
 
     def clean(self) -> None:
-        from kehu.customers.models import Customer
+        from kehu.customers.models import TIERS
 
         self.name = (self.name or "").strip()
         self.currency = (self.currency or "CNY").strip().upper()
-        self.tier = (self.tier or "").strip().upper()
-        if self.tier and self.tier not in Customer.Tier.values:
-            raise ValidationError({"tier": _("Choose one of the tiers A, B, C, D, or leave it empty.")})
+        self.tier = (self.tier or "").strip()
+        if self.tier:
+            # Any tier of the organisation's list (a key or its case-insensitive spelling, "a" for "A").
+            keys = {key.casefold(): key for key in choice_lists.labels(self.organization_id, TIERS)}
+            if self.tier.casefold() not in keys:
+                raise ValidationError(
+                    {"tier": _("Choose one of your organisation's customer tiers, or leave it empty.")}
+                )
+            self.tier = keys[self.tier.casefold()]
 
     @property
     def tier_label(self) -> str:
-        from kehu.customers.models import Customer
+        from kehu.customers.models import TIERS
 
-        return str(dict(Customer.Tier.choices).get(self.tier, "")) if self.tier else str(_("Every tier"))
+        return choice_lists.label(self.organization_id, TIERS, self.tier) if self.tier else str(_("Every tier"))
 
 
 class PriceListItem(models.Model):
@@ -577,3 +585,9 @@ class Payment(BusinessModel):
 
     def __str__(self) -> str:
         return f"{self.received_on}: {self.amount}"
+
+
+# A tier that a price list names is in use: it can be deactivated, not deleted (kehu.core.choice_lists).
+choice_lists.register_usage(
+    "customer_tier", lambda org, key: PriceList._base_manager.filter(organization_id=org, tier=key).exists()
+)

@@ -23,7 +23,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from kehu.core import audit, custom_fields, modules
+from kehu.core import audit, choice_lists, custom_fields, modules
 from kehu.core.errors import DomainError, ModuleNotEnabled, NotFound, ValidationFailed, VersionConflict
 from kehu.core.notifications import notify
 from kehu.core.permissions import can
@@ -656,7 +656,7 @@ def lead_convert(
     find it exists. The lead keeps links to what it became and its status becomes converted."""
     from kehu.customers import pool
     from kehu.customers import services as customer_services
-    from kehu.customers.models import Customer
+    from kehu.customers.models import STAGES, Customer
     from kehu.sales import opportunity_services
 
     require(actor, "edit", lead)
@@ -689,7 +689,8 @@ def lead_convert(
             "industry": lead.industry,
             "province": lead.province,
             "city": lead.city,
-            "stage": Customer.Stage.PROSPECT,
+            # Prospect, unless the organisation deactivated it (kehu.core.choice_lists): then its first stage.
+            "stage": choice_lists.default(lead.organization_id, STAGES, Customer.Stage.PROSPECT),
             "source": CUSTOMER_SOURCES.get(lead.source, ""),
             "notes": lead.notes,
         }

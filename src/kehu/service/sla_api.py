@@ -295,7 +295,10 @@ class _PolicyInput(serializers.Serializer):
         child=serializers.ChoiceField(choices=Ticket.Priority.choices), required=False, max_length=4
     )
     tiers = serializers.ListField(
-        child=serializers.ChoiceField(choices=["A", "B", "C", "D"]), required=False, max_length=4
+        child=serializers.CharField(max_length=20),
+        required=False,
+        max_length=50,
+        help_text="Keys of the organisation's list customer_tier; empty: every tier.",
     )
     calendar = RecordField(getter=sla_selectors.calendar_get_for, required=False, allow_null=True)
     warning_percent = serializers.IntegerField(min_value=0, max_value=99, required=False)

@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from kehu.accounts.models import TIME_ZONE_CHOICES
+from kehu.core import choice_lists
+from kehu.customers.models import TIERS
 from kehu.service import calendar_holidays
 from kehu.service.models import BusinessCalendar, CalendarDay, SlaPolicy, Ticket
 from kehu.service.sla_models import Weekday, minutes_label
@@ -17,7 +19,6 @@ from kehu.service.sla_selectors import PERIODS
 
 _DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+)\s*(?:m|min)?)?\s*$", re.IGNORECASE)
 _PERIOD_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–~至到]\s*(\d{1,2}):(\d{2})\s*$")
-TIERS = [("A", "A"), ("B", "B"), ("C", "C"), ("D", "D")]
 
 
 def style(form: forms.BaseForm) -> None:
@@ -86,7 +87,7 @@ class SlaPolicyForm(forms.Form):
     )
     tiers = forms.MultipleChoiceField(
         label=_("Customer tiers"),
-        choices=TIERS,
+        choices=[],  # the organisation's customer tiers (kehu.core.choice_lists), set in __init__
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("None ticked: every customer, and tickets without one."),
@@ -115,6 +116,12 @@ class SlaPolicyForm(forms.Form):
         from kehu.accounts.models import User
 
         self.fields["calendar"].queryset = BusinessCalendar.objects.visible_to(actor)
+        chosen = set(self.initial.get("tiers") or [])
+        self.fields["tiers"].choices = [
+            (o.key, o.label)
+            for o in choice_lists.options(actor.organization_id, TIERS)
+            if o.is_active or o.key in chosen
+        ]
         self.fields["reassign_to"].queryset = User.objects.filter(
             organization_id=actor.organization_id, is_active=True
         ).order_by("name", "email")

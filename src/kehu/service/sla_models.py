@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core import choice_lists
 from kehu.core.models import TenantQuerySet
 from kehu.service.models import MODULE
 from kehu.service.ticket_models import Ticket
@@ -266,3 +267,14 @@ class TicketSla(models.Model):
     @property
     def paused(self) -> bool:
         return self.paused_since is not None
+
+
+def _tier_in_sla_policies(organization_id: int, key: str) -> bool:
+    # Policies are few per organisation; a JSON `contains` lookup is not available on SQLite.
+    return any(
+        key in (tiers or [])
+        for tiers in SlaPolicy.objects.filter(organization_id=organization_id).values_list("tiers", flat=True)
+    )
+
+
+choice_lists.register_usage("customer_tier", _tier_in_sla_policies)

@@ -33,7 +33,7 @@ from django.db.models import F, Max
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from kehu.core import audit
+from kehu.core import audit, choice_lists
 from kehu.core.errors import NotFound, ValidationFailed, VersionConflict
 from kehu.core.services import require
 from kehu.service import calendar_holidays
@@ -59,7 +59,6 @@ from kehu.service.models import (
 logger = logging.getLogger(__name__)
 
 PRIORITIES = [p.value for p in Ticket.Priority]
-TIERS = ["A", "B", "C", "D"]
 MAX_TARGET_MINUTES = 366 * 24 * 60
 RUNNING = (Ticket.Status.NEW, Ticket.Status.OPEN)  # the resolution clock runs
 STOPPED = (Ticket.Status.PENDING, Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
@@ -568,7 +567,10 @@ def _clean_policy(policy: SlaPolicy, data: dict[str, Any], actor: Any) -> dict[s
     if "priorities" in data:
         policy.priorities = _clean_choice_list("priorities", data["priorities"], PRIORITIES)
     if "tiers" in data:
-        policy.tiers = _clean_choice_list("tiers", data["tiers"], TIERS)
+        # Any tier of the organisation's list (kehu.core.choice_lists), in the list's order.
+        policy.tiers = _clean_choice_list(
+            "tiers", data["tiers"], list(choice_lists.labels(actor.organization_id, "customer_tier"))
+        )
     if "calendar" in data:
         calendar = data["calendar"]
         if calendar is not None and not isinstance(calendar, BusinessCalendar):

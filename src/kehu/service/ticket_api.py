@@ -92,7 +92,7 @@ class TicketOutputSerializer(serializers.Serializer):
     number = serializers.IntegerField()
     key = serializers.CharField(help_text="The ticket key as it appears in e-mail subjects: [#123].")
     subject = serializers.CharField()
-    kind = serializers.ChoiceField(choices=Ticket.Kind.choices)
+    kind = serializers.CharField(help_text="A key of the organisation's list ticket_kind (complaint, inquiry, ...).")
     priority = serializers.ChoiceField(choices=Ticket.Priority.choices)
     channel = serializers.ChoiceField(choices=Ticket.Channel.choices)
     status = serializers.ChoiceField(choices=Ticket.Status.choices)
@@ -205,7 +205,9 @@ def _queue_getter(*, actor: Any, pk: Any) -> Queue:
 
 class TicketInputSerializer(serializers.Serializer):
     subject = serializers.CharField(max_length=255)
-    kind = serializers.ChoiceField(choices=Ticket.Kind.choices, required=False)
+    kind = serializers.CharField(
+        max_length=20, required=False, help_text="A key of the organisation's active ticket types (list ticket_kind)."
+    )
     priority = serializers.ChoiceField(choices=Ticket.Priority.choices, required=False)
     channel = serializers.ChoiceField(choices=Ticket.Channel.choices, required=False)
     queue = RecordField(getter=_queue_getter, required=False, allow_null=True)
@@ -271,7 +273,7 @@ FILTER_PARAMETERS = [
     OpenApiParameter("search", str, description="Number, subject, requester name or email"),
     OpenApiParameter("status", str, enum=ticket_selectors.STATUS_FILTERS, description="active: new, open or pending"),
     OpenApiParameter("priority", str, enum=Ticket.Priority.values),
-    OpenApiParameter("kind", str, enum=Ticket.Kind.values),
+    OpenApiParameter("kind", str, description="A key of the organisation's list ticket_kind"),
     OpenApiParameter("channel", str, enum=Ticket.Channel.values),
     OpenApiParameter("queue", int),
     OpenApiParameter("assignee", str, description='"me", "unassigned" or a user id'),

@@ -13,13 +13,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.core import audit
+from kehu.core import audit, choice_lists
 from kehu.core.errors import ValidationFailed, VersionConflict
 from kehu.core.permissions import can
 from kehu.core.services import require, validate
 from kehu.customers.normalize import normalize_email
 from kehu.service import mail_secrets
-from kehu.service.ticket_models import AgentStatus, CannedReply, Queue, ServiceSettings, Ticket
+from kehu.service.ticket_models import KINDS, AgentStatus, CannedReply, Queue, ServiceSettings, Ticket
 from kehu.service.ticket_visibility import forget_queues
 
 QUEUE_FIELDS = (
@@ -155,7 +155,7 @@ def _clean_skills(organization_id: int, skills: Any) -> dict[str, list[int]]:
 
     cleaned: dict[str, list[int]] = {}
     for kind, ids in skills.items():
-        if kind not in Ticket.Kind.values:
+        if kind not in choice_lists.labels(organization_id, KINDS):
             raise _fail("skills", _("Unknown ticket type %(kind)s.") % {"kind": kind})
         if not isinstance(ids, list | tuple) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
             raise _fail("skills", _("Skills are an object of ticket types and lists of user ids."))

@@ -7,12 +7,12 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from kehu.core import custom_fields
+from kehu.core import choice_lists, custom_fields
 from kehu.core.permissions import can
 from kehu.customers.forms import IdListField, _StyledMixin, apply_service_errors  # noqa: F401 (re-exported)
 from kehu.customers.models import Contact, Customer, Tag
 from kehu.service import ticket_selectors
-from kehu.service.ticket_models import Queue, Ticket, TicketMessage
+from kehu.service.ticket_models import KINDS, Queue, Ticket, TicketMessage
 from kehu.service.ticket_services import TICKET_TYPE
 
 CUSTOMER_CHOICES_LIMIT = 300
@@ -58,7 +58,7 @@ class TicketFilterForm(forms.Form):
     priority = forms.ChoiceField(
         label=_("Priority"), required=False, choices=_blank(Ticket.Priority.choices, _("Any priority"))
     )
-    kind = forms.ChoiceField(label=_("Type"), required=False, choices=_blank(Ticket.Kind.choices, _("Any type")))
+    kind = forms.ChoiceField(label=_("Type"), required=False, choices=_blank([], _("Any type")))
     channel = forms.ChoiceField(
         label=_("Channel"), required=False, choices=_blank(Ticket.Channel.choices, _("Any channel"))
     )
@@ -77,6 +77,10 @@ class TicketFilterForm(forms.Form):
         self.fields.update(
             custom_fields.filter_form_fields(self.custom_definitions, actor=actor if with_choices else None)
         )
+        if actor is not None and (with_choices or (self.data or {}).get("kind")):
+            # The organisation's ticket types; deactivated ones still find old tickets.
+            kinds = [(o.key, o.label) for o in choice_lists.options(actor.organization_id, KINDS)]
+            self.fields["kind"].choices = _blank(kinds, _("Any type"))
         if with_choices and actor is not None:
             queues = [(q.pk, q.name) for q in ticket_selectors.queue_list_for(actor=actor)]
             self.fields["queue"].widget = forms.Select(choices=_blank(queues, _("Any queue")))
@@ -141,7 +145,7 @@ class TicketForm(_StyledMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}),
         max_length=50_000,
     )
-    kind = forms.ChoiceField(label=_("Type"), choices=Ticket.Kind.choices, initial=Ticket.Kind.INQUIRY)
+    kind = forms.ChoiceField(label=_("Type"), choices=[])  # the organisation's types, set in __init__
     priority = forms.ChoiceField(label=_("Priority"), choices=Ticket.Priority.choices, initial=Ticket.Priority.NORMAL)
     channel = forms.ChoiceField(label=_("Channel"), choices=Ticket.Channel.choices, initial=Ticket.Channel.PHONE)
     queue = forms.TypedChoiceField(label=_("Queue"), coerce=int, required=False, empty_value=None)
@@ -165,6 +169,10 @@ class TicketForm(_StyledMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.actor, self.ticket = actor, ticket
         editing = ticket is not None
+        # The organisation's active ticket types (kehu.core.choice_lists); an old ticket keeps a deactivated one.
+        current_kind = ticket.kind if editing else ""
+        self.fields["kind"].choices = choice_lists.choices(actor.organization_id, KINDS, current=current_kind)
+        self.fields["kind"].initial = choice_lists.default(actor.organization_id, KINDS, Ticket.Kind.INQUIRY)
         self.queues = {q.pk: q for q in ticket_selectors.queue_list_for(actor=actor)}
         self.fields["queue"].choices = _blank([(pk, q.name) for pk, q in self.queues.items()])
         current_customer = ticket.customer if editing and ticket.customer_id else None
@@ -350,7 +358,11 @@ class QueueForm(_StyledMixin, forms.Form):
         choices = [(pk, str(u)) for pk, u in self.people.items()]
         self.fields["manager"].choices = _blank(choices)
         self.fields["members"].choices = choices
-        for kind, label in Ticket.Kind.choices:
+        # One skill list per active ticket type of the organisation (kehu.core.choice_lists).
+        self.kinds = [
+            (o.key, o.label) for o in choice_lists.options(actor.organization_id, KINDS, include_inactive=False)
+        ]
+        for kind, label in self.kinds:
             self.fields[f"skill_{kind}"] = forms.TypedMultipleChoiceField(
                 label=label, coerce=int, required=False, choices=choices, widget=forms.CheckboxSelectMultiple
             )
@@ -362,7 +374,7 @@ class QueueForm(_StyledMixin, forms.Form):
 
     @property
     def skill_fields(self) -> list[Any]:
-        return [self[f"skill_{kind}"] for kind in Ticket.Kind.values]
+        return [self[f"skill_{kind}"] for kind, _label in self.kinds]
 
     def service_data(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -386,7 +398,7 @@ class QueueForm(_StyledMixin, forms.Form):
         out["manager"] = self.people.get(data.get("manager")) if data.get("manager") else None
         out["members"] = [self.people[pk] for pk in data.get("members") or [] if pk in self.people]
         out["skills"] = {
-            kind: data.get(f"skill_{kind}") or [] for kind in Ticket.Kind.values if data.get(f"skill_{kind}")
+            kind: data.get(f"skill_{kind}") or [] for kind, _label in self.kinds if data.get(f"skill_{kind}")
         }
         if data.get("imap_password"):
             out["imap_password"] = data["imap_password"]
@@ -414,8 +426,8 @@ class QueueForm(_StyledMixin, forms.Form):
         }
         initial["manager"] = queue.manager_id
         initial["members"] = [u.pk for u in queue.members.all()]
-        for kind in Ticket.Kind.values:
-            initial[f"skill_{kind}"] = (queue.skills or {}).get(kind, [])
+        for kind, keys in (queue.skills or {}).items():
+            initial[f"skill_{kind}"] = keys
         return initial
 
 
@@ -448,15 +460,15 @@ class PublicTicketForm(_StyledMixin, forms.Form):
     email = forms.EmailField(label=_("Your email"), max_length=254)
     subject = forms.CharField(label=_("Subject"), max_length=200)
     body = forms.CharField(label=_("How can we help?"), widget=forms.Textarea(attrs={"rows": 6}), max_length=10_000)
-    kind = forms.ChoiceField(label=_("Type"), choices=Ticket.Kind.choices, initial=Ticket.Kind.INQUIRY)
+    kind = forms.ChoiceField(label=_("Type"), choices=[])  # the organisation's active types, set in __init__
     website = forms.CharField(required=False, label=_("Leave this empty"), max_length=200)
 
-    def __init__(self, *args: Any, organization_id: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, organization_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = choice_lists.choices(organization_id, KINDS)
+        self.fields["kind"].initial = choice_lists.default(organization_id, KINDS, Ticket.Kind.INQUIRY)
         # The ticket fields an administrator marked public (kehu.core.custom_fields), after the message.
-        self.custom_definitions = (
-            custom_fields.public_definitions_for(organization_id, TICKET_TYPE) if organization_id else []
-        )
+        self.custom_definitions = custom_fields.public_definitions_for(organization_id, TICKET_TYPE)
         self.fields.update(custom_fields.form_fields(self.custom_definitions, organization_id=organization_id))
         self.fields["website"] = self.fields.pop("website")
         self.style()

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from kehu.core import choice_lists
 from kehu.core.models import BusinessModel, BusinessQuerySet, TenantQuerySet
 from kehu.service.models import MODULE
 
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 LIVE = Q(deleted_at__isnull=True)
+KINDS = "ticket_kind"  # the editable list of ticket types (kehu.core.choice_lists), registered below
 
 
 class Queue(models.Model):
@@ -171,7 +173,9 @@ class Ticket(BusinessModel):
 
     number = models.PositiveIntegerField(_("number"), editable=False)
     subject = models.CharField(_("subject"), max_length=255)
-    kind = models.CharField(_("type"), max_length=20, choices=Kind.choices, default=Kind.INQUIRY)
+    # A key of the organisation's editable list of ticket types (kehu.core.choice_lists, KINDS below); Kind
+    # holds the built-in ones. No `choices=`: an organisation adds its own.
+    kind = models.CharField(_("type"), max_length=20, default=Kind.INQUIRY)
     priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.WEB)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.NEW)
@@ -254,6 +258,11 @@ class Ticket(BusinessModel):
 
     def get_absolute_url(self) -> str:
         return reverse("service:ticket_detail", args=[self.pk])
+
+    @property
+    def kind_label(self) -> str:
+        """The organisation's name for the type (cached for the request: lists read it for every row)."""
+        return choice_lists.label(self.organization_id, KINDS, self.kind)
 
     @property
     def key(self) -> str:
@@ -490,3 +499,9 @@ class ServiceSettings(models.Model):
 
     def __str__(self) -> str:
         return f"service settings of {self.organization_id}"
+
+
+choice_lists.register(
+    choice_lists.ChoiceList(key=KINDS, module=MODULE, label=_("Ticket types"), builtins=lambda: Ticket.Kind.choices)
+)
+choice_lists.register_usage(KINDS, lambda org, key: Ticket._base_manager.filter(organization_id=org, kind=key).exists())

@@ -72,7 +72,7 @@ def web_form_submit(*, queue: Queue, data: dict[str, Any], ip: str | None) -> Ti
         organization_id=queue.organization_id,
         subject=data.get("subject", ""),
         body=body,
-        kind=data.get("kind") or Ticket.Kind.INQUIRY,
+        kind=data.get("kind") or "",  # empty: the organisation's default type
         channel=Ticket.Channel.WEB,
         queue=queue,
         requester_email=data.get("email", ""),

@@ -488,7 +488,7 @@ def customer_ticket_timeline(
                     str(p)
                     for p in (
                         ticket.get_status_display(),
-                        ticket.get_kind_display(),
+                        ticket.kind_label,
                         ticket.get_channel_display(),
                         ticket.owner,
                     )

@@ -19,7 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from kehu.core import audit, custom_fields
+from kehu.core import audit, choice_lists, custom_fields
 from kehu.core.errors import NotFound, ValidationFailed, VersionConflict
 from kehu.core.notifications import notify
 from kehu.core.permissions import can
@@ -29,6 +29,7 @@ from kehu.customers.models import Contact, Customer, Tag
 from kehu.customers.normalize import normalize_email
 from kehu.service import ticket_assignment, ticket_hooks
 from kehu.service.ticket_models import (
+    KINDS,
     Queue,
     Ticket,
     TicketAttachment,
@@ -601,6 +602,11 @@ def _create(
     if customer is None and contact is None and fields["requester_email"]:
         fields["customer"], fields["contact"] = match_requester(organization_id, fields["requester_email"])
     tags = _check_tags(organization_id, tags)
+    # The type: an active option of the organisation's list (kehu.core.choice_lists), else its default.
+    if fields.get("kind"):
+        fields["kind"] = choice_lists.validate(organization_id, KINDS, fields["kind"], field="kind")
+    else:
+        fields["kind"] = choice_lists.default(organization_id, KINDS, Ticket.Kind.INQUIRY)
     checked = _check_files(files)
     fields["custom"] = _clean_new_custom(organization_id, fields.get("custom") or {}, enforce_required=by_agent)
     ticket = Ticket(
@@ -784,6 +790,8 @@ def _update(actor: Any, ticket: Ticket, expected_version: int | None, data: dict
             raise _fail("subject", _("Enter a subject."))
     if "requester_email" in data:
         data["requester_email"] = _clean_email(data["requester_email"], "requester_email")
+    if "kind" in data:  # a deactivated type stays on the tickets that have it, but is not chosen anew
+        data["kind"] = choice_lists.validate(org, KINDS, data["kind"], field="kind", current=ticket.kind)
     if "queue" in data:
         _check_queue(org, data["queue"])
     if "contact" in data and data["contact"] is not None and "customer" not in data:

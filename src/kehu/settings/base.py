@@ -52,6 +52,7 @@ MIDDLEWARE = [
     # Platform staff in a support session act as a read-only member of the granting organisation.
     "kehu.accounts.middleware.SupportSessionMiddleware",
     "kehu.core.middleware.ActorMiddleware",
+    "kehu.core.middleware.ChoiceListCacheMiddleware",
     "kehu.core.middleware.ContentSecurityPolicyMiddleware",
 ]
 
