@@ -17,29 +17,48 @@ from django.utils.translation import gettext as _
 
 from kehu.customers.list_columns import tags_html
 from kehu.service.templatetags.ticket_tags import ticket_due
+from kehu.service.ticket_models import Ticket
 
 CHANNEL_ICONS = {"email": "envelope", "phone": "telephone", "web": "globe"}
 
 
-def badges_html(ticket: Any) -> SafeString:
+class _Labels:
+    """The choices' labels of one page, translated once (not once per row and field)."""
+
+    def __init__(self) -> None:
+        self.status = {k: str(v) for k, v in Ticket.Status.choices}
+        self.priority = {k: str(v) for k, v in Ticket.Priority.choices}
+        # One reverse() for the page: the detail address with a marker where the id goes.
+        self.detail = reverse("service:ticket_detail", args=[_MARKER])
+
+    def url(self, pk: int) -> str:
+        return self.detail.replace(str(_MARKER), str(pk))
+
+
+_MARKER = 987654321987
+
+
+def badges_html(ticket: Any, labels: _Labels | None = None) -> SafeString:
     """Status and (when high or urgent) priority badges: service/ticket/_badges.html."""
+    labels = labels or _Labels()
     status = format_html(
         '<span class="badge kehu-ticket-status kehu-ticket-status-{}" data-status="{}">{}</span>',
         ticket.status,
         ticket.status,
-        ticket.get_status_display(),
+        labels.status.get(ticket.status, ticket.status),
     )
     if ticket.priority not in ("high", "urgent"):
         return status
     css = "text-bg-danger" if ticket.priority == "urgent" else "text-bg-warning"
     priority = format_html(
-        ' <span class="badge {}" data-priority="{}">{}</span>', css, ticket.priority, ticket.get_priority_display()
+        ' <span class="badge {}" data-priority="{}">{}</span>', css, ticket.priority, labels.priority[ticket.priority]
     )
     return status + priority
 
 
-def row_html(ticket: Any, *, bulk_enabled: bool) -> SafeString:
+def row_html(ticket: Any, *, bulk_enabled: bool, labels: _Labels | None = None) -> SafeString:
     """One <tr> of service/ticket/list.html."""
+    labels = labels or _Labels()
     parts = [format_html('<tr data-ticket="{}">', ticket.pk)]
     if bulk_enabled:
         label = _("Select ticket #%(number)s") % {"number": ticket.number}
@@ -57,10 +76,10 @@ def row_html(ticket: Any, *, bulk_enabled: bool) -> SafeString:
             '<td class="text-nowrap">#{}</td><td><a href="{}" data-testid="ticket-link">{}</a>'
             '<span class="d-block small text-body-secondary"><i class="bi bi-{}"></i> {}{}</span>{}</td>',
             ticket.number,
-            reverse("service:ticket_detail", args=[ticket.pk]),
+            labels.url(ticket.pk),
             ticket.subject,
             CHANNEL_ICONS.get(ticket.channel, "code-slash"),
-            ticket.get_kind_display(),
+            ticket.get_kind_display(),  # the ticket types may become per organisation: the model says
             format_html(" · {}", requester) if requester else "",
             tags_html(ticket.tags.all()),
         )
@@ -80,8 +99,8 @@ def row_html(ticket: Any, *, bulk_enabled: bool) -> SafeString:
             '<td class="kehu-table-responsive-hide">{}</td><td>{}</td>'
             '<td class="kehu-table-responsive-hide small">{}</td><td class="small">{}</td>'
             '<td class="kehu-table-responsive-hide small text-nowrap">{}</td></tr>',
-            badges_html(ticket),
-            ticket.get_priority_display(),
+            badges_html(ticket, labels),
+            labels.priority.get(ticket.priority, ticket.priority),
             (ticket.customer.name if ticket.customer_id and ticket.customer else "") or "—",
             (ticket.queue.name if ticket.queue_id and ticket.queue else "") or "—",
             owner,
@@ -94,4 +113,5 @@ def row_html(ticket: Any, *, bulk_enabled: bool) -> SafeString:
 
 
 def rows_html(tickets: Any, *, bulk_enabled: bool) -> SafeString:
-    return mark_safe("".join(row_html(t, bulk_enabled=bulk_enabled) for t in tickets))  # noqa: S308
+    labels = _Labels()
+    return mark_safe("".join(row_html(t, bulk_enabled=bulk_enabled, labels=labels) for t in tickets))  # noqa: S308
