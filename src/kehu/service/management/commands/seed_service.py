@@ -32,7 +32,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from kehu.accounts import services as account_services
@@ -49,6 +49,7 @@ from kehu.core.management.commands.seed import (
     _copy_value,
 )
 from kehu.customers.models import Contact
+from kehu.sales.management.commands import seed_sales
 from kehu.service import mail_out, sla_services
 from kehu.service.calendar_math import Calendar, NoWorkingTime, add_business_time
 from kehu.service.sla_models import SlaPolicy, TicketSla
@@ -565,51 +566,26 @@ def _load_contacts(org: Organization) -> None:
         _CONTACT_NAMES.append(name[:100])
 
 
-class SqliteWriter:
-    def __init__(self, tables: dict[str, Table]) -> None:
-        self.tables = tables
+class SqliteWriter(seed_sales.SqliteWriter):
+    """seed_sales' writer, a batch being rows of the three tables (tickets first: the others point at them)."""
 
-    def __enter__(self) -> SqliteWriter:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-
-    def write(self, rows: dict[str, Any]) -> None:
-        with transaction.atomic(), connection.cursor() as cursor:
-            for key, table in self.tables.items():
-                cols = ", ".join(connection.ops.quote_name(c) for c in table.columns)
-                marks = ", ".join(["%s"] * len(table.columns))
-                sql = f"INSERT INTO {table.model._meta.db_table} ({cols}) VALUES ({marks})"  # noqa: S608
-                cursor.executemany(sql, rows[key])
+    def write(self, rows: dict[str, Any]) -> None:  # type: ignore[override]
+        for key in self.tables:
+            super().write(key, rows[key])
 
 
-class PostgresWriter(SqliteWriter):
-    """COPY in text format with triggers and foreign-key checks off for the session (the rows reference
-    existing users, queues, customers and contacts by construction); the ticket id sequence is moved past
-    the ids used, and VACUUM ANALYZE at the end so the planner knows the new rows."""
-
-    def __enter__(self) -> PostgresWriter:
-        with connection.cursor() as cursor:
-            cursor.execute("SET session_replication_role = replica")
-        return self
+class PostgresWriter(seed_sales.PostgresWriter):
+    """seed_sales' COPY writer (triggers and foreign-key checks off for the session, VACUUM ANALYZE at the
+    end); the ticket ids were given here, so their sequence is moved past them."""
 
     def __exit__(self, *exc: Any) -> None:
         with connection.cursor() as cursor:
-            cursor.execute("SET session_replication_role = DEFAULT")
             cursor.execute(
                 "SELECT setval(pg_get_serial_sequence('service_ticket', 'id'), "
                 "(SELECT coalesce(max(id), 1) FROM service_ticket))"
             )
-            for table in self.tables.values():
-                cursor.execute(f"VACUUM (ANALYZE) {table.model._meta.db_table}")
+        super().__exit__(*exc)
 
-    def write(self, rows: dict[str, bytes]) -> None:
-        connection.ensure_connection()
-        with transaction.atomic():
-            for key, table in self.tables.items():
-                cols = ", ".join(connection.ops.quote_name(c) for c in table.columns)
-                statement = f"COPY {table.model._meta.db_table} ({cols}) FROM STDIN"
-                with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
-                    copy.write(rows[key])
+    def write(self, rows: dict[str, Any]) -> None:  # type: ignore[override]
+        for key in self.tables:
+            super().write(key, rows[key])
