@@ -18,7 +18,8 @@ business calendar and a default SLA policy with targets per priority. Then N tic
 
 Not audited per row, like `kehu seed` (one audit entry records the seeding). Rows are made in worker
 processes and written with COPY on PostgreSQL (triggers and foreign-key checks off for the session), or
-executemany on SQLite, reusing `kehu seed`'s machinery. Running again adds N more tickets.
+executemany on SQLite, reusing the machinery of `kehu seed` and `kehu seed_sales`. Running again adds N
+more tickets.
 """
 
 from __future__ import annotations
