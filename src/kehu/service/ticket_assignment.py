@@ -57,7 +57,9 @@ def open_counts(organization_id: int, user_ids: list[int]) -> dict[int, int]:
             organization_id=organization_id, deleted_at__isnull=True, owner_id__in=user_ids, status__in=OPEN_STATUSES
         )
         .values("owner_id")
-        .annotate(n=Count("pk"))
+        # COUNT(*), not COUNT(id): the (organization, owner, status, ...) index answers it alone (an
+        # index-only scan), where counting ids reads every open ticket's row (the intake pays it per mail).
+        .annotate(n=Count("*"))
     )
     counts = dict.fromkeys(user_ids, 0)
     counts.update({row["owner_id"]: row["n"] for row in rows})

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import posixpath
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -40,6 +42,8 @@ __all__ = [
 
 LIVE = Q(deleted_at__isnull=True)
 KINDS = "ticket_kind"  # the editable list of ticket types (kehu.core.choice_lists), registered below
+# "No due date" sorts as this far future (ticket_selectors.ORDERINGS and the index behind it).
+FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 class Queue(models.Model):
@@ -251,6 +255,19 @@ class Ticket(BusinessModel):
                 fields=["organization", "deleted_at"], condition=Q(deleted_at__isnull=False), name="ticket_org_bin"
             ),
             models.Index(fields=["organization", "requester_email"], condition=LIVE, name="ticket_org_requester"),
+            # Queues and "my tickets" sorted by time left (topic "servicebench"): the active tickets in the
+            # list's sort order (ticket_selectors.ORDERINGS, tickets without a due date last), walked until a
+            # page of the actor's is found; assignee and queue are in the index so that the scope filter
+            # needs no table row.
+            models.Index(
+                F("organization"),
+                Coalesce("resolution_due_at", Value(FAR_FUTURE)),
+                F("id"),
+                F("owner"),
+                F("queue"),
+                condition=LIVE & Q(status__in=["new", "open", "pending"]),
+                name="ticket_active_due",
+            ),
         ]
 
     def __str__(self) -> str:

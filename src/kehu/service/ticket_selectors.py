@@ -8,7 +8,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.apps import apps
@@ -26,6 +26,7 @@ from kehu.core.search import SearchHit
 from kehu.customers import timeline
 from kehu.customers.models import Contact, Customer, Tag
 from kehu.service.ticket_models import (
+    FAR_FUTURE,
     OPEN_STATUSES,
     AgentStatus,
     CannedReply,
@@ -42,7 +43,6 @@ DEFAULT_ORDERING = "-updated_at"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 SEARCH_MAX_LENGTH = 100
-FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 # The only sort keys a list accepts, each an expression: the sort parameter never reaches SQL unchecked.
 # "Time left" is resolution_due_at / first_response_due_at ascending; tickets without a due date come last.
@@ -134,6 +134,9 @@ def ticket_queryset_for(*, actor: Any, filters: TicketFilters | dict | None = No
     search = filters.search.strip()[:SEARCH_MAX_LENGTH]
     if search:
         term = search.lstrip("#")
+        if search.startswith("#") and term.isdigit() and len(term) <= 9:
+            # "#123" is a ticket key: the number alone (by the unique index), not a scan of every subject.
+            return qs.filter(number=int(term))
         q = (
             Q(subject__icontains=search)
             | Q(requester_email__icontains=search.lower())
@@ -220,7 +223,12 @@ def keyset_page(qs: QuerySet, *, ordering: str | None, cursor: str | None, limit
     else:
         fetch_descending = descending
     order = ("-sort_key", "-pk") if fetch_descending else ("sort_key", "pk")
-    rows = list(qs.order_by(*order)[: limit + 1])
+    # Two steps: the page's ids in order first, then those rows with their relations. The first is answered
+    # from an index alone when one holds the sort key and the scope's columns (ticket_active_due,
+    # ticket_org_updated), so the database does not read the full row of every candidate it passes over.
+    keys = list(qs.order_by(*order).values_list("pk", flat=True)[: limit + 1])
+    found = qs.order_by().in_bulk(keys) if keys else {}
+    rows = [found[pk] for pk in keys if pk in found]
     has_more = len(rows) > limit
     rows = rows[:limit]
     if backwards:

@@ -24,6 +24,7 @@ from kehu.customers.note_views import file_response
 from kehu.service import (
     ticket_assignment,
     ticket_config_services,
+    ticket_list_rows,
     ticket_panels,
     ticket_selectors,
     ticket_services,
@@ -109,6 +110,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "can_edit": can_edit,
         "can_delete": can_delete,
         "bulk_enabled": can_assign or can_edit or can_delete,
+        "rows": ticket_list_rows.rows_html(page.items, bulk_enabled=can_assign or can_edit or can_delete),
         "assignees": ticket_selectors.assignee_choices_for(actor=actor) if can_assign else [],
         "away": bool(status and status.away),
         "can_manage_queues": can(actor, "administer", "service"),
