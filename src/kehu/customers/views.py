@@ -94,12 +94,16 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "can_delete": can_delete,
         "can_export": can_export,
         "bulk_enabled": can_assign or can_edit or can_delete or can_export,
-        "owners": selectors.owner_choices_for(actor=actor) if can_assign else [],
-        "tags": list(selectors.tag_list_for(actor=actor)) if can_edit else [],
+        "owners": form.owner_choices if can_assign else [],
+        "tags": form.tag_choices if can_edit else [],
         "can_manage_fields": can(actor, "administer", "customers"),
     }
     # Columns, saved views and custom-field filters (customers/saved_view_views.py).
-    context.update(saved_view_views.list_context(request, page=page, form=form, sort=context["sort"]))
+    context.update(
+        saved_view_views.list_context(
+            request, page=page, form=form, sort=context["sort"], selectable=context["bulk_enabled"]
+        )
+    )
     return render(request, "customers/list.html", context)
 
 
