@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.html import conditional_escape, escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core import custom_fields, saved_views
@@ -110,29 +110,14 @@ def detail_url(pk: int) -> str:
     return f"{parts[0]}{pk}{parts[1]}"
 
 
-_TAG = (
-    '<span class="badge rounded-pill border text-body me-1" data-tag="{}"><span class="d-inline-block '
-    'rounded-circle me-1 align-middle" style="width:.6em;height:.6em;background-color:{}"></span>{}</span>'
-)
-
-
 def tags_html(tags: Any) -> SafeString:
     """The tag pills (the same markup as customers/_tags.html)."""
-    return format_html_join("", _TAG, ((tag.pk, tag.colour, tag.name) for tag in tags))
-
-
-_choice_labels: dict[tuple[str, str | None], dict[Any, str]] = {}
-
-
-def _display(customer: Any, name: str) -> str:
-    """get_<name>_display() from a per-language table: Django's rebuilds a dict of the field's choices and
-    translates every label on each call (a quarter of the cell time with one choice column)."""
-    key = (name, get_language())
-    labels = _choice_labels.get(key)
-    if labels is None:
-        labels = _choice_labels[key] = {v: str(label) for v, label in Customer._meta.get_field(name).flatchoices}
-    value = getattr(customer, name)
-    return labels.get(value, value)
+    return format_html_join(
+        "",
+        '<span class="badge rounded-pill border text-body me-1" data-tag="{}"><span class="d-inline-block '
+        'rounded-circle me-1 align-middle" style="width:.6em;height:.6em;background-color:{}"></span>{}</span>',
+        ((tag.pk, tag.colour, tag.name) for tag in tags),
+    )
 
 
 def _name(customer: Any) -> SafeString:
@@ -153,13 +138,13 @@ def _tier(customer: Any) -> SafeString:
 _CELLS: dict[str, Any] = {
     "name": _name,
     "tier": _tier,
-    "stage": lambda c: ("text-nowrap", _display(c, "stage")),
-    "kind": lambda c: ("text-nowrap", _display(c, "kind")),
+    "stage": lambda c: ("text-nowrap", c.get_stage_display()),
+    "kind": lambda c: ("text-nowrap", c.get_kind_display()),
     "owner": lambda c: ("text-nowrap", c.owner or "—"),
     "phone": lambda c: ("text-nowrap", c.phone or "—"),
     "email": lambda c: ("text-break", c.email or "—"),
     "industry": lambda c: ("", c.industry or "—"),
-    "source": lambda c: ("text-nowrap", _display(c, "source") or "—"),
+    "source": lambda c: ("text-nowrap", c.get_source_display() or "—"),
     "region": lambda c: ("", c.region or "—"),
     "tags": lambda c: ("", tags_html(c.tags.all())),
     "next_follow_up_at": lambda c: ("text-nowrap small", _when(c.next_follow_up_at, _MINUTES)),
