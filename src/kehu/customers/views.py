@@ -203,14 +203,12 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     can_assign = can(actor, "assign", customer)
     contacts = list(selectors.contact_list_for(actor=actor, customer=customer))
     # Custom fields (kehu.core.custom_fields): the customer's and each contact's values.
-    contact_definitions = custom_fields.definitions_for(actor.organization_id, CONTACT_TYPE)
-    for contact, values in zip(contacts, custom_fields.shown_many(contacts, contact_definitions), strict=True):
+    definitions = custom_fields.definitions_by_type(actor.organization_id, [CUSTOMER_TYPE, CONTACT_TYPE])
+    for contact, values in zip(contacts, custom_fields.shown_many(contacts, definitions[CONTACT_TYPE]), strict=True):
         contact.custom_values = [v for v in values if v.text]
     context = {
         "customer": customer,
-        "custom_values": custom_fields.shown(
-            customer, custom_fields.definitions_for(actor.organization_id, CUSTOMER_TYPE)
-        ),
+        "custom_values": custom_fields.shown(customer, definitions[CUSTOMER_TYPE]),
         "contacts": contacts,
         "timeline": selectors.customer_timeline(actor=actor, customer=customer, limit=TIMELINE_PAGE),
         "timeline_limit": TIMELINE_PAGE,
