@@ -28,6 +28,8 @@ def test_create_and_read_a_customer(api, tenant_a):
     assert [d["id"] for d in body["duplicates"]] == [existing.pk]
     detail = api(rep).get(f"{URL}{body['id']}/").json()
     assert detail["name"] == "新公司" and "duplicates" not in detail
+    body.pop("duplicates")
+    assert body == detail  # the created body (from the saved instance) is what a read returns
     assert AuditEntry.objects.filter(action="customer.create", target_id=str(body["id"])).exists()
 
 

@@ -139,6 +139,18 @@ def definitions_for(organization: Any, record_type: str, *, include_inactive: bo
     return list(qs.order_by("position", "id"))
 
 
+def definitions_by_type(organization: Any, record_types: list[str]) -> dict[str, list[Any]]:
+    """definitions_for of several record types in one query (a page showing a record and its children)."""
+    organization_id = getattr(organization, "pk", organization)
+    qs = CustomFieldDefinition.objects.filter(
+        organization_id=organization_id, record_type__in=record_types, deleted_at__isnull=True, is_active=True
+    )
+    found: dict[str, list[Any]] = {record_type: [] for record_type in record_types}
+    for definition in qs.order_by("position", "id"):
+        found[definition.record_type].append(definition)
+    return found
+
+
 def definition_list_for(*, actor: Any, record_type: str | None = None) -> models.QuerySet:
     """Definitions the actor may read: of their organisation, of record types they may view."""
     allowed = [rt.key for rt in record_types_for(actor)]

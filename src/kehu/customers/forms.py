@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kehu.core import choice_lists, custom_fields
 from kehu.core.errors import ValidationFailed
+from kehu.core.form_rendering import PythonWidgetRenderer
 from kehu.customers import selectors
 from kehu.customers.list_columns import CONTACT_TYPE, CUSTOMER_TYPE
 from kehu.customers.models import STAGES, TIERS, Contact, Customer, Tag
@@ -34,6 +35,9 @@ def _blank(choices: Any, label: Any = "—") -> list[tuple[str, Any]]:
 
 class CustomerFilterForm(forms.Form):
     """The list's filters (UI query string and API query parameters alike)."""
+
+    # The filter bar is on every list page: its selects are written in Python (same HTML as Django's).
+    default_renderer = PythonWidgetRenderer()
 
     search = forms.CharField(
         label=_("Search"),
@@ -63,9 +67,14 @@ class CustomerFilterForm(forms.Form):
                 field = self.fields[name]
                 options = choice_lists.options(actor.organization_id, list_key)
                 field.choices = [field.choices[0], *[(o.key, o.label) for o in options]]
+        # The tags and colleagues of the choices, kept for the page's bulk bar (read once per request).
+        self.tag_choices: list[Any] = []
+        self.owner_choices: list[Any] = []
         if with_choices and actor is not None:
-            tags = [(t.pk, t.name) for t in selectors.tag_list_for(actor=actor)]
-            owners = [(u.pk, str(u)) for u in selectors.owner_choices_for(actor=actor)]
+            self.tag_choices = list(selectors.tag_list_for(actor=actor))
+            self.owner_choices = selectors.owner_choices_for(actor=actor)
+            tags = [(t.pk, t.name) for t in self.tag_choices]
+            owners = [(u.pk, str(u)) for u in self.owner_choices]
             self.fields["tag"].widget = forms.Select(choices=_blank(tags, _("Any tag")))
             self.fields["owner"].widget = forms.Select(choices=_blank(owners, _("Any owner")))
         # Custom fields (kehu.core.custom_fields): filter inputs named "custom.<key>" / "custom.<key>.min|max".

@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.urls import get_script_prefix, reverse
+from django.utils import timezone
 from django.utils.functional import Promise
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core import custom_fields, saved_views
@@ -88,8 +89,25 @@ def chosen_columns(keys: list[str] | None, available: list[Column]) -> list[Colu
 EMPTY = mark_safe('<span class="text-body-secondary">—</span>')
 
 
+# strftime equivalents of the date filter's "Y-m-d H:i" and "Y-m-d": dateformat.format parses its format
+# string and builds a formatter per call, a tenth of the page's cell time for two date columns.
+_MINUTES, _DAY = "%Y-%m-%d %H:%M", "%Y-%m-%d"
+_PK_SENTINEL = 2147483647  # stands for the pk in the detail URL reversed once per script prefix
+_detail_urls: dict[str, tuple[str, str]] = {}
+
+
 def _when(value: Any, fmt: str) -> str:
-    return dateformat.format(timezone.localtime(value), fmt) if value else "—"
+    return timezone.localtime(value).strftime(fmt) if value else "—"
+
+
+def detail_url(pk: int) -> str:
+    """reverse("customers:detail", args=[pk]) without resolving the pattern for every row."""
+    prefix = get_script_prefix()
+    parts = _detail_urls.get(prefix)
+    if parts is None:
+        before, _sentinel, after = reverse("customers:detail", args=[_PK_SENTINEL]).partition(str(_PK_SENTINEL))
+        parts = _detail_urls[prefix] = (before, after)
+    return f"{parts[0]}{pk}{parts[1]}"
 
 
 def tags_html(tags: Any) -> SafeString:
@@ -106,7 +124,7 @@ def _name(customer: Any) -> SafeString:
     short = format_html('<span class="d-block small text-body-secondary">{}</span>', customer.short_name)
     return format_html(
         '<td style="min-width: 12rem"><a href="{}" class="fw-medium">{}</a>{}</td>',
-        reverse("customers:detail", args=[customer.pk]),
+        detail_url(customer.pk),
         customer.name,
         short if customer.short_name else "",
     )
@@ -129,10 +147,10 @@ _CELLS: dict[str, Any] = {
     "source": lambda c: ("text-nowrap", c.get_source_display() or "—"),
     "region": lambda c: ("", c.region or "—"),
     "tags": lambda c: ("", tags_html(c.tags.all())),
-    "next_follow_up_at": lambda c: ("text-nowrap small", _when(c.next_follow_up_at, "Y-m-d H:i")),
-    "last_contacted_at": lambda c: ("text-nowrap small", _when(c.last_contacted_at, "Y-m-d H:i")),
-    "updated_at": lambda c: ("text-nowrap small", _when(c.updated_at, "Y-m-d H:i")),
-    "created_at": lambda c: ("text-nowrap small", _when(c.created_at, "Y-m-d")),
+    "next_follow_up_at": lambda c: ("text-nowrap small", _when(c.next_follow_up_at, _MINUTES)),
+    "last_contacted_at": lambda c: ("text-nowrap small", _when(c.last_contacted_at, _MINUTES)),
+    "updated_at": lambda c: ("text-nowrap small", _when(c.updated_at, _MINUTES)),
+    "created_at": lambda c: ("text-nowrap small", _when(c.created_at, _DAY)),
 }
 
 
@@ -147,7 +165,30 @@ def cell_html(column: Column, customer: Any, text: str = "") -> SafeString:
     classes, value = result
     if column.secondary:
         classes = f"kehu-table-responsive-hide {classes}".strip()
-    return format_html('<td class="{}">{}</td>', classes, value)
+    # The classes are this module's constants; the value is escaped unless it is already safe HTML.
+    return mark_safe(f'<td class="{classes}">{conditional_escape(value)}</td>')  # noqa: S308
+
+
+def rows_html(
+    columns: list[Column], customers: list[Any], custom_texts: list[list[str]], *, selectable: bool
+) -> SafeString:
+    """The <tbody> rows of the list: one string for the page, so the template does not walk 50 rows of
+    cells (each {{ cell }} costs a variable lookup, an escape check and a localisation pass)."""
+    # One translation look-up for the page; the name is escaped into it per row.
+    select_label = gettext("Select %(name)s")
+    out = []
+    for customer, texts in zip(customers, custom_texts, strict=True):
+        texts_iter = iter(texts)
+        cells = "".join(cell_html(c, customer, next(texts_iter) if c.is_custom else "") for c in columns)
+        box = ""
+        if selectable:
+            label = escape(select_label % {"name": customer.name})
+            box = (
+                f'<td><input type="checkbox" class="form-check-input" name="ids" value="{customer.pk}" '
+                f'form="bulk-form" aria-label="{label}"></td>'
+            )
+        out.append(f'<tr data-customer="{customer.pk}">\n            {box}\n            {cells}\n          </tr>')
+    return mark_safe("\n".join(out))  # noqa: S308 - every value above went through escape/format_html
 
 
 def register() -> None:

@@ -16,8 +16,8 @@ from kehu.customers.list_columns import (
     DEFAULT_COLUMNS,
     ORDERINGS,
     available_columns,
-    cell_html,
     chosen_columns,
+    rows_html,
 )
 from kehu.customers.models import Customer
 
@@ -41,29 +41,29 @@ saved_view_default = post_page(CUSTOMER_VIEWS.default)
 
 
 def list_context(
-    request: HttpRequest, *, page: Any, form: CustomerFilterForm, sort: dict[str, dict[str, str]]
+    request: HttpRequest,
+    *,
+    page: Any,
+    form: CustomerFilterForm,
+    sort: dict[str, dict[str, str]],
+    selectable: bool = False,
 ) -> dict[str, Any]:
-    """The columns, rows, view tabs and column chooser of the list page."""
+    """The columns, rows (with a tick box each when `selectable`: bulk actions), view tabs and column
+    chooser of the list page."""
     actor = request.user
     available = available_columns(actor.organization_id, form.custom_definitions)
     columns = chosen_columns(parse_columns(request.GET), available)
     custom_columns = [c.definition for c in columns if c.is_custom]
     users = custom_fields.users_for(actor.organization_id, custom_columns, page.items)
-    rows = []
-    for customer in page.items:
-        cells = []
-        for column in columns:
-            text = ""
-            if column.is_custom:
-                text = custom_fields.display(column.definition, customer.custom.get(column.definition.key), users)
-            cells.append(cell_html(column, customer, text))
-        rows.append((customer, cells))
+    custom_texts = [
+        [custom_fields.display(d, customer.custom.get(d.key), users) for d in custom_columns] for customer in page.items
+    ]
     chosen_keys = [c.key for c in columns]
     context = CUSTOMER_VIEWS.bar_context(request, column_choices=[(c, c.key in chosen_keys) for c in available])
     return {
         **context,
         "columns": columns,
         "headers": [(c, sort.get(c.sort) if c.sort else None) for c in columns],
-        "rows": rows,
+        "rows_html": rows_html(columns, page.items, custom_texts, selectable=selectable),
         "custom_filters": form.custom_filter_fields,
     }

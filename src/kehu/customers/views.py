@@ -94,12 +94,16 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "can_delete": can_delete,
         "can_export": can_export,
         "bulk_enabled": can_assign or can_edit or can_delete or can_export,
-        "owners": selectors.owner_choices_for(actor=actor) if can_assign else [],
-        "tags": list(selectors.tag_list_for(actor=actor)) if can_edit else [],
+        "owners": form.owner_choices if can_assign else [],
+        "tags": form.tag_choices if can_edit else [],
         "can_manage_fields": can(actor, "administer", "customers"),
     }
     # Columns, saved views and custom-field filters (customers/saved_view_views.py).
-    context.update(saved_view_views.list_context(request, page=page, form=form, sort=context["sort"]))
+    context.update(
+        saved_view_views.list_context(
+            request, page=page, form=form, sort=context["sort"], selectable=context["bulk_enabled"]
+        )
+    )
     return render(request, "customers/list.html", context)
 
 
@@ -199,14 +203,12 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     can_assign = can(actor, "assign", customer)
     contacts = list(selectors.contact_list_for(actor=actor, customer=customer))
     # Custom fields (kehu.core.custom_fields): the customer's and each contact's values.
-    contact_definitions = custom_fields.definitions_for(actor.organization_id, CONTACT_TYPE)
-    for contact, values in zip(contacts, custom_fields.shown_many(contacts, contact_definitions), strict=True):
+    definitions = custom_fields.definitions_by_type(actor.organization_id, [CUSTOMER_TYPE, CONTACT_TYPE])
+    for contact, values in zip(contacts, custom_fields.shown_many(contacts, definitions[CONTACT_TYPE]), strict=True):
         contact.custom_values = [v for v in values if v.text]
     context = {
         "customer": customer,
-        "custom_values": custom_fields.shown(
-            customer, custom_fields.definitions_for(actor.organization_id, CUSTOMER_TYPE)
-        ),
+        "custom_values": custom_fields.shown(customer, definitions[CUSTOMER_TYPE]),
         "contacts": contacts,
         "timeline": selectors.customer_timeline(actor=actor, customer=customer, limit=TIMELINE_PAGE),
         "timeline_limit": TIMELINE_PAGE,

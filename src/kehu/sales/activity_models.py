@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from kehu.core.models import BusinessModel, BusinessQuerySet
+from kehu.core.models import BusinessModel, BusinessQuerySet, _team_member_ids
 from kehu.core.permissions import Scope
 from kehu.sales.models import MODULE
 
@@ -41,14 +41,9 @@ def scope_owner_ids(actor: Any, scope: str) -> list[int] | None:
         return None
     if scope == Scope.OWN or actor.team_id is None:
         return [actor.pk]
-    from kehu.accounts.models import User
-
-    members = User.objects.filter(organization_id=actor.organization_id)
-    if scope == Scope.TEAM:
-        members = members.filter(team_id=actor.team_id)
-    else:
-        members = members.filter(team__path__startswith=actor.team.path)
-    return list(members.values_list("pk", flat=True))
+    # The same members core's scope_filter reads, once per actor object: a customer's page asked for
+    # them again for its activity timeline, its activity panel and the panel's form.
+    return list(_team_member_ids(actor, scope))
 
 
 # The linked records whose owner also makes an activity visible (see the module docstring).
