@@ -762,6 +762,25 @@ def jsonable_filters(cleaned: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class CustomFilterFormMixin:
+    """For a list's filter form whose custom-field inputs are named "custom.<key>" (filter_form_fields)."""
+
+    def filters(self) -> dict[str, Any]:
+        """The valid filters, the custom ones gathered under "custom" (what the list selectors take)."""
+        if not self.is_valid():  # type: ignore[attr-defined]
+            return {}
+        cleaned = self.cleaned_data  # type: ignore[attr-defined]
+        data = {k: v for k, v in cleaned.items() if v not in (None, "") and not k.startswith("custom.")}
+        custom = jsonable_filters({k: v for k, v in cleaned.items() if k.startswith("custom.")})
+        if custom:
+            data["custom"] = custom
+        return data
+
+    @property
+    def custom_filter_fields(self) -> list[Any]:
+        return [self[name] for name in self.fields if name.startswith("custom.")]  # type: ignore[attr-defined,index]
+
+
 # Definition services ---------------------------------------------------------------------------------
 
 DEFINITION_FIELDS = (

@@ -44,3 +44,17 @@ class ScopedViewSet(viewsets.GenericViewSet):
             raise NotFound() from exc
         self.check_object_permissions(self.request, obj)
         return obj
+
+
+class SingletonViewSet(ScopedViewSet):
+    """One object per organisation at a list address (settings): GET reads it, PUT replaces it (`replace`)."""
+
+    filter_backends = ()
+    pagination_class = None
+
+    @classmethod
+    def as_view(cls, actions: dict[str, str] | None = None, **initkwargs: Any) -> Any:
+        # The router maps only GET (and POST) at a list address; a singleton is replaced with PUT there.
+        if actions and actions.get("get") == "list":
+            actions = {**actions, "put": "replace"}
+        return super().as_view(actions, **initkwargs)

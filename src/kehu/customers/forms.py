@@ -33,7 +33,7 @@ def _blank(choices: Any, label: Any = "—") -> list[tuple[str, Any]]:
     return [("", label), *list(choices)]
 
 
-class CustomerFilterForm(forms.Form):
+class CustomerFilterForm(custom_fields.CustomFilterFormMixin, forms.Form):
     """The list's filters (UI query string and API query parameters alike)."""
 
     # The filter bar is on every list page: its selects are written in Python (same HTML as Django's).
@@ -96,19 +96,6 @@ class CustomerFilterForm(forms.Form):
             field.widget.attrs.setdefault("aria-label", str(field.label))
             if name in ("province", "city"):
                 field.widget.attrs.setdefault("placeholder", str(field.label))
-
-    def filters(self) -> dict[str, Any]:
-        if not self.is_valid():
-            return {}
-        data = {k: v for k, v in self.cleaned_data.items() if v not in (None, "") and not k.startswith("custom.")}
-        custom = custom_fields.jsonable_filters({k: v for k, v in self.cleaned_data.items() if k.startswith("custom.")})
-        if custom:
-            data["custom"] = custom
-        return data
-
-    @property
-    def custom_filter_fields(self) -> list[Any]:
-        return [self[name] for name in self.fields if name.startswith("custom.")]
 
 
 class _StyledMixin:

@@ -30,7 +30,7 @@ from kehu.accounts import selectors as account_selectors
 from kehu.core.api import RecordField
 from kehu.core.errors import ValidationFailed
 from kehu.core.services import require
-from kehu.core.viewsets import ScopedViewSet
+from kehu.core.viewsets import ScopedViewSet, SingletonViewSet
 from kehu.customers import merge, pool, pool_selectors, selectors
 from kehu.customers.api import (
     FILTER_PARAMETERS,
@@ -185,22 +185,13 @@ def _settings_out(settings: PoolSettings) -> dict[str, Any]:
     return data
 
 
-class PoolSettingsViewSet(ScopedViewSet):
+class PoolSettingsViewSet(SingletonViewSet):
     """The organisation's public pool 公海 rules and recycle-bin retention: one object per organisation at
     this address. GET reads it, PUT replaces all four values (checked exactly as on the settings page;
     audited as `customers.pool_settings`). Administrators only (`administer` in customers)."""
 
     module = MODULE
     queryset = PoolSettings.objects.none()
-    filter_backends = ()
-    pagination_class = None
-
-    @classmethod
-    def as_view(cls, actions: dict[str, str] | None = None, **initkwargs: Any) -> Any:
-        # The router maps only GET (and POST) at a list address; a singleton is replaced with PUT there.
-        if actions and actions.get("get") == "list":
-            actions = {**actions, "put": "replace"}
-        return super().as_view(actions, **initkwargs)
 
     def list_for(self, actor: Any) -> Any:
         return PoolSettings.objects.visible_to(actor)

@@ -25,7 +25,7 @@ def _blank(choices: Any, label: Any = "—") -> list[tuple[Any, Any]]:
     return [("", label), *list(choices)]
 
 
-class LeadFilterForm(forms.Form):
+class LeadFilterForm(custom_fields.CustomFilterFormMixin, forms.Form):
     """The list's filters (UI query string and API query parameters alike)."""
 
     search = forms.CharField(
@@ -82,19 +82,6 @@ class LeadFilterForm(forms.Form):
         if start and end and start > end:
             self.add_error("created_to", _("The end date is before the start date."))
         return data
-
-    def filters(self) -> dict[str, Any]:
-        if not self.is_valid():
-            return {}
-        data = {k: v for k, v in self.cleaned_data.items() if v not in (None, "") and not k.startswith("custom.")}
-        custom = custom_fields.jsonable_filters({k: v for k, v in self.cleaned_data.items() if k.startswith("custom.")})
-        if custom:
-            data["custom"] = custom
-        return data
-
-    @property
-    def custom_filter_fields(self) -> list[Any]:
-        return [self[name] for name in self.fields if name.startswith("custom.")]
 
 
 class LeadForm(_StyledMixin, forms.ModelForm):

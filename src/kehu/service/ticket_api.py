@@ -25,7 +25,7 @@ from kehu.core.api import ErrorSerializer, RecordField
 from kehu.core.errors import ValidationFailed
 from kehu.core.permissions import can
 from kehu.core.services import require
-from kehu.core.viewsets import ScopedViewSet
+from kehu.core.viewsets import ScopedViewSet, SingletonViewSet
 from kehu.customers import selectors as customer_selectors
 from kehu.customers.note_api import PassthroughRenderer
 from kehu.customers.note_views import file_response
@@ -863,21 +863,12 @@ def _service_settings_out(current: ServiceSettings) -> dict[str, Any]:
     return data
 
 
-class ServiceSettingsViewSet(ScopedViewSet):
+class ServiceSettingsViewSet(SingletonViewSet):
     """The organisation's service settings: one object per organisation at this address. GET reads it, PUT
     replaces it (audited as `service.settings`). Administrators only (`administer` in service)."""
 
     module = MODULE
     queryset = ServiceSettings.objects.none()
-    filter_backends = ()
-    pagination_class = None
-
-    @classmethod
-    def as_view(cls, actions: dict[str, str] | None = None, **initkwargs: Any) -> Any:
-        # The router maps only GET (and POST) at a list address; a singleton is replaced with PUT there.
-        if actions and actions.get("get") == "list":
-            actions = {**actions, "put": "replace"}
-        return super().as_view(actions, **initkwargs)
 
     def list_for(self, actor: Any) -> Any:
         return ServiceSettings.objects.visible_to(actor)

@@ -41,7 +41,7 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-class TicketFilterForm(forms.Form):
+class TicketFilterForm(custom_fields.CustomFilterFormMixin, forms.Form):
     """The list's filters (UI query string and API query parameters alike)."""
 
     search = forms.CharField(
@@ -108,19 +108,6 @@ class TicketFilterForm(forms.Form):
         if value and value not in ("me", "unassigned") and not value.isdigit():
             raise forms.ValidationError(_("Choose me, unassigned or a colleague."))
         return value
-
-    def filters(self) -> dict[str, Any]:
-        if not self.is_valid():
-            return {}
-        data = {k: v for k, v in self.cleaned_data.items() if v not in (None, "") and not k.startswith("custom.")}
-        custom = custom_fields.jsonable_filters({k: v for k, v in self.cleaned_data.items() if k.startswith("custom.")})
-        if custom:
-            data["custom"] = custom
-        return data
-
-    @property
-    def custom_filter_fields(self) -> list[Any]:
-        return [self[name] for name in self.fields if name.startswith("custom.")]
 
 
 def _customer_choices(actor: Any, current: Customer | None) -> list[tuple[Any, str]]:
