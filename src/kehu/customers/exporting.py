@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
+from django.db.models import CharField, Func
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,7 +26,7 @@ from kehu.customers.models import Customer, CustomerTag
 from kehu.customers.selectors import CustomerFilters, customer_queryset_for
 
 FORMATS = ("csv", "xlsx")
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 5000
 MAX_SELECTED = 10_000
 # (import field, queryset value); the header label is the import field's label.
 COLUMNS = (
@@ -73,40 +74,66 @@ def _header() -> list[str]:
     return [*header, str(_("ID")), str(_("Created at")), str(_("Updated at"))]
 
 
+class _LocalMinute(Func):
+    """A timestamp as 'YYYY-MM-DD HH:MM' in a time zone, formatted by PostgreSQL: turning two timestamps per
+    row into datetimes and back into text was a fifth of an export's time."""
+
+    output_field = CharField()
+
+    def __init__(self, expression: str, zone: str) -> None:
+        super().__init__(expression)
+        self.zone = zone
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"to_char({sql} AT TIME ZONE %s, 'YYYY-MM-DD HH24:MI')", [*params, self.zone]
+
+
 def _rows(qs: Any, organization_id: int) -> Iterator[list[Any]]:
-    """Keyset chunks by id: each chunk is one query for the rows and one for their tags."""
-    values = [v for _name, v in COLUMNS if v] + ["pk", "created_at", "updated_at"]
+    """Keyset chunks by id: each chunk is one query for the rows and one for their tags (a sub-query of the
+    same chunk, not a list of thousands of ids sent back as parameters)."""
+    values = [v for _name, v in COLUMNS if v] + ["pk"]
     # Labels translated once, not once per cell (lazy strings cost a translation lookup each time).
     displays = {
         name: {value: str(label) for value, label in Customer._meta.get_field(name).flatchoices}
         for name in CHOICE_COLUMNS
     }
-    positions = {name: values.index(name) for name in CHOICE_COLUMNS}
+    positions = [(values.index(name), displays[name]) for name in CHOICE_COLUMNS]
+    tags_at = [name for name, _value in COLUMNS].index("tags")
     zone = timezone.get_current_timezone()
+    zone_name = getattr(zone, "key", None)
+    in_sql = connections[qs.db].vendor == "postgresql" and zone_name is not None
+    if in_sql:
+        qs = qs.annotate(_created=_LocalMinute("created_at", zone_name), _updated=_LocalMinute("updated_at", zone_name))
+        values += ["_created", "_updated"]
+    else:
+        values += ["created_at", "updated_at"]
     last = 0
     while True:
-        batch = list(qs.filter(pk__gt=last).order_by("pk").values_list(*values)[:CHUNK_SIZE])
+        chunk = qs.filter(pk__gt=last).order_by("pk")
+        batch = list(chunk.values_list(*values)[:CHUNK_SIZE])
         if not batch:
             return
-        ids = [row[-3] for row in batch]
         tags: dict[int, list[str]] = {}
-        links = CustomerTag.objects.filter(organization_id=organization_id, customer_id__in=ids)
+        links = CustomerTag.objects.filter(
+            organization_id=organization_id, customer_id__in=chunk.values("pk")[:CHUNK_SIZE]
+        )
         for customer_id, name in links.order_by("tag__name").values_list("customer_id", "tag__name"):
             tags.setdefault(customer_id, []).append(name)
         for row in batch:
             out = list(row)
-            for name, index in positions.items():
-                out[index] = displays[name].get(out[index], out[index]) if out[index] else ""
-            pk, created_at, updated_at = out[-3:]
-            cells = out[:-3]
-            cells.insert(14, ", ".join(tags.get(pk, ())))  # the tags column, after website
-            yield [
-                *cells,
-                pk,
-                f"{created_at.astimezone(zone):%Y-%m-%d %H:%M}",
-                f"{updated_at.astimezone(zone):%Y-%m-%d %H:%M}",
-            ]
-        last = ids[-1]
+            for index, display in positions:
+                value = out[index]
+                out[index] = display.get(value, value) if value else ""
+            created_at, updated_at = out[-2:]
+            pk = out[-3]
+            if not in_sql:
+                created_at = f"{created_at.astimezone(zone):%Y-%m-%d %H:%M}"
+                updated_at = f"{updated_at.astimezone(zone):%Y-%m-%d %H:%M}"
+            out[-3:] = [pk, created_at, updated_at]
+            out.insert(tags_at, ", ".join(tags.get(pk, ())))
+            yield out
+        last = batch[-1][-3]
 
 
 @transaction.atomic
