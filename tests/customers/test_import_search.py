@@ -17,6 +17,7 @@ ROWS = [
     ["ÄRZTE GmbH Ωmega", "İstanbul", "13800000003", "", "Σίσυφος", "", ""],  # lower() may differ: triggers
     ["腾讯\u3000科技", "", "", "", "马化腾", "", ""],  # an ideographic space: the triggers compute it
     ["小米", "", "", "", "", "", ""],
+    ['Ben "Q" \\ Co', "", "", "", "", "", ""],  # a quote and a backslash in the grams literal
 ]
 
 

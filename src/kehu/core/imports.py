@@ -46,7 +46,9 @@ from kehu.core.import_models import ImportJob, ImportRow
 from kehu.core.permissions import Policy, register_policy
 from kehu.core.services import require
 
-CHUNK_SIZE = 1000
+# Rows per transaction: each commit waits for the disk (a fifth of a 1,000-row chunk's time on a busy
+# machine); 5,000 rows keep the memory of a chunk small (a few MB) and the progress bar moving.
+CHUNK_SIZE = 5000
 MAX_UPLOAD_BYTES = getattr(settings, "KEHU_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 MAX_COLUMNS = 200
 DRY_RUN_MAX_LISTED = 10_000  # bad rows kept in the dry-run result; the error file has them all
