@@ -231,6 +231,9 @@ def iter_data_rows(job: ImportJob, *, start: int = 0) -> Iterator[tuple[int, lis
 
 
 def count_data_rows(job: ImportJob) -> int:
+    if job.file_format == "csv":  # the rows as the reader splits them, without making their cells
+        with _open_text(job) as text:
+            return max(0, sum(1 for _ in csv.reader(text, delimiter=job.delimiter or ",")) - 1)
     return sum(1 for _ in iter_data_rows(job))
 
 
@@ -445,7 +448,8 @@ def _insert_copy(
                 for name, default, is_json, encoder in plan:
                     value = row.get(name, default)
                     if is_json and value is not None:
-                        value = json.dumps(value, cls=encoder)
+                        # Most JSON cells are empty ({} of a record without custom values, no data).
+                        value = json.dumps(value, cls=encoder) if value else ("{}" if value == {} else "[]")
                     values.append(value)
                 copy.write_row(values)
     return ids
