@@ -602,12 +602,12 @@ class CustomerImportAdapter(ImportAdapter):
                     results.append(RowResult(Outcome.ERROR, errors=errors))
                     continue
                 # A check only needs to know that the key is taken: no values kept (memory stays flat), except
-                # what later rows' contacts are matched by.
+                # what later rows' contacts are matched by (only "update" folds a row into a new customer).
                 if not dry_run:
                     new = _New({**self._new_values(actor, clean, now), "custom": custom})
                     if contact:
                         new.contacts.append({**contact, "custom": contact_custom})
-                elif contact:
+                elif contact and policy == "update":
                     new = _New({})
                     new.contacts.append(_contact_keys(contact))
                 else:
