@@ -1,7 +1,7 @@
 """Import and export throughput: rows/s and peak memory for customers, on SQLite and PostgreSQL.
 
 Each measurement runs in a fresh subprocess (so that its peak RSS is its own) against a fresh database:
-SQLite in memory, or PostgreSQL in a database of its own, `kehu_imports_bench` (created and dropped).
+SQLite in memory, or PostgreSQL in the database named by --pg (created and dropped).
 
 - import: a generated GBK CSV of N customers (Chinese names, phones, emails, regions, tiers, sources,
   tags, contacts, owners) through the real path: upload (encoding detection, mapping guess), then the
@@ -15,6 +15,10 @@ Peak memory is the subprocess's maximum resident set size (resource.getrusage), 
     DJANGO_SETTINGS_MODULE=kehu.settings.test .venv/bin/python benchmarks/bench_import.py --rows 10000,100000
     ... --db sqlite            # SQLite only
     ... --db postgres --pg postgres://postgres@127.0.0.1:5432/kehu_imports_bench
+
+Each line ends with a CPU check: a fixed 10^6-step Python loop timed in the measuring process before and
+after (tens of ms on an idle core; several times that means the machine was busy and every figure on the
+line is inflated as much).
 """
 
 from __future__ import annotations
@@ -42,8 +46,12 @@ def _setup_django(db: str, pg_url: str) -> None:
     from django.conf import settings
 
     if db == "postgres":
-        # Our own database name, never a shared one; created and dropped by setup/teardown below.
-        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = "kehu_imports_bench"
+        # The --pg URL's database name (one of our own, never a shared one): created and dropped by
+        # setup/teardown below. setup_databases() would otherwise use test_<name>.
+        from urllib.parse import urlparse
+
+        name = urlparse(pg_url).path.lstrip("/") or "kehu_imports_bench"
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = name
     django.setup()
 
 
@@ -127,6 +135,15 @@ def _csv_bytes(rows: int, owner_email: str) -> bytes:
     return buffer.getvalue().encode("gb18030")
 
 
+def cpu_check() -> float:
+    """Milliseconds for a fixed pure-Python loop (tens on an idle core)."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(10**6):
+        total += i
+    return (time.perf_counter() - start) * 1000
+
+
 def _peak_mb() -> float:
     import resource
 
@@ -162,6 +179,7 @@ def worker(db: str, rows: int, phase: str, pg_url: str) -> dict[str, float]:
                 admin_name="管理员",
             )
             admin = User.objects.get(email="admin@bench.test")
+            cpu_before = cpu_check()
             if phase in ("import", "dry run"):
                 job = imports.import_job_create(
                     actor=admin, record_type="customers", upload=ContentFile(_csv_bytes(rows, admin.email), "c.csv")
@@ -188,10 +206,11 @@ def worker(db: str, rows: int, phase: str, pg_url: str) -> dict[str, float]:
                         size = handle.seek(0, 2)
                 seconds = time.perf_counter() - start
                 assert export.count == rows and size > 0
+            cpu_after = cpu_check()
     finally:
         teardown_databases(old, verbosity=0)
         media.cleanup()
-    return {"seconds": seconds, "peak_mb": _peak_mb()}
+    return {"seconds": seconds, "peak_mb": _peak_mb(), "cpu": f"{cpu_before:.0f}/{cpu_after:.0f}"}
 
 
 def _insert_customers(admin: object, rows: int) -> None:
@@ -245,7 +264,7 @@ def main() -> None:
         return
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
-    print(f"{'db':<10} {'phase':<12} {'rows':>8} {'seconds':>8} {'rows/s':>9} {'peak MB':>8}")
+    print(f"{'db':<10} {'phase':<12} {'rows':>8} {'seconds':>8} {'rows/s':>9} {'peak MB':>8} {'CPU check ms':>13}")
     for db in dbs:
         for rows in [int(r) for r in args.rows.split(",")]:
             for phase in phases:
@@ -257,7 +276,7 @@ def main() -> None:
                 result = json.loads(done.stdout.strip().splitlines()[-1])
                 rate = rows / result["seconds"]
                 print(
-                    f"{db:<10} {phase:<12} {rows:>8} {result['seconds']:>8.2f} {rate:>9,.0f} {result['peak_mb']:>8.0f}",
+                    f"{db:<10} {phase:<12} {rows:>8} {result['seconds']:>8.2f} {rate:>9,.0f} {result['peak_mb']:>8.0f} {result['cpu']:>13}",
                     flush=True,
                 )
 

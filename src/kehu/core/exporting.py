@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import connections
+from django.db.models import CharField, Func, QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,7 +26,7 @@ from kehu.core.imports import csv_stream, xlsx_file
 from kehu.core.services import require
 
 FORMATS = ("csv", "xlsx")
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 5000
 MAX_SELECTED = 10_000
 
 
@@ -58,8 +59,36 @@ def chunks(qs: QuerySet, values: Sequence[str], *, size: int | None = None) -> I
         last = batch[-1][-1]
 
 
+class _LocalMinute(Func):
+    """A timestamp as 'YYYY-MM-DD HH:MM' in a time zone, formatted by PostgreSQL: turning two timestamps per
+    row into datetimes and back into text was a fifth of a customer export's time."""
+
+    output_field = CharField()
+
+    def __init__(self, expression: str, zone: str) -> None:
+        super().__init__(expression)
+        self.zone = zone
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"to_char({sql} AT TIME ZONE %s, 'YYYY-MM-DD HH24:MI')", [*params, self.zone]
+
+
+def local_minutes(qs: QuerySet, *fields: str) -> tuple[QuerySet, list[str]]:
+    """`qs` and the names to read `fields` (timestamps) by: on PostgreSQL annotations already formatted as the
+    current time zone's minute, elsewhere the fields themselves. `local_time` takes either."""
+    zone_name = getattr(timezone.get_current_timezone(), "key", None)
+    if connections[qs.db].vendor != "postgresql" or zone_name is None:
+        return qs, list(fields)
+    names = [f"_{field}_local" for field in fields]
+    return qs.annotate(**{n: _LocalMinute(f, zone_name) for n, f in zip(names, fields, strict=True)}), names
+
+
 def local_time(value: Any) -> str:
-    """A stored (UTC) time as the organisation's wall-clock minute; "" for none."""
+    """A stored (UTC) time as the current time zone's wall-clock minute ("" for none); a text already
+    formatted by `local_minutes` as it is."""
+    if isinstance(value, str):
+        return value
     return f"{value.astimezone(timezone.get_current_timezone()):%Y-%m-%d %H:%M}" if value else ""
 
 

@@ -56,7 +56,7 @@ def _header() -> list[str]:
 
 def _rows(qs: Any, organization_id: int) -> Iterator[list[Any]]:
     """Keyset chunks by id: each chunk is one query for the rows and one for their tags."""
-    values = [v for _name, v in COLUMNS if v] + ["created_at", "updated_at"]
+    values = [v for _name, v in COLUMNS if v]
     # Labels translated once, not once per cell (lazy strings cost a translation lookup each time).
     lists = choice_lists.lists_for(organization_id)
     displays = {
@@ -67,8 +67,10 @@ def _rows(qs: Any, organization_id: int) -> Iterator[list[Any]]:
         )
         for name in CHOICE_COLUMNS
     }
-    positions = {name: values.index(name) for name in CHOICE_COLUMNS}
-    for batch in exporting.chunks(qs, values, size=CHUNK_SIZE):
+    positions = [(values.index(name), displays[name]) for name in CHOICE_COLUMNS]
+    tags_at = [name for name, _value in COLUMNS].index("tags")
+    qs, stamps = exporting.local_minutes(qs, "created_at", "updated_at")
+    for batch in exporting.chunks(qs, [*values, *stamps], size=CHUNK_SIZE):
         ids = [row[-1] for row in batch]
         tags: dict[int, list[str]] = {}
         links = CustomerTag.objects.filter(organization_id=organization_id, customer_id__in=ids)
@@ -76,11 +78,12 @@ def _rows(qs: Any, organization_id: int) -> Iterator[list[Any]]:
             tags.setdefault(customer_id, []).append(name)
         for row in batch:
             out = list(row)
-            for name, index in positions.items():
-                out[index] = displays[name].get(out[index], out[index]) if out[index] else ""
+            for index, display in positions:
+                value = out[index]
+                out[index] = display.get(value, value) if value else ""
             created_at, updated_at, pk = out[-3:]
             cells = out[:-3]
-            cells.insert(14, ", ".join(tags.get(pk, ())))  # the tags column, after website
+            cells.insert(tags_at, ", ".join(tags.get(pk, ())))  # the tags column, after website
             yield [*cells, pk, exporting.local_time(created_at), exporting.local_time(updated_at)]
 
 

@@ -27,9 +27,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from contextlib import nullcontext
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import connections, router
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -41,7 +43,7 @@ from kehu.core.custom_field_models import FieldType
 from kehu.core.errors import ValidationFailed
 from kehu.core.imports import FieldSpec, ImportAdapter, PendingRow, Preset, RowResult
 from kehu.core.permissions import can
-from kehu.customers import selectors, services
+from kehu.customers import search, selectors, services
 from kehu.customers.list_columns import CONTACT_TYPE, CUSTOMER_TYPE
 from kehu.customers.models import STAGES, TIERS, Contact, Customer, CustomerTag, Tag
 from kehu.customers.normalize import normalize_email, normalize_phone, normalize_website
@@ -536,6 +538,8 @@ class CustomerImportAdapter(ImportAdapter):
         """A new record's whole `custom`: the row's values, the defaults of the fields it leaves empty, and
         an error for each required field it leaves empty (as creating one record through a form)."""
         missing = [d for d in state["definitions"][record_type] if d.key not in given]
+        if not missing:  # nothing to default or require (most organisations define no custom fields)
+            return {**given}, {}
         try:
             defaults = custom_fields.clean(
                 actor.organization_id, record_type, {}, partial=False, current=None, definitions=missing
@@ -624,12 +628,12 @@ class CustomerImportAdapter(ImportAdapter):
                     results.append(RowResult(Outcome.ERROR, errors=errors))
                     continue
                 # A check only needs to know that the key is taken: no values kept (memory stays flat), except
-                # what later rows' contacts are matched by.
+                # what later rows' contacts are matched by (only "update" folds a row into a new customer).
                 if not dry_run:
                     new = _New({**self._new_values(actor, clean, now), "custom": custom})
                     if contact:
                         new.contacts.append({**contact, "custom": contact_custom})
-                elif contact:
+                elif contact and policy == "update":
                     new = _New({})
                     new.contacts.append(_contact_keys(contact))
                 else:
@@ -926,8 +930,8 @@ class CustomerImportAdapter(ImportAdapter):
         state: dict[str, Any],
     ) -> None:
         new = list({id(n): n for _i, n, _clean in creates}.values())
-        for item, pk in zip(new, imports.insert_rows(Customer, [n.values for n in new], returning=True), strict=True):
-            item.pk = pk
+        now = timezone.now()
+        self._insert_new(actor, new, now)
         for index, item, _clean in creates:
             results[index].record_id = item.pk
         if updates:
@@ -943,25 +947,58 @@ class CustomerImportAdapter(ImportAdapter):
                     )
         organization_id = actor.organization_id
         links: list[dict[str, Any]] = []
-        contacts: list[dict[str, Any]] = []
         seen_links: set[tuple[int, int]] = set()
-        now = timezone.now()
         for _index, item, clean in creates:
             for tag in self._tags(actor, clean.get("tags", ()), state):
                 if (item.pk, tag.pk) not in seen_links:
                     seen_links.add((item.pk, tag.pk))
                     links.append({"organization_id": organization_id, "customer_id": item.pk, "tag_id": tag.pk})
-        for item in new:  # the first contact of a new customer is its primary one
-            for position, contact in enumerate(item.contacts):
-                contacts.append(self._contact_row(actor, item.pk, item.values["owner_id"], contact, now, position == 0))
         imports.insert_rows(CustomerTag, links)
-        imports.insert_rows(Contact, contacts)
         existing_links = [
             CustomerTag(organization_id=organization_id, customer=customer, tag=tag)
             for customer, names in update_tags
             for tag in self._tags(actor, names, state)
         ]
         CustomerTag.objects.bulk_create(existing_links, ignore_conflicts=True)
+
+    def _insert_new(self, actor: Any, new: list[_New], now: Any) -> None:
+        """Insert the chunk's new customers and their contacts (the first one primary). On PostgreSQL with
+        their search columns computed here (search.precomputed_search), so that the row triggers do
+        nothing; a customer whose text Python might lower-case differently is left to the triggers."""
+        connection = connections[router.db_for_write(Customer)]
+        precompute = connection.vendor == "postgresql"
+        extra: tuple[str, ...] = ()
+        by_triggers: list[_New] = []
+        if precompute:
+            extra = ("name_grams",)
+            for item in new:
+                values = item.values
+                data = search.search_data_exact(
+                    name=values.get("name", ""),
+                    short_name=values.get("short_name", ""),
+                    phone=values.get("phone_normalized", ""),
+                    email=values.get("email_normalized", ""),
+                    contacts=[
+                        (c.get("name", ""), c.get("phone_normalized", ""), c.get("email_normalized", ""))
+                        for c in item.contacts
+                    ],
+                )
+                if data is None:
+                    by_triggers.append(item)
+                    data = ("", "", [])
+                values["search_names"], values["search_text"], grams = data
+                values["name_grams"] = search.pg_text_array(grams)
+        with search.precomputed_search(connection) if precompute else nullcontext():
+            ids = imports.insert_rows(Customer, [n.values for n in new], returning=True, extra_columns=extra)
+            for item, pk in zip(new, ids, strict=True):
+                item.pk = pk
+            contacts = [
+                self._contact_row(actor, item.pk, item.values["owner_id"], contact, now, position == 0)
+                for item in new
+                for position, contact in enumerate(item.contacts)
+            ]
+            imports.insert_rows(Contact, contacts)
+        search.refresh(connection, [item.pk for item in by_triggers])
 
     @staticmethod
     def _tags(actor: Any, names: Iterable[str], state: dict[str, Any]) -> list[Tag]:

@@ -48,13 +48,14 @@ def _header() -> list[str]:
 
 
 def _rows(qs: Any, organization_id: int) -> Iterator[list[Any]]:
-    values = [value for _name, value in COLUMNS] + ["created_at", "updated_at"]
+    values = [value for _name, value in COLUMNS]
     # Labels looked up once per export, not once per cell.
     displays = {
         values.index("source"): source_labels(organization_id),
         values.index("status"): {key: str(label) for key, label in Lead.Status.choices},
     }
-    for batch in exporting.chunks(qs, values):
+    qs, stamps = exporting.local_minutes(qs, "created_at", "updated_at")
+    for batch in exporting.chunks(qs, [*values, *stamps]):
         for row in batch:
             out = list(row)
             for index, labels in displays.items():
