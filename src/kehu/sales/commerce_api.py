@@ -10,6 +10,7 @@ decimal string ("1234.50"); PATCH and the status actions take the `version` you 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -377,9 +378,7 @@ class _LineViewSet(ScopedViewSet):
     parent = ""
     parent_getter: Any = None
     create_serializer: type[serializers.Serializer]
-
-    def selector(self, actor: Any, document: Any = None) -> Any:
-        raise NotImplementedError
+    selector: Callable[..., Any]  # (actor, document=None) -> the lines you may see; set by each subclass
 
     def list_for(self, actor: Any) -> Any:
         if self.action != "list":
@@ -609,17 +608,10 @@ class _DocumentViewSet(ScopedViewSet):
     update_serializer: type[serializers.Serializer]
     record_filters: dict[str, Any] = {}  # the filters that find a record by id (any revision of a quote)
 
-    @staticmethod
-    def queryset_for(*, actor: Any, filters: Any = None) -> Any:
-        raise NotImplementedError
-
-    @staticmethod
-    def get_for(*, actor: Any, pk: Any) -> Any:
-        raise NotImplementedError
-
-    @staticmethod
-    def deleted_get_for(*, actor: Any, pk: Any) -> Any:
-        raise NotImplementedError
+    # The document's selectors, set by each subclass as staticmethods.
+    queryset_for: Callable[..., Any]
+    get_for: Callable[..., Any]
+    deleted_get_for: Callable[..., Any]
 
     def _service(self, action: str) -> Any:
         return getattr(commerce_services, f"{self.kind}_{action}")
