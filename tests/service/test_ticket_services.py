@@ -8,6 +8,7 @@ from email.header import decode_header, make_header
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed, VersionConflict
 from kehu.core.models import AuditEntry, Notification
@@ -337,3 +338,22 @@ def test_away_agents_are_passed_over(tenant_a):
     queue = make_queue(tenant_a, members=[agent], assignment=Queue.Assignment.LEAST_OPEN)
     ticket = ticket_services.ticket_create(actor=tenant_a.admin, subject="x", queue=queue)
     assert ticket.owner_id != agent.pk
+
+
+def test_my_tickets_are_what_visible_to_shows_me_as_assignee(tenant_a):
+    """"Mine" (assignee=me) reads own_for, without the scope's OR branches; for one's own tickets the two
+    agree whatever the role's scope and queues (a deleted ticket is in neither)."""
+    from kehu.service import ticket_selectors
+
+    agent, manager = tenant_a.users["service_agent"], tenant_a.users["service_manager"]
+    queue = make_queue(tenant_a, members=[agent], manager=manager)
+    for user in (agent, manager, tenant_a.admin):
+        make_ticket(tenant_a, user, queue=queue)
+        make_ticket(tenant_a, user)
+        gone = make_ticket(tenant_a, user)
+        Ticket.objects.filter(pk=gone.pk).update(deleted_at=timezone.now())
+    for user in (agent, manager, tenant_a.admin):
+        expected = set(Ticket.objects.visible_to(user).filter(owner=user).values_list("pk", flat=True))
+        mine = ticket_selectors.ticket_queryset_for(actor=user, filters={"assignee": "me"})
+        assert set(mine.values_list("pk", flat=True)) == expected and len(expected) == 2, user
+    assert not Ticket.objects.own_for(tenant_a.users["sales_rep"]).exists()  # no service grant: nothing

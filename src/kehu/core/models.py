@@ -41,6 +41,16 @@ class BusinessQuerySet(TenantQuerySet):
         qs = self.filter(organization_id=actor.organization_id, deleted_at__isnull=True)
         return qs.filter(scope_filter(actor, actor.grant_for(model.module).scope))
 
+    def own_for(self, actor: Any) -> BusinessQuerySet:
+        """The actor's own records: exactly `visible_to(actor).filter(owner=actor)`, because every data scope
+        covers one's own records, but without the scope's OR branches, which make PostgreSQL misjudge how
+        many rows match ("my tickets", "my day": a walk of the owner's index instead of a scan)."""
+        from kehu.core.permissions import can
+
+        if actor is None or not can(actor, "view", self.model):
+            return self.none()
+        return self.filter(organization_id=actor.organization_id, deleted_at__isnull=True, owner_id=actor.pk)
+
     def deleted(self) -> BusinessQuerySet:
         return self.filter(deleted_at__isnull=False)
 
