@@ -762,7 +762,7 @@ class CalendarCache:
 
 
 # The sweep's policies and calendars, read once per run, for the SLA hook while the sweep's escalations go
-# through the ticket services one ticket at a time (sla_recompute would otherwise read them per ticket).
+# through the ticket services (sla_recompute_many would otherwise read them once per batch).
 _shared_lookups: ContextVar[tuple[list[SlaPolicy], CalendarCache] | None] = ContextVar(
     "kehu_sla_shared_lookups", default=None
 )

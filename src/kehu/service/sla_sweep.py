@@ -32,8 +32,7 @@ from django.urls import NoReverseMatch
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from kehu.core import audit, modules
-from kehu.core.models import Notification
+from kehu.core import audit, modules, notifications
 from kehu.service import sla_services, ticket_services
 from kehu.service.models import MODULE, SlaPolicy, Ticket, TicketSla
 
@@ -329,7 +328,7 @@ def _process(rows: list[TicketSla], context: _Context, result: SweepResult) -> N
                 setattr(state, f"{target}_breached_at", getattr(state, f"{target}_breached_at") or now)
             setattr(state, f"{target}_warned_at", getattr(state, f"{target}_warned_at") or now)
 
-    notifications: list[Notification] = []
+    notes: list[tuple[Any, str, str, str]] = []
     audit_items: list[tuple[str, Any, dict[str, Any]]] = []
     reassign: dict[int, int] = {}  # ticket -> new owner
     raise_ids: set[int] = set()
@@ -444,14 +443,8 @@ def _process(rows: list[TicketSla], context: _Context, result: SweepResult) -> N
                 else:
                     title = _("SLA breached: the %(what)s of ticket #%(number)s was due at %(due)s") % values
                 url = url_template.replace(str(_URL_PROBE), str(ticket.pk))
-                notifications.append(
-                    Notification(
-                        organization_id=org.pk, recipient_id=user.pk, title=title[:255], body=ticket.subject, url=url
-                    )
-                )
-    if notifications:
-        Notification.objects.bulk_create(notifications, batch_size=1000)
-        result.notifications += len(notifications)
+                notes.append((user, title, ticket.subject, url))
+    result.notifications += notifications.notify_many(organization_id=org.pk, notes=notes)
     if audit_items:
         audit.record_many(organization_id=org.pk, items=audit_items, actor_label=SYSTEM_LABEL)
 
