@@ -51,6 +51,7 @@ TARGETS = ("first_response", "resolution")
 TICKET_SLA_FIELDS = [
     f.name for f in TicketSla._meta.concrete_fields if f.name not in ("ticket", "organization", "updated_at")
 ]
+TICKET_SLA_ATTNAMES = [TicketSla._meta.get_field(name).attname for name in TICKET_SLA_FIELDS]
 TICKET_FIELDS = [
     "organization",
     "number",
@@ -302,7 +303,7 @@ def _escalate(
         by_ticket[pk].ticket.resolution_due_at = resolution_due
     for fresh in TicketSla.objects.filter(ticket_id__in=raise_ids).only(*TICKET_SLA_FIELDS):
         state = by_ticket[fresh.ticket_id]
-        for name in TICKET_SLA_FIELDS:
+        for name in TICKET_SLA_ATTNAMES:  # ids of the policy and calendar, not the rows (a query each)
             setattr(state, name, getattr(fresh, name))
 
 
