@@ -70,7 +70,7 @@ def _ready_sla_and_knowledge() -> None:
 
     sla_policies.register()
     knowledge_policies.register()
-    ticket_hooks.register(sla_services.on_ticket_event)
+    ticket_hooks.register(sla_services.on_ticket_event, batch=sla_services.on_tickets_event)
     ticket_hooks.register(survey_services.on_ticket_event)
     ticket_panels.register(sla_panels.sla_panel, order=10)
     ticket_panels.register(knowledge_panels.suggestions_panel, order=20)

@@ -20,7 +20,7 @@ moves them by exactly the paused business time and a recomputation never drifts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -28,7 +28,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -712,16 +712,22 @@ def sla_policy_move(*, actor: Any, policy: SlaPolicy, direction: str) -> SlaPoli
     return policy
 
 
+def active_policies(organization_id: int) -> list[SlaPolicy]:
+    """The organisation's active policies in the order policy_for tries them, with their targets."""
+    return list(
+        SlaPolicy.objects.filter(organization_id=organization_id, is_active=True)
+        .select_related("calendar")
+        .prefetch_related("targets")
+        .order_by("is_default", "position", "id")
+    )
+
+
 def policy_for(
     *, organization_id: int, priority: str, tier: str, policies: list[SlaPolicy] | None = None
 ) -> SlaPolicy | None:
     """The first active rule (by order) whose priorities and tiers match, else the active default policy."""
     if policies is None:
-        policies = list(
-            SlaPolicy.objects.filter(organization_id=organization_id, is_active=True)
-            .prefetch_related("targets")
-            .order_by("is_default", "position", "id")
-        )
+        policies = active_policies(organization_id)
     for policy in policies:
         if policy.is_default or not policy.is_active:
             continue
@@ -745,6 +751,12 @@ class CalendarCache:
             self._default[organization.pk] = ensure_default_calendar(organization)
         return self._default[organization.pk]
 
+    def default_for_ticket(self, ticket: Ticket) -> BusinessCalendar:
+        """default_for the ticket's organisation, without reading the organisation when it is known."""
+        if ticket.organization_id in self._default:
+            return self._default[ticket.organization_id]
+        return self.default_for(ticket.organization)
+
     def get(self, calendar: BusinessCalendar) -> Calendar:
         if calendar.pk not in self._by_id:
             self._by_id[calendar.pk] = load_calendar(calendar)
@@ -752,7 +764,7 @@ class CalendarCache:
 
 
 # The sweep's policies and calendars, read once per run, for the SLA hook while the sweep's escalations go
-# through the ticket services one ticket at a time (sla_recompute would otherwise read them per ticket).
+# through the ticket services (sla_recompute_many would otherwise read them once per batch).
 _shared_lookups: ContextVar[tuple[list[SlaPolicy], CalendarCache] | None] = ContextVar(
     "kehu_sla_shared_lookups", default=None
 )
@@ -806,7 +818,7 @@ def assign_policy(
     fr, res = targets_of(policy).get(ticket.priority, (None, None))
     state.first_response_minutes, state.resolution_minutes = fr, res
     state.warning_percent = policy.warning_percent
-    state.calendar = policy.calendar or calendars.default_for(ticket.organization)
+    state.calendar = policy.calendar or calendars.default_for_ticket(ticket)
 
 
 def compute_due(state: TicketSla, ticket: Ticket, calendar: Calendar | None) -> None:
@@ -930,23 +942,103 @@ def sla_start(*, ticket: Ticket, now: datetime | None = None) -> TicketSla:
     return state
 
 
-@transaction.atomic
 def sla_recompute(*, ticket: Ticket, now: datetime | None = None) -> TicketSla:
     """The priority changed: choose the policy again and recompute from the creation. Warnings and
     breaches already escalated stay recorded (once per ticket and target)."""
+    return sla_recompute_many(tickets=[ticket], now=now)[0]
+
+
+# What a recomputation changes on the SLA row: (column, PostgreSQL type) for bulk_set.
+_RECOMPUTED = [
+    ("policy_id", "bigint"),
+    ("calendar_id", "bigint"),
+    ("first_response_minutes", "integer"),
+    ("resolution_minutes", "integer"),
+    ("warning_percent", "smallint"),
+    ("first_response_warn_at", "timestamptz"),
+    ("resolution_warn_at", "timestamptz"),
+    ("first_response_met", "boolean"),
+    ("resolution_met", "boolean"),
+    ("next_check_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+]
+_DUE = [("first_response_due_at", "timestamptz"), ("resolution_due_at", "timestamptz")]
+
+
+def _tiers(tickets: Sequence[Ticket]) -> dict[int, str]:
+    """The customers' tiers of `tickets`, by customer id, in one query."""
+    from kehu.customers.models import Customer
+
+    ids = {t.customer_id for t in tickets if t.customer_id}
+    if not ids:
+        return {}
+    return {pk: tier or "" for pk, tier in Customer.objects.filter(pk__in=ids).values_list("pk", "tier")}
+
+
+@transaction.atomic
+def sla_recompute_many(*, tickets: Sequence[Ticket], now: datetime | None = None) -> list[TicketSla]:
+    """sla_recompute for several tickets (the SLA sweep's raised priorities): the SLA rows, the customers'
+    tiers, each organisation's policies and the calendars are read once, and the new clocks are written with
+    one statement per 500 tickets."""
     now = now or timezone.now()
-    state = TicketSla.objects.filter(ticket_id=ticket.pk).first()
-    if state is None:
-        return sla_start(ticket=ticket, now=now)
+    states = {s.ticket_id: s for s in TicketSla.objects.filter(ticket_id__in=[t.pk for t in tickets])}
     shared = _shared_lookups.get()
-    policies, calendars = shared if shared is not None else (None, CalendarCache())
-    assign_policy(state, ticket, policies=policies, calendars=calendars)
-    calendar = calendars.get(state.calendar) if state.calendar else None
-    compute_due(state, ticket, calendar)
-    _record_outcomes(state, ticket, now)
-    state.next_check_at = next_check(state, ticket)
-    _save(state, ticket)
-    return state
+    calendars = shared[1] if shared is not None else CalendarCache()
+    policies: dict[int, list[SlaPolicy]] = {}
+    tiers = _tiers(tickets)
+    results, changed = [], []
+    for ticket in tickets:
+        state = states.get(ticket.pk)
+        if state is None:
+            results.append(sla_start(ticket=ticket, now=now))
+            continue
+        org_id = ticket.organization_id
+        if org_id not in policies:
+            same_org = shared is not None and bool(shared[0]) and all(p.organization_id == org_id for p in shared[0])
+            policies[org_id] = shared[0] if same_org else active_policies(org_id)
+        assign_policy(
+            state, ticket, policies=policies[org_id], calendars=calendars, tier=tiers.get(ticket.customer_id, "")
+        )
+        calendar = calendars.get(state.calendar) if state.calendar else None
+        compute_due(state, ticket, calendar)
+        _record_outcomes(state, ticket, now)
+        state.next_check_at = next_check(state, ticket)
+        state.updated_at = now
+        results.append(state)
+        changed.append((state, ticket))
+    bulk_set(
+        TicketSla,
+        "ticket_id",
+        _RECOMPUTED,
+        [(ticket.pk, *(getattr(state, column) for column, _t in _RECOMPUTED)) for state, ticket in changed],
+    )
+    bulk_set(Ticket, "id", _DUE, [(ticket.pk, *(getattr(ticket, c) for c, _t in _DUE)) for _s, ticket in changed])
+    return results
+
+
+def bulk_set(model: Any, pk_column: str, columns: list[tuple[str, str]], rows: list[tuple]) -> None:
+    """UPDATE many rows to different values in one statement per 500 rows: `WITH v AS (VALUES ...) UPDATE
+    ... FROM v` (PostgreSQL, and SQLite 3.33+). Django's bulk_update builds a CASE per row and field,
+    which cost seconds per thousand rows here. `columns` are (column, PostgreSQL type) pairs; `rows`
+    are (pk, value, ...) tuples; datetimes are adapted for the database as the ORM would."""
+    if not rows:
+        return
+    table = model._meta.db_table
+    postgres = connection.vendor == "postgresql"
+    cast = (lambda t: f"%s::{t}") if postgres else (lambda t: "%s")
+    placeholder = "(" + ", ".join([cast("bigint"), *(cast(t) for _c, t in columns)]) + ")"
+    names = ", ".join(["pk_", *(c for c, _t in columns)])
+    sets = ", ".join(f"{c} = v.{c}" for c, _t in columns)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            params = [adapt(v) if isinstance(v, datetime) else v for row in chunk for v in row]
+            cursor.execute(
+                f"WITH v({names}) AS (VALUES {', '.join([placeholder] * len(chunk))}) "  # noqa: S608 - names from code
+                f"UPDATE {table} SET {sets} FROM v WHERE {table}.{pk_column} = v.pk_",
+                params,
+            )
 
 
 @transaction.atomic
@@ -978,6 +1070,21 @@ def on_ticket_event(ticket: Ticket, event: str, **info: Any) -> None:
         sla_recompute(ticket=ticket, now=at)
     elif event in ("status_changed", "first_response", "customer_replied"):
         sla_sync(ticket=ticket, now=at)
+
+
+def on_tickets_event(event: str, items: Sequence[tuple[Ticket, dict[str, Any]]]) -> None:
+    """The batch form of on_ticket_event (ticket_hooks): raised priorities are recomputed together."""
+    if event != "priority_changed":
+        for ticket, info in items:
+            on_ticket_event(ticket, event, **info)
+        return
+    by_moment: dict[datetime | None, list[Ticket]] = {}
+    for ticket, info in items:
+        if getattr(ticket, "pk", None) is not None:
+            at = info.get("at") if isinstance(info.get("at"), datetime) else None
+            by_moment.setdefault(at, []).append(ticket)
+    for at, tickets in by_moment.items():
+        sla_recompute_many(tickets=tickets, now=at)
 
 
 def calendar_get_for_update(*, actor: Any, pk: Any) -> BusinessCalendar:

@@ -32,8 +32,7 @@ from django.urls import NoReverseMatch
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from kehu.core import audit, modules
-from kehu.core.models import Notification
+from kehu.core import audit, modules, notifications
 from kehu.service import sla_services, ticket_services
 from kehu.service.models import MODULE, SlaPolicy, Ticket, TicketSla
 
@@ -52,6 +51,7 @@ TARGETS = ("first_response", "resolution")
 TICKET_SLA_FIELDS = [
     f.name for f in TicketSla._meta.concrete_fields if f.name not in ("ticket", "organization", "updated_at")
 ]
+TICKET_SLA_ATTNAMES = [TicketSla._meta.get_field(name).attname for name in TICKET_SLA_FIELDS]
 TICKET_FIELDS = [
     "organization",
     "number",
@@ -243,44 +243,10 @@ def _ticket_url_template() -> str:
         return ""
 
 
-def _bulk_set(model: Any, pk_column: str, columns: list[tuple[str, str]], rows: list[tuple]) -> None:
-    """UPDATE many rows to different values in one statement per 500 rows: `WITH v AS (VALUES ...) UPDATE
-    ... FROM v` (PostgreSQL, and SQLite 3.33+). Django's bulk_update builds a CASE per row and field,
-    which cost seconds per thousand rows here. `columns` are (column, PostgreSQL type) pairs; `rows`
-    are (pk, value, ...) tuples; datetimes are adapted for the database as the ORM would."""
-    if not rows:
-        return
-    table = model._meta.db_table
-    postgres = connection.vendor == "postgresql"
-    cast = (lambda t: f"%s::{t}") if postgres else (lambda t: "%s")
-    placeholder = "(" + ", ".join([cast("bigint"), *(cast(t) for _c, t in columns)]) + ")"
-    names = ", ".join(["pk_", *(c for c, _t in columns)])
-    sets = ", ".join(f"{c} = v.{c}" for c, _t in columns)
-    adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            params = [adapt(v) if isinstance(v, datetime) else v for row in chunk for v in row]
-            cursor.execute(
-                f"WITH v({names}) AS (VALUES {', '.join([placeholder] * len(chunk))}) "  # noqa: S608 - names from code
-                f"UPDATE {table} SET {sets} FROM v WHERE {table}.{pk_column} = v.pk_",
-                params,
-            )
-
-
 def _zone(org: Any) -> Any:
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(org.time_zone or "Asia/Shanghai")
-
-
-def _tiers(org: Any, customer_ids: set[int | None]) -> dict[int, str]:
-    from kehu.customers.models import Customer
-
-    ids = {c for c in customer_ids if c}
-    if not ids:
-        return {}
-    return dict(Customer.objects.filter(organization_id=org.pk, pk__in=ids).values_list("pk", "tier"))
 
 
 def _users(context: _Context, ids: set[int]) -> dict[int, Any]:
@@ -302,27 +268,34 @@ def _escalate(
     context: _Context,
     result: SweepResult,
 ) -> None:
-    """Apply the breaches' reassignments and raised priorities with ticket_services.ticket_escalate, then
-    bring the sweep's in-memory rows in line with what the services (and the SLA hook) wrote."""
+    """Apply the breaches' reassignments and raised priorities with ticket_services.tickets_escalate (the batch
+    form of an agent's reassignment and edit), then bring the sweep's in-memory rows in line with what the
+    services (and the SLA hook) wrote."""
     actor = ticket_services.SystemActor(SYSTEM_LABEL, context.org.pk)
-    tickets = Ticket.objects.filter(pk__in=ids, deleted_at__isnull=True).select_related("owner", "queue", "customer")
-    # The SLA hook recomputes a raised ticket's targets: from the policies and calendars this run already read.
+    tickets = list(
+        Ticket.objects.filter(pk__in=ids, deleted_at__isnull=True).select_related("owner", "queue", "customer")
+    )
+    before = {t.pk: (t.owner_id, t.priority) for t in tickets}
+    for ticket in tickets:
+        ticket.organization = context.org
+    escalations = [
+        ticket_services.Escalation(
+            ticket,
+            owner=users.get(reassign[ticket.pk]) if ticket.pk in reassign else None,
+            priority=PRIORITY_STEPS.get(ticket.priority, "") if ticket.pk in raise_ids else "",
+        )
+        for ticket in tickets
+    ]
+    # The SLA hook recomputes the raised tickets' targets: from the policies and calendars this run already read.
     with sla_services.shared_lookups(policies=context.ordered_policies(), calendars=context.calendars):
-        for ticket in tickets:
-            ticket.organization = context.org
-            pk, owner_before, priority_before = ticket.pk, ticket.owner_id, ticket.priority
-            ticket_services.ticket_escalate(
-                actor=actor,
-                ticket=ticket,
-                owner=users.get(reassign[pk]) if pk in reassign else None,
-                priority=PRIORITY_STEPS.get(ticket.priority, "") if pk in raise_ids else "",
-                detail=_("SLA breached"),
-            )
-            result.reassigned += ticket.owner_id != owner_before
-            result.raised += ticket.priority != priority_before
-            seen = by_ticket[pk].ticket
-            for name in ("owner_id", "priority", "version", "updated_at"):
-                setattr(seen, name, getattr(ticket, name))
+        escalated = ticket_services.tickets_escalate(actor=actor, escalations=escalations, detail=_("SLA breached"))
+    for ticket in escalated:
+        owner_before, priority_before = before[ticket.pk]
+        result.reassigned += ticket.owner_id != owner_before
+        result.raised += ticket.priority != priority_before
+        seen = by_ticket[ticket.pk].ticket
+        for name in ("owner_id", "priority", "version", "updated_at"):
+            setattr(seen, name, getattr(ticket, name))
     # The hook recomputed the clocks of raised tickets (due dates, warning moments, next check): re-read them.
     raised_due = Ticket.objects.filter(pk__in=raise_ids).values_list("pk", "first_response_due_at", "resolution_due_at")
     for pk, first_due, resolution_due in raised_due:
@@ -330,7 +303,7 @@ def _escalate(
         by_ticket[pk].ticket.resolution_due_at = resolution_due
     for fresh in TicketSla.objects.filter(ticket_id__in=raise_ids).only(*TICKET_SLA_FIELDS):
         state = by_ticket[fresh.ticket_id]
-        for name in TICKET_SLA_FIELDS:
+        for name in TICKET_SLA_ATTNAMES:  # ids of the policy and calendar, not the rows (a query each)
             setattr(state, name, getattr(fresh, name))
 
 
@@ -356,7 +329,7 @@ def _process(rows: list[TicketSla], context: _Context, result: SweepResult) -> N
                 setattr(state, f"{target}_breached_at", getattr(state, f"{target}_breached_at") or now)
             setattr(state, f"{target}_warned_at", getattr(state, f"{target}_warned_at") or now)
 
-    notifications: list[Notification] = []
+    notes: list[tuple[Any, str, str, str]] = []
     audit_items: list[tuple[str, Any, dict[str, Any]]] = []
     reassign: dict[int, int] = {}  # ticket -> new owner
     raise_ids: set[int] = set()
@@ -430,7 +403,7 @@ def _process(rows: list[TicketSla], context: _Context, result: SweepResult) -> N
                 actions.append("raise_priority")
             breach_actions[pk].append((target, actions))
 
-    # Tickets: reassign and raise the priority through the ticket services, one ticket at a time, the path an
+    # Tickets: reassign and raise the priority through the ticket services (their batch form), the path an
     # agent's change takes: its audit entries, the hooks (the SLA clocks recompute a raised priority's
     # targets), the new assignee's notification, the ticket's history. Only breaches with such actions pay
     # for it; warnings and notices stay set-based.
@@ -471,14 +444,8 @@ def _process(rows: list[TicketSla], context: _Context, result: SweepResult) -> N
                 else:
                     title = _("SLA breached: the %(what)s of ticket #%(number)s was due at %(due)s") % values
                 url = url_template.replace(str(_URL_PROBE), str(ticket.pk))
-                notifications.append(
-                    Notification(
-                        organization_id=org.pk, recipient_id=user.pk, title=title[:255], body=ticket.subject, url=url
-                    )
-                )
-    if notifications:
-        Notification.objects.bulk_create(notifications, batch_size=1000)
-        result.notifications += len(notifications)
+                notes.append((user, title, ticket.subject, url))
+    result.notifications += notifications.notify_many(organization_id=org.pk, notes=notes)
     if audit_items:
         audit.record_many(organization_id=org.pk, items=audit_items, actor_label=SYSTEM_LABEL)
 
@@ -488,6 +455,6 @@ def _process(rows: list[TicketSla], context: _Context, result: SweepResult) -> N
         ticket = state.ticket
         upcoming = None if ticket.deleted_at is not None else sla_services.next_check(state, ticket)
         state.next_check_at = max(upcoming, floor) if upcoming is not None and upcoming <= now else upcoming
-    _bulk_set(
+    sla_services.bulk_set(
         TicketSla, "ticket_id", [("next_check_at", "timestamptz")], [(s.ticket_id, s.next_check_at) for s in rows]
     )

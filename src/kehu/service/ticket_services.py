@@ -8,8 +8,10 @@ Side effects wait for the commit: public replies are e-mailed by a Celery task s
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -222,38 +224,67 @@ def _store_files(message: TicketMessage, files: Sequence[Any], checked: Sequence
 def _lock(ticket: Ticket) -> Ticket:
     """Re-read the ticket's row FOR UPDATE (state changes are serialised per ticket) and refresh the fields
     the services decide on."""
-    row = Ticket.objects.select_for_update().filter(pk=ticket.pk, deleted_at__isnull=True).first()
-    if row is None:
+    if not _lock_many([ticket]):
         raise NotFound()
-    for name in (
-        "status",
-        "owner_id",
-        "queue_id",
-        "priority",
-        "version",
-        "first_responded_at",
-        "resolved_at",
-        "closed_at",
-        "assigned_at",
-        "assignment_reason",
-        "last_customer_message_at",
-        "updated_at",
-    ):
-        setattr(ticket, name, getattr(row, name))
     return ticket
+
+
+def _lock_many(tickets: Sequence[Ticket]) -> list[Ticket]:
+    """_lock for a batch in one query (rows locked in id order, so two batches cannot deadlock); the tickets
+    no longer there (deleted) are left out of the answer."""
+    rows = {
+        row.pk: row
+        for row in Ticket.objects.select_for_update()
+        .filter(pk__in=[t.pk for t in tickets], deleted_at__isnull=True)
+        .order_by("pk")
+        .only(*_LOCKED)
+    }
+    locked = []
+    for ticket in tickets:
+        row = rows.get(ticket.pk)
+        if row is None:
+            continue
+        for name in _LOCKED:
+            attname = Ticket._meta.get_field(name).attname
+            setattr(ticket, attname, getattr(row, attname))
+        locked.append(ticket)
+    return locked
+
+
+# The fields the services decide on, refreshed from the locked row.
+_LOCKED = [
+    "status",
+    "owner",
+    "queue",
+    "priority",
+    "version",
+    "first_responded_at",
+    "resolved_at",
+    "closed_at",
+    "assigned_at",
+    "assignment_reason",
+    "last_customer_message_at",
+    "updated_at",
+]
 
 
 def _write(ticket: Ticket, actor: Any, fields: dict[str, Any]) -> None:
     """Set `fields` on the (locked) row, bumping the version: an open edit form is now stale."""
+    _write_many([ticket], actor, fields)
+
+
+def _write_many(tickets: Sequence[Ticket], actor: Any, fields: dict[str, Any]) -> None:
+    """_write for several locked tickets that get the same `fields`: one UPDATE."""
     now = _now()
-    Ticket.objects.filter(pk=ticket.pk).update(
+    Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(
         **fields, version=F("version") + 1, updated_at=now, updated_by_id=getattr(actor, "pk", None)
     )
-    for name, value in fields.items():
-        setattr(ticket, name, value)
-    ticket.version += 1
-    ticket.updated_at = now
-    ticket.updated_by_id = getattr(actor, "pk", None)
+    for ticket in tickets:
+        for name, value in fields.items():
+            setattr(ticket, name, value)
+        ticket.version += 1
+        ticket.updated_at = now
+        ticket.updated_by_id = getattr(actor, "pk", None)
 
 
 def _touch(ticket: Ticket) -> None:
@@ -265,6 +296,17 @@ def _touch(ticket: Ticket) -> None:
 
 def _audit(actor: Any, action: str, ticket: Ticket, changes: dict[str, Any] | None = None) -> None:
     audit.record(actor=actor, action=action, target=ticket, changes=changes or {}, actor_label=_actor_label(actor))
+
+
+def _audit_many(actor: Any, action: str, items: Sequence[tuple[Ticket, dict[str, Any]]]) -> None:
+    """_audit for several tickets: the organisation's chain is locked once per organisation."""
+    by_org: dict[int, list[tuple[str, Ticket, dict[str, Any]]]] = {}
+    for ticket, changes in items:
+        by_org.setdefault(ticket.organization_id, []).append((action, ticket, changes or {}))
+    for organization_id, entries in by_org.items():
+        audit.record_many(
+            organization_id=organization_id, items=entries, actor=actor, actor_label=_actor_label(actor) or ""
+        )
 
 
 def _actor_label(actor: Any) -> str | None:
@@ -417,24 +459,36 @@ def tickets_auto_close(*, now: Any = None, organization_id: int | None = None) -
 
 
 def _set_owner(actor: Any, ticket: Ticket, owner: Any, reason: str, detail: str = "") -> bool:
-    before = ticket.owner_id
+    return bool(_set_owners(actor, [ticket], owner, reason, detail))
+
+
+def _set_owners(actor: Any, tickets: Sequence[Ticket], owner: Any, reason: str, detail: str = "") -> list[Ticket]:
+    """Give the locked `tickets` to `owner` (None: unassigned): one write, the audit entries, the "assigned"
+    hooks, and one notification to the new assignee for the batch. The tickets that moved."""
     after = getattr(owner, "pk", None)
-    if before == after:
-        return False
-    _write(
-        ticket,
+    moved = [t for t in tickets if t.owner_id != after]
+    if not moved:
+        return []
+    before = {t.pk: t.owner_id for t in moved}
+    _write_many(
+        moved,
         actor,
         {"owner_id": after, "assigned_at": _now() if after else None, "assignment_reason": reason if after else ""},
     )
-    ticket.owner = owner
-    changes: dict[str, Any] = {"owner": {"before": before, "after": after}, "reason": reason}
-    if detail:
-        changes["detail"] = detail
-    _audit(actor, "ticket.assign", ticket, changes)
-    ticket_hooks.ticket_changed(ticket, "assigned", before=before, after=after, reason=reason)
+    changes: list[tuple[Ticket, dict[str, Any]]] = []
+    for ticket in moved:
+        ticket.owner = owner
+        change: dict[str, Any] = {"owner": {"before": before[ticket.pk], "after": after}, "reason": reason}
+        if detail:
+            change["detail"] = detail
+        changes.append((ticket, change))
+    _audit_many(actor, "ticket.assign", changes)
+    ticket_hooks.tickets_changed(
+        "assigned", [(t, {"before": before[t.pk], "after": after, "reason": reason}) for t in moved]
+    )
     if owner is not None and owner.pk != getattr(actor, "pk", None):
-        _notify_assigned(actor=actor, owner=owner, tickets=[ticket], reason=reason)
-    return True
+        _notify_assigned(actor=actor, owner=owner, tickets=moved, reason=reason)
+    return moved
 
 
 def _notify_assigned(*, actor: Any, owner: Any, tickets: list[Ticket], reason: str) -> None:
@@ -490,35 +544,12 @@ def tickets_assign(*, actor: Any, tickets: Iterable[Ticket], owner: Any) -> list
     """Bulk assign: all or nothing; the new assignee is notified once for the batch."""
     if owner is not None:
         check_assignee(actor.organization_id, owner)
-    moved = []
+    tickets = list(tickets)
     for ticket in tickets:
         require(actor, "assign", ticket)
-        _lock(ticket)
-        before = ticket.owner_id
-        if before == getattr(owner, "pk", None):
-            continue
-        _write(
-            ticket,
-            actor,
-            {
-                "owner_id": getattr(owner, "pk", None),
-                "assigned_at": _now() if owner else None,
-                "assignment_reason": "manual" if owner else "",
-            },
-        )
-        ticket.owner = owner
-        reason = "manual" if owner else "unassigned"
-        _audit(
-            actor,
-            "ticket.assign",
-            ticket,
-            {"owner": {"before": before, "after": getattr(owner, "pk", None)}, "reason": reason},
-        )
-        ticket_hooks.ticket_changed(ticket, "assigned", before=before, after=getattr(owner, "pk", None), reason=reason)
-        moved.append(ticket)
-    if moved and owner is not None and owner.pk != actor.pk:
-        _notify_assigned(actor=actor, owner=owner, tickets=moved, reason="manual")
-    return moved
+    if len(_lock_many(tickets)) != len(tickets):
+        raise NotFound()
+    return _set_owners(actor, tickets, owner, "manual" if owner is not None else "unassigned")
 
 
 @transaction.atomic
@@ -763,26 +794,110 @@ def ticket_update(*, actor: Any, ticket: Ticket, expected_version: int | None, d
     return _update(actor, ticket, expected_version, data)
 
 
+@dataclass(frozen=True)
+class Escalation:
+    """One ticket of tickets_escalate: its new owner (None: keep) and its new priority ("": keep)."""
+
+    ticket: Ticket
+    owner: Any = None
+    priority: str = ""
+
+
 @transaction.atomic
 def ticket_escalate(*, actor: Any, ticket: Ticket, owner: Any = None, priority: str = "", detail: str = "") -> Ticket:
     """An SLA escalation (the sweep acts as a SystemActor): give the ticket to `owner` and/or raise it to
     `priority` through the same writes as an agent's reassignment and edit, so the audit entries, the hooks
     (the SLA clocks recompute for the new priority), the new assignee's notification and the ticket's history
     are the same. No permission check: the organisation's SLA policy decided."""
-    _lock(ticket)
-    if owner is not None and owner.pk != ticket.owner_id:
-        _set_owner(actor, ticket, owner, "escalation", detail)
-    if priority and priority != ticket.priority:
-        _update(actor, ticket, None, {"priority": priority})
+    if not tickets_escalate(actor=actor, escalations=[Escalation(ticket, owner, priority)], detail=detail):
+        raise NotFound()
     return ticket
+
+
+@transaction.atomic
+def tickets_escalate(*, actor: Any, escalations: Sequence[Escalation], detail: str = "") -> list[Ticket]:
+    """ticket_escalate for a batch (the SLA sweep's breaches): the tickets are locked in one query, written
+    with one UPDATE per new owner and per new priority, audited with one chain lock per write, the hooks get
+    the batch (the SLA clocks recompute the raised ones together), and each new assignee gets one
+    notification for all their tickets. Deleted tickets are skipped; the escalated tickets are returned."""
+    locked = {t.pk for t in _lock_many([e.ticket for e in escalations])}
+    todo = [e for e in escalations if e.ticket.pk in locked]
+    by_owner: dict[int, list[Escalation]] = {}
+    for e in todo:
+        if e.owner is not None and e.owner.pk != e.ticket.owner_id:
+            by_owner.setdefault(e.owner.pk, []).append(e)
+    for group in by_owner.values():
+        _set_owners(actor, [e.ticket for e in group], group[0].owner, "escalation", detail)
+    _update_many(
+        actor, [(e.ticket, {"priority": e.priority}) for e in todo if e.priority and e.priority != e.ticket.priority]
+    )
+    return [e.ticket for e in todo]
 
 
 def _update(actor: Any, ticket: Ticket, expected_version: int | None, data: dict[str, Any]) -> Ticket:
     data = dict(data)
     new_tags = data.pop("tags", None)
-    _check_fields(data, TICKET_FIELDS)
     if expected_version is not None and expected_version != ticket.version:
         raise VersionConflict()
+    before_priority = ticket.priority
+    changes = _apply(ticket, data)
+    org = ticket.organization_id
+    tag_change = None
+    if new_tags is not None:
+        new_tags = _check_tags(org, new_tags)
+        current = list(ticket.tags.all())
+        if {t.pk for t in current} != {t.pk for t in new_tags}:
+            tag_change = {"before": _tag_names(current), "after": _tag_names(new_tags)}
+    if not changes and not tag_change:
+        return ticket
+    save_versioned(ticket, actor=actor, expected_version=expected_version, fields=list(changes) or ["updated_at"])
+    if tag_change:
+        wanted = {t.pk for t in new_tags}
+        TicketTag.objects.filter(organization_id=org, ticket=ticket).exclude(tag_id__in=wanted).delete()
+        have = set(TicketTag.objects.filter(organization_id=org, ticket=ticket).values_list("tag_id", flat=True))
+        TicketTag.objects.bulk_create(
+            [TicketTag(organization_id=org, ticket=ticket, tag_id=pk) for pk in wanted - have]
+        )
+        changes["tags"] = tag_change
+    _updated(actor, [(ticket, changes, before_priority)])
+    return ticket
+
+
+def _update_many(actor: Any, items: Sequence[tuple[Ticket, dict[str, Any]]]) -> None:
+    """_update for locked tickets without tags or an expected version (the SLA sweep's raised priorities):
+    the same checks per ticket, one UPDATE per set of new values, the audit entries and hooks as a batch."""
+    done: list[tuple[Ticket, dict[str, Any], str]] = []
+    groups: dict[str, list[Ticket]] = {}
+    for ticket, data in items:
+        before_priority = ticket.priority
+        changes = _apply(ticket, dict(data))
+        if changes:
+            done.append((ticket, changes, before_priority))
+            key = json.dumps(audit.snapshot(ticket, sorted(changes)), sort_keys=True, default=str)
+            groups.setdefault(key, []).append(ticket)
+    changed = {id(ticket): list(changes) for ticket, changes, _p in done}
+    for group in groups.values():
+        first = group[0]
+        names = [Ticket._meta.get_field(name).attname for name in changed[id(first)]]
+        _write_many(group, actor, {name: getattr(first, name) for name in names})
+    _updated(actor, done)
+
+
+def _updated(actor: Any, items: Sequence[tuple[Ticket, dict[str, Any], str]]) -> None:
+    """After tickets were edited: their audit entries, then the "priority_changed" hooks of the raised ones."""
+    _audit_many(actor, "ticket.update", [(ticket, _audit_custom(changes)) for ticket, changes, _p in items])
+    raised = [
+        (ticket, {"before": before, "after": ticket.priority, "at": ticket.updated_at})
+        for ticket, changes, before in items
+        if "priority" in changes
+    ]
+    if raised:
+        ticket_hooks.tickets_changed("priority_changed", raised)
+
+
+def _apply(ticket: Ticket, data: dict[str, Any]) -> dict[str, Any]:
+    """Check and clean `data` (no tags), set it on the ticket, and return the audit diff of what changed."""
+    _check_fields(data, TICKET_FIELDS)
     org = ticket.organization_id
     if "subject" in data:
         data["subject"] = " ".join(str(data["subject"] or "").split())[:255]
@@ -807,36 +922,12 @@ def _update(actor: Any, ticket: Ticket, expected_version: int | None, data: dict
         data["custom"] = custom_fields.clean(
             org, TICKET_TYPE, data["custom"] or {}, partial=True, current=ticket.custom
         )
-    before_priority = ticket.priority
     names = list(data)
     before = audit.snapshot(ticket, names)
     for name, value in data.items():
         setattr(ticket, name, value)
     validate(ticket, exclude=[*_TRUSTED, "number"])
-    changes = audit.diff(before, audit.snapshot(ticket, names))
-    tag_change = None
-    if new_tags is not None:
-        new_tags = _check_tags(org, new_tags)
-        current = list(ticket.tags.all())
-        if {t.pk for t in current} != {t.pk for t in new_tags}:
-            tag_change = {"before": _tag_names(current), "after": _tag_names(new_tags)}
-    if not changes and not tag_change:
-        return ticket
-    save_versioned(ticket, actor=actor, expected_version=expected_version, fields=list(changes) or ["updated_at"])
-    if tag_change:
-        wanted = {t.pk for t in new_tags}
-        TicketTag.objects.filter(organization_id=org, ticket=ticket).exclude(tag_id__in=wanted).delete()
-        have = set(TicketTag.objects.filter(organization_id=org, ticket=ticket).values_list("tag_id", flat=True))
-        TicketTag.objects.bulk_create(
-            [TicketTag(organization_id=org, ticket=ticket, tag_id=pk) for pk in wanted - have]
-        )
-        changes["tags"] = tag_change
-    _audit(actor, "ticket.update", ticket, _audit_custom(changes))
-    if "priority" in changes:
-        ticket_hooks.ticket_changed(
-            ticket, "priority_changed", before=before_priority, after=ticket.priority, at=ticket.updated_at
-        )
-    return ticket
+    return audit.diff(before, audit.snapshot(ticket, names))
 
 
 @transaction.atomic
