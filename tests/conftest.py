@@ -80,6 +80,15 @@ def make_tenant(name: str, slug: str, modules: list[str] | None = None) -> Tenan
     return tenant
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Every test starts with an empty cache: ids come back after a rolled-back test (SQLite), and an entry
+    a test left (assignment rules, summaries) must not describe another test's rows."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def tenant_a(db) -> Tenant:
     return make_tenant("示例科技有限公司", "a")

@@ -13,19 +13,24 @@ province or city, industry, company, name, title, email, phone, score, notes) or
 is "equals", "contains" or "in" (v then a list). Text compares case-insensitively; provinces and cities
 also without their 省/市/自治区 suffix, so "广东" matches "广东省".
 
-One `Assigner` reads the rules once (one query) and evaluates leads in Python; only the chosen rule's
-action touches the database (its team, the reps' open-lead counts, the round-robin cursor), so a lead
+One `Assigner` takes the organisation's active rules from the cache (`active_rules`: read once per change
+of the rules, see there) and evaluates leads in Python; only the chosen rule's action touches the database
+(its team's members, the reps' open-lead counts in one grouped query, the round-robin cursor), so a lead
 creation with twenty rules costs a handful of queries. Imports use one Assigner per chunk.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Subquery
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -190,6 +195,85 @@ def condition_text(condition: dict[str, Any]) -> str:
     return f"{label} {OPERATORS.get(condition.get('op', ''), '')} {shown}"
 
 
+# The rules, cached ---------------------------------------------------------------------------------------------
+
+# Entries also expire, for changes that bypass the services and the model's signals (a queryset update).
+RULES_SECONDS = 600
+_local = threading.local()
+
+
+def _rules_key(organization_id: int) -> str:
+    return f"kehu:sales:assignment-rules:{organization_id}"
+
+
+def _version_key(organization_id: int) -> str:
+    return f"kehu:sales:assignment-rules-version:{organization_id}"
+
+
+def _changing() -> set[int]:
+    """Organisations whose rules this thread changed in a transaction not committed yet."""
+    if not hasattr(_local, "changing"):
+        _local.changing = set()
+    return _local.changing
+
+
+def rules_changed(organization_id: int) -> None:
+    """The organisation's rules changed (call inside the change's transaction). Until the commit this thread
+    reads them from the database, and caches nothing (a rollback would leave the cache wrong); every other
+    process still reads the committed rules. The commit gives the organisation a new version: every process
+    (Redis in production) then reads the rules again."""
+    if transaction.get_connection().in_atomic_block:
+        _changing().add(organization_id)
+
+    def committed() -> None:
+        _changing().discard(organization_id)
+        cache.set(_version_key(organization_id), time.time_ns(), None)
+
+    transaction.on_commit(committed)
+
+
+def _read_rules(organization_id: int) -> list[AssignmentRule]:
+    # The rules' own rows, no related objects: the team's members, the named user and their role are read
+    # when a rule is chosen, so that a change to users, teams or roles (which the rule services never see)
+    # counts at once, as it did when the rules were read for every lead.
+    return list(
+        AssignmentRule.objects.filter(organization_id=organization_id, is_active=True).order_by("position", "id")
+    )
+
+
+def active_rules(organization_id: int) -> list[AssignmentRule]:
+    """The organisation's active rules in order: from the cache when they have not changed since it was
+    filled (one cache read for the version and the rules), else one query. Lead creation read them for every
+    lead."""
+    if organization_id in _changing():
+        if transaction.get_connection().in_atomic_block:
+            return _read_rules(organization_id)
+        _changing().discard(organization_id)  # that transaction was rolled back: nothing to hide any more
+    version_key, rules_key = _version_key(organization_id), _rules_key(organization_id)
+    found = cache.get_many([version_key, rules_key])
+    version = found.get(version_key)
+    if version is None:
+        cache.add(version_key, time.time_ns(), None)
+        version = cache.get(version_key, 0)
+    cached = found.get(rules_key)
+    if cached is not None and cached[0] == version:
+        return list(cached[1])
+    # The version read before the rules: a change committed meanwhile has a newer one, so what is stored
+    # here is never taken for the changed rules.
+    rules = _read_rules(organization_id)
+    cache.set(rules_key, (version, rules), RULES_SECONDS)
+    return rules
+
+
+def _rule_saved_or_deleted(sender: Any, instance: AssignmentRule, **kwargs: Any) -> None:
+    # Saves and deletes outside the rule services too (the organisation's deletion cascading, tests' data).
+    rules_changed(instance.organization_id)
+
+
+post_save.connect(_rule_saved_or_deleted, sender=AssignmentRule, dispatch_uid="kehu-assignment-rules-saved")
+post_delete.connect(_rule_saved_or_deleted, sender=AssignmentRule, dispatch_uid="kehu-assignment-rules-deleted")
+
+
 # The engine ------------------------------------------------------------------------------------------------
 
 
@@ -216,11 +300,7 @@ class Assigner:
 
     def __init__(self, organization_id: int, *, one_lead: bool = False) -> None:
         self.organization_id = organization_id
-        self.rules = list(
-            AssignmentRule.objects.filter(organization_id=organization_id, is_active=True)
-            .select_related("team", "user__role", "user__organization")
-            .order_by("position", "id")
-        )
+        self.rules = active_rules(organization_id)
         # A batch counts each chosen owner's open leads, so that its later choices (caps, least loaded) see
         # the batch's own leads. For `one_lead` (a user's or a web form's lead) nothing reads them after the
         # choice: counting the owner's ~10,000 open leads would be a query for nothing.
@@ -229,6 +309,7 @@ class Assigner:
         )
         self._settings: LeadSettings | None = None
         self._members: dict[int, list[Any]] = {}
+        self._users: dict[int, Any] = {}
         self._loads: dict[int, int] = {}
         self._cursors: dict[int, int | None] = {}
         self._moved: set[int] = set()
@@ -243,20 +324,34 @@ class Assigner:
             self._settings = lead_settings_for(organization_id=self.organization_id)
         return self._settings
 
-    def members(self, team: Any) -> list[Any]:
-        """The eligible members of the team and its sub-teams, in a stable order (by id)."""
-        if team.pk not in self._members:
-            from kehu.accounts.models import User
+    def members(self, team_id: int) -> list[Any]:
+        """The eligible members of the team and its sub-teams, in a stable order (by id). One query, the
+        team's path read in it (a team moved since the rules were cached counts where it is now)."""
+        if team_id not in self._members:
+            from kehu.accounts.models import Team, User
 
+            path = Team.objects.filter(pk=team_id, organization_id=self.organization_id).values("path")[:1]
             users = (
                 User.objects.filter(
-                    organization_id=self.organization_id, is_active=True, team__path__startswith=team.path
+                    organization_id=self.organization_id, is_active=True, team__path__startswith=Subquery(path)
                 )
                 .select_related("role", "organization")
                 .order_by("pk")
             )
-            self._members[team.pk] = [u for u in users if eligible(u, self.organization_id)]
-        return self._members[team.pk]
+            self._members[team_id] = [u for u in users if eligible(u, self.organization_id)]
+        return self._members[team_id]
+
+    def user(self, user_id: int) -> Any:
+        """A rule's named user as they are now (active, role), or None when gone."""
+        if user_id not in self._users:
+            from kehu.accounts.models import User
+
+            self._users[user_id] = (
+                User.objects.filter(pk=user_id, organization_id=self.organization_id)
+                .select_related("role", "organization")
+                .first()
+            )
+        return self._users[user_id]
 
     def loads(self, users: list[Any]) -> dict[int, int]:
         """Open leads held by each of `users` (one query for the ones not counted yet)."""
@@ -298,13 +393,13 @@ class Assigner:
     def _pick(self, rule: AssignmentRule, exclude: set[int]) -> Any:
         action = rule.action
         if action == AssignmentRule.Action.USER:
-            user = rule.user
+            user = self.user(rule.user_id) if rule.user_id else None
             if user is None or user.pk in exclude or not eligible(user, self.organization_id):
                 return None
             return user if self._under_cap(rule, [user]) else None
-        if rule.team is None:
+        if rule.team_id is None:
             return None
-        candidates = [u for u in self.members(rule.team) if u.pk not in exclude]
+        candidates = [u for u in self.members(rule.team_id) if u.pk not in exclude]
         candidates = self._under_cap(rule, candidates)
         if not candidates:
             return None
@@ -441,6 +536,7 @@ def rule_update(
     if updated != 1:
         raise VersionConflict()
     rule.version, rule.updated_at = rule.version + 1, now
+    rules_changed(actor.organization_id)  # a queryset update: no post_save signal
     audit.record(actor=actor, action="assignment_rule.update", target=rule, changes=changes)
     return rule
 
@@ -470,6 +566,7 @@ def rule_move(*, actor: Any, rule: AssignmentRule, position: int) -> AssignmentR
     for number, item in enumerate(rules):
         if item.position != number:
             AssignmentRule.objects.filter(pk=item.pk).update(position=number)
+    rules_changed(actor.organization_id)  # queryset updates: no post_save signal
     audit.record(
         actor=actor,
         action="assignment_rule.move",
