@@ -74,3 +74,30 @@ def test_the_actor_ip_is_recorded(tenant_a):
     entry = audit.record(actor=admin, action="test.ip", target=admin)
     assert entry.ip == "203.0.113.7"
     assert entry.target_type == "accounts.user" and entry.target_id == str(admin.pk)
+
+
+def test_deferred_entries_are_written_together_in_order_on_one_chain(tenant_a, tenant_b, django_assert_num_queries):
+    last = AuditEntry.objects.filter(organization=tenant_a.org).order_by("-seq").first().seq
+    # The query count closes first: nothing is written before the deferred block ends.
+    with transaction.atomic(), audit.deferred(), django_assert_num_queries(0):
+        audit.record(actor=tenant_a.admin, action="test.first", target=tenant_a.admin, changes={"n": 1})
+        audit.record(actor=tenant_b.admin, action="test.other", target=tenant_b.admin)
+        audit.record(actor=tenant_a.admin, action="test.second", target=tenant_a.admin, changes={"n": 2})
+    entries = list(AuditEntry.objects.filter(organization=tenant_a.org, seq__gt=last).order_by("seq"))
+    assert [(e.action, e.seq, e.changes) for e in entries] == [
+        ("test.first", last + 1, {"n": 1}),
+        ("test.second", last + 2, {"n": 2}),
+    ]
+    assert AuditEntry.objects.filter(organization=tenant_b.org, action="test.other").count() == 1
+    assert audit.verify() == []
+
+
+def test_a_deferred_block_that_raises_writes_nothing(tenant_a):
+    before = AuditEntry.objects.count()
+    with pytest.raises(RuntimeError), transaction.atomic(), audit.deferred():
+        audit.record(actor=tenant_a.admin, action="test.lost", target=tenant_a.admin)
+        raise RuntimeError("boom")
+    assert AuditEntry.objects.count() == before
+    audit.record(actor=tenant_a.admin, action="test.after", target=tenant_a.admin)  # written at once again
+    assert AuditEntry.objects.filter(action="test.after").count() == 1
+    assert audit.verify() == []

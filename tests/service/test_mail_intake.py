@@ -66,6 +66,41 @@ def test_a_new_mail_opens_a_ticket_matched_to_the_contact_and_assigned(tenant_a,
     assert Ticket.objects.filter(organization=tenant_a.org).count() == 1
 
 
+# Queries per message, pinned (benchmarks/RESULTS.md, "E-mail intake queries"): 42 per new ticket and 21 per
+# reply before session 3's intakeperf, with an SLA policy, a contact match and least-open assignment.
+QUERIES_NEW = 35
+QUERIES_REPLY = 19
+
+
+def test_queries_per_new_ticket_and_per_reply_are_pinned(tenant_a, queue, django_assert_max_num_queries):
+    from tests.service.sla_factories import make_policy
+
+    make_policy(tenant_a, is_default=True)
+    customer = make_customer(tenant_a, name="苏州恒通精密机械有限公司", tier="A")
+    make_contact(tenant_a, customer, name="张伟", email="zhang.wei@hengtong.cn")
+    sender = "张伟 <zhang.wei@hengtong.cn>"
+    # The first mail of the organisation creates its ticket counter, audit chain head and default calendar.
+    mail_intake.receive(build(From=sender, To="support@a.test", Subject="第一封", Message_ID="<q0@hengtong.cn>"))
+    with django_assert_max_num_queries(QUERIES_NEW):
+        new = mail_intake.receive(
+            build(From=sender, To="support@a.test", Subject="设备异响", Message_ID="<q1@hengtong.cn>", body="您好")
+        )
+    assert new.outcome == "created" and new.ticket.owner == tenant_a.users["service_agent"]
+    assert new.ticket.resolution_due_at is not None
+    with django_assert_max_num_queries(QUERIES_REPLY):
+        reply = mail_intake.receive(
+            build(
+                From=sender,
+                To="support@a.test",
+                Subject="回复：设备异响",
+                Message_ID="<q2@hengtong.cn>",
+                In_Reply_To="<q1@hengtong.cn>",
+                body="补充一下",
+            )
+        )
+    assert reply.outcome == "appended" and reply.ticket.pk == new.ticket.pk
+
+
 def test_subjects_and_bodies_in_chinese_charsets():
     raw = (
         b"From: a@example.com\r\nTo: support@a.test\r\nSubject: =?GB2312?B?suLK1NPKvP4=?=\r\n"

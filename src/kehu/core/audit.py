@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -113,33 +115,81 @@ def record(
     for name, value in (changes or {}).items():
         clean_changes[name] = {"before": REDACTED, "after": REDACTED} if is_sensitive(name) else _jsonable(value)
     chain = chain_name(organization_id)
+    entry = AuditEntry(
+        organization_id=organization_id,
+        chain=chain,
+        actor=real_actor,
+        actor_label=actor_label or (str(getattr(real_actor, "email", "")) if real_actor else ""),
+        ip=getattr(actor, "request_ip", None),
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=(target_label if target_label is not None else (str(target) if target else ""))[:255],
+        changes=clean_changes,
+    )
+    pending = _deferred.get()
+    if pending is not None:  # written at the end of the deferred() block
+        pending.append(entry)
+        return entry
     # No savepoint: a failure here fails the caller's whole transaction anyway (the change and its entry
     # are one), and every write of the organisation passes this line.
     with transaction.atomic(savepoint=False):
-        head = AuditChainHead.objects.select_for_update().filter(chain=chain).first()
-        if head is None:  # the chain's first entry
-            head, _ = AuditChainHead.objects.get_or_create(chain=chain)
-            head = AuditChainHead.objects.select_for_update().get(pk=head.pk)
-        entry = AuditEntry(
-            organization_id=organization_id,
-            chain=chain,
-            seq=head.last_seq + 1,
-            created_at=timezone.now(),
-            actor=real_actor,
-            actor_label=actor_label or (str(getattr(real_actor, "email", "")) if real_actor else ""),
-            ip=getattr(actor, "request_ip", None),
-            action=action,
-            target_type=target._meta.label_lower if target is not None else "",
-            target_id=str(target.pk) if target is not None else "",
-            target_label=(target_label if target_label is not None else (str(target) if target else ""))[:255],
-            changes=clean_changes,
-            prev_hash=head.last_hash,
-        )
+        head = _lock_head(chain)
+        # The time is taken under the lock, so the chain's times grow with its sequence.
+        entry.created_at = timezone.now()
+        entry.seq, entry.prev_hash = head.last_seq + 1, head.last_hash
         entry.hash = _entry_hash(entry)
         entry.save()
         head.last_seq, head.last_hash = entry.seq, entry.hash
         head.save(update_fields=["last_seq", "last_hash"])
     return entry
+
+
+def _lock_head(chain: str) -> AuditChainHead:
+    """The chain's head row, locked until the transaction ends (created with the chain's first entry)."""
+    head = AuditChainHead.objects.select_for_update().filter(chain=chain).first()
+    if head is None:
+        head, _ = AuditChainHead.objects.get_or_create(chain=chain)
+        head = AuditChainHead.objects.select_for_update().get(pk=head.pk)
+    return head
+
+
+# The entries of the innermost deferred() block, in the order `record` was called.
+_deferred: ContextVar[list[AuditEntry] | None] = ContextVar("kehu_audit_deferred", default=None)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Within the block, `record` builds its entries (actor, target, changes as of the call) and the block's
+    end writes them with one time, each chain's head locked and moved once and the entries inserted in bulk: a
+    service that audits several steps of one action (the e-mail intake: the ticket, its assignment) pays
+    three statements instead of three per entry. Same entries, order, hashes and chain as writing each at
+    once; use it inside the caller's transaction. An exception in the block writes nothing."""
+    pending: list[AuditEntry] = []
+    token = _deferred.set(pending)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    _write_pending(pending)
+
+
+def _write_pending(pending: list[AuditEntry]) -> None:
+    by_chain: dict[str, list[AuditEntry]] = {}
+    for entry in pending:
+        by_chain.setdefault(entry.chain, []).append(entry)
+    with transaction.atomic(savepoint=False):
+        for chain in sorted(by_chain):  # one order of locks for every writer
+            head = _lock_head(chain)
+            seq, prev_hash = head.last_seq, head.last_hash
+            now = timezone.now()  # under the lock, as record_many
+            for entry in by_chain[chain]:
+                seq += 1
+                entry.created_at, entry.seq, entry.prev_hash = now, seq, prev_hash
+                entry.hash = prev_hash = _entry_hash(entry)
+            AuditEntry.objects.bulk_create(by_chain[chain])
+            head.last_seq, head.last_hash = seq, prev_hash
+            head.save(update_fields=["last_seq", "last_hash"])
 
 
 def record_many(
@@ -160,10 +210,7 @@ def record_many(
     label = actor_label or (str(getattr(real_actor, "email", "")) if real_actor else "")
     chain = chain_name(organization_id)
     with transaction.atomic(savepoint=False):
-        head = AuditChainHead.objects.select_for_update().filter(chain=chain).first()
-        if head is None:
-            head, _ = AuditChainHead.objects.get_or_create(chain=chain)
-            head = AuditChainHead.objects.select_for_update().get(pk=head.pk)
+        head = _lock_head(chain)
         seq, prev_hash = head.last_seq, head.last_hash
         now = timezone.now()
         entries = []

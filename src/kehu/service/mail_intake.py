@@ -36,10 +36,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.core import modules
+from kehu.core import audit, modules
 from kehu.customers.normalize import normalize_email
 from kehu.service import mail_out, ticket_services
 from kehu.service.ticket_models import Queue, Ticket, TicketMessage
@@ -256,8 +257,15 @@ def parse(raw: bytes) -> ParsedMail:
 # What is not a customer's message -------------------------------------------------------------------------
 
 
-def drop_reason(mail: ParsedMail, *, envelope_from: str | None = None, organization_id: int | None = None) -> str:
-    """ "bounce", "auto_reply" or "loop" (with a detail), or "" for a message that may become a ticket."""
+def drop_reason(
+    mail: ParsedMail,
+    *,
+    envelope_from: str | None = None,
+    organization_id: int | None = None,
+    recent: int | None = None,
+) -> str:
+    """ "bounce", "auto_reply" or "loop" (with a detail), or "" for a message that may become a ticket.
+    `recent`: the sender's messages in the loop window when the caller counted them (see _seen)."""
     msg = mail.headers
     sender = mail.from_email.lower()
     local = sender.partition("@")[0]
@@ -290,15 +298,27 @@ def drop_reason(mail: ParsedMail, *, envelope_from: str | None = None, organizat
         if Queue.objects.filter(organization_id=organization_id, email__iexact=sender).exists():
             return "loop: from one of our queue addresses"
         limit = int(getattr(settings, "KEHU_MAIL_LOOP_LIMIT", 20))
-        recent = TicketMessage.objects.filter(
-            organization_id=organization_id,
-            kind=TicketMessage.Kind.CUSTOMER,
-            author_email=sender,
-            created_at__gte=timezone.now() - LOOP_WINDOW,
-        ).count()
+        if recent is None:
+            recent = TicketMessage.objects.filter(_recent_from(sender), organization_id=organization_id).count()
         if recent >= limit:
             return f"loop: {recent} messages from {sender} in {int(LOOP_WINDOW.total_seconds() // 60)} minutes"
     return ""
+
+
+def _recent_from(sender: str) -> Q:
+    """The sender's customer messages in the loop window."""
+    return Q(kind=TicketMessage.Kind.CUSTOMER, author_email=sender, created_at__gte=timezone.now() - LOOP_WINDOW)
+
+
+def _seen(organization_id: int, message_id: str, sender: str) -> tuple[bool, int]:
+    """(this Message-ID is already taken, the sender's messages in the loop window) in one query: the
+    duplicate check and the loop count each walk their own index (a BitmapOr on PostgreSQL)."""
+    recent = _recent_from(sender)
+    taken = Q(message_id=message_id)
+    row = TicketMessage.objects.filter(taken | recent, organization_id=organization_id).aggregate(
+        taken=Count("pk", filter=taken), recent=Count("pk", filter=recent)
+    )
+    return bool(row["taken"]), row["recent"] or 0
 
 
 # Routing --------------------------------------------------------------------------------------------------
@@ -310,9 +330,11 @@ def queue_for_addresses(addresses: list[str]) -> Queue | None:
     wanted = [a.lower().strip() for a in addresses if a and "@" in a]
     if not wanted:
         return None
-    queues = {q.email.lower(): q for q in Queue.objects.dangerously_all_organizations().filter(email__in=wanted)}
+    # With the organisation: the intake reads it next (active, service module enabled).
+    everywhere = Queue.objects.dangerously_all_organizations().select_related("organization")
+    queues = {q.email.lower(): q for q in everywhere.filter(email__in=wanted)}
     if len(queues) < len(wanted):  # addresses typed with capitals
-        for queue in Queue.objects.dangerously_all_organizations().exclude(email=""):
+        for queue in everywhere.exclude(email=""):
             queues.setdefault(queue.email.lower(), queue)
     for address in wanted:
         if address in queues:
@@ -384,9 +406,10 @@ def receive(
         log.info("mail intake: %s for organisation %s without service; rejected", mail.message_id, organization.pk)
         return IntakeResult("rejected", "service is not enabled")
     org_id = organization.pk
-    if TicketMessage.objects.filter(organization_id=org_id, message_id=mail.message_id).exists():
+    taken, recent = _seen(org_id, mail.message_id, mail.from_email.lower())
+    if taken:
         return IntakeResult("duplicate", mail.message_id)
-    reason = drop_reason(mail, envelope_from=envelope_from, organization_id=org_id)
+    reason = drop_reason(mail, envelope_from=envelope_from, organization_id=org_id, recent=recent)
     if reason:
         log.info("mail intake: %s from %s dropped (%s): %s", mail.message_id, mail.from_email, reason, mail.subject)
         return IntakeResult("dropped", reason)
@@ -396,7 +419,8 @@ def receive(
         log.info("mail intake: %s has an invalid sender %r; dropped", mail.message_id, mail.from_email)
         return IntakeResult("dropped", "invalid sender")
     try:
-        with transaction.atomic():
+        # The ticket's entries (created, assigned) are written together: one lock of the chain head.
+        with transaction.atomic(), audit.deferred():
             return _take(mail, queue, org_id, sender)
     except IntegrityError:  # the same Message-ID taken at the same moment by another process
         if TicketMessage.objects.filter(organization_id=org_id, message_id=mail.message_id).exists():

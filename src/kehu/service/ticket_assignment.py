@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.permissions import can
@@ -40,15 +41,37 @@ class Choice:
     detail: str = ""
 
 
+def _members(queue: Queue, *, with_open_counts: bool = False) -> list[Any]:
+    """The queue's active members who are not away, by id, in one query; `with_open_counts` adds each one's
+    open tickets as `open_n` (a correlated COUNT(*) per member over the (organization, owner, status, ...)
+    index, answered from the index alone), so the intake pays one round trip where it paid three."""
+    away = AgentStatus.objects.filter(organization_id=queue.organization_id, away=True).values("user_id")
+    members = (
+        queue.members.filter(organization_id=queue.organization_id, is_active=True)
+        .exclude(pk__in=away)
+        .select_related("role", "organization")
+        .order_by("pk")
+    )
+    if with_open_counts:
+        open_tickets = (
+            Ticket.objects.filter(
+                organization_id=queue.organization_id,
+                deleted_at__isnull=True,
+                owner_id=OuterRef("pk"),
+                status__in=OPEN_STATUSES,
+            )
+            .order_by()
+            .values("owner_id")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        members = members.annotate(open_n=Coalesce(Subquery(open_tickets), 0))
+    return [u for u in members if can(u, "edit", Ticket)]
+
+
 def available_members(queue: Queue) -> list[Any]:
     """The members who can get a ticket now, by id (the round-robin order)."""
-    away = set(
-        AgentStatus.objects.filter(organization_id=queue.organization_id, away=True).values_list("user_id", flat=True)
-    )
-    members = queue.members.filter(organization_id=queue.organization_id, is_active=True).select_related(
-        "role", "organization"
-    )
-    return [u for u in members.order_by("pk") if u.pk not in away and can(u, "edit", Ticket)]
+    return _members(queue)
 
 
 def open_counts(organization_id: int, user_ids: list[int]) -> dict[int, int]:
@@ -66,10 +89,10 @@ def open_counts(organization_id: int, user_ids: list[int]) -> dict[int, int]:
     return counts
 
 
-def _least_open(queue: Queue, candidates: list[Any], reason: str) -> Choice:
-    counts = open_counts(queue.organization_id, [u.pk for u in candidates])
-    user = min(candidates, key=lambda u: (counts[u.pk], u.pk))
-    return Choice(user, reason, f"{counts[user.pk]}")
+def _least_open(candidates: list[Any], reason: str) -> Choice:
+    """`candidates` carry `open_n` (_members(with_open_counts=True))."""
+    user = min(candidates, key=lambda u: (u.open_n, u.pk))
+    return Choice(user, reason, f"{user.open_n}")
 
 
 def _round_robin(queue: Queue, candidates: list[Any]) -> Choice:
@@ -83,7 +106,8 @@ def choose(queue: Queue | None, ticket: Ticket) -> Choice:
     cursor) and records the choice (ticket_services.auto_assign)."""
     if queue is None or not queue.is_active or queue.assignment == Queue.Assignment.MANUAL:
         return Choice(None, "manual")
-    candidates = available_members(queue)
+    # Round robin needs no counts; the other methods read them with the members (one query).
+    candidates = _members(queue, with_open_counts=queue.assignment != Queue.Assignment.ROUND_ROBIN)
     if not candidates:
         return Choice(None, queue.assignment)
     if queue.assignment == Queue.Assignment.ROUND_ROBIN:
@@ -92,9 +116,9 @@ def choose(queue: Queue | None, ticket: Ticket) -> Choice:
         skilled_ids = {int(pk) for pk in (queue.skills or {}).get(ticket.kind, []) if str(pk).isdigit()}
         skilled = [u for u in candidates if u.pk in skilled_ids]
         if skilled:
-            return _least_open(queue, skilled, "skill")
-        return _least_open(queue, candidates, "skill_fallback")
-    return _least_open(queue, candidates, "least_open")
+            return _least_open(skilled, "skill")
+        return _least_open(candidates, "skill_fallback")
+    return _least_open(candidates, "least_open")
 
 
 def queue_load(queue: Queue) -> list[tuple[Any, int, bool]]:
