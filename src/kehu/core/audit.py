@@ -95,6 +95,44 @@ def _entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _entry(
+    *,
+    organization_id: int | None,
+    actor: Any,
+    action: str,
+    target: models.Model | None,
+    changes: dict[str, Any] | None,
+    target_label: str | None = None,
+    actor_label: str | None = None,
+) -> AuditEntry:
+    """An entry not yet placed in its chain (seq, time and hashes are set when it is written)."""
+    real_actor = actor if getattr(actor, "is_authenticated", False) else None
+    clean_changes = {}
+    for name, value in (changes or {}).items():
+        clean_changes[name] = {"before": REDACTED, "after": REDACTED} if is_sensitive(name) else _jsonable(value)
+    return AuditEntry(
+        organization_id=organization_id,
+        chain=chain_name(organization_id),
+        actor=real_actor,
+        actor_label=actor_label or (str(getattr(real_actor, "email", "")) if real_actor else ""),
+        ip=getattr(actor, "request_ip", None),
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=(target_label if target_label is not None else (str(target) if target else ""))[:255],
+        changes=clean_changes,
+    )
+
+
+def _append(entries: list[AuditEntry]) -> None:
+    """Write the entries now, or at the end of the innermost deferred() block."""
+    pending = _deferred.get()
+    if pending is not None:
+        pending.extend(entries)
+    else:
+        _write_pending(entries)
+
+
 def record(
     *,
     actor: Any,
@@ -110,38 +148,16 @@ def record(
         organization_id = getattr(target, "organization_id", None) or getattr(actor, "organization_id", None)
     else:
         organization_id = organization.pk
-    real_actor = actor if getattr(actor, "is_authenticated", False) else None
-    clean_changes = {}
-    for name, value in (changes or {}).items():
-        clean_changes[name] = {"before": REDACTED, "after": REDACTED} if is_sensitive(name) else _jsonable(value)
-    chain = chain_name(organization_id)
-    entry = AuditEntry(
+    entry = _entry(
         organization_id=organization_id,
-        chain=chain,
-        actor=real_actor,
-        actor_label=actor_label or (str(getattr(real_actor, "email", "")) if real_actor else ""),
-        ip=getattr(actor, "request_ip", None),
+        actor=actor,
         action=action,
-        target_type=target._meta.label_lower if target is not None else "",
-        target_id=str(target.pk) if target is not None else "",
-        target_label=(target_label if target_label is not None else (str(target) if target else ""))[:255],
-        changes=clean_changes,
+        target=target,
+        changes=changes,
+        target_label=target_label,
+        actor_label=actor_label,
     )
-    pending = _deferred.get()
-    if pending is not None:  # written at the end of the deferred() block
-        pending.append(entry)
-        return entry
-    # No savepoint: a failure here fails the caller's whole transaction anyway (the change and its entry
-    # are one), and every write of the organisation passes this line.
-    with transaction.atomic(savepoint=False):
-        head = _lock_head(chain)
-        # The time is taken under the lock, so the chain's times grow with its sequence.
-        entry.created_at = timezone.now()
-        entry.seq, entry.prev_hash = head.last_seq + 1, head.last_hash
-        entry.hash = _entry_hash(entry)
-        entry.save()
-        head.last_seq, head.last_hash = entry.seq, entry.hash
-        head.save(update_fields=["last_seq", "last_hash"])
+    _append([entry])
     return entry
 
 
@@ -175,6 +191,9 @@ def deferred() -> Iterator[None]:
 
 
 def _write_pending(pending: list[AuditEntry]) -> None:
+    """Place the entries in their chains: per chain, the head locked and moved once, the entries inserted in
+    bulk. No savepoint: a failure here fails the caller's whole transaction anyway (the change and its entry
+    are one), and every write of the organisation passes this line."""
     by_chain: dict[str, list[AuditEntry]] = {}
     for entry in pending:
         by_chain.setdefault(entry.chain, []).append(entry)
@@ -187,7 +206,7 @@ def _write_pending(pending: list[AuditEntry]) -> None:
                 seq += 1
                 entry.created_at, entry.seq, entry.prev_hash = now, seq, prev_hash
                 entry.hash = prev_hash = _entry_hash(entry)
-            AuditEntry.objects.bulk_create(by_chain[chain])
+            AuditEntry.objects.bulk_create(by_chain[chain], batch_size=1000)
             head.last_seq, head.last_hash = seq, prev_hash
             head.save(update_fields=["last_seq", "last_hash"])
 
@@ -203,44 +222,19 @@ def record_many(
     `actor` (None for a system job, named by `actor_label`). The chain head is locked once and the
     entries are inserted in bulk, so a job that audits thousands of changes (the SLA sweep) stays cheap.
     Same entries, hashes and chain as calling `record` for each."""
-    items = list(items)
-    if not items:
-        return 0
-    real_actor = actor if getattr(actor, "is_authenticated", False) else None
-    label = actor_label or (str(getattr(real_actor, "email", "")) if real_actor else "")
-    chain = chain_name(organization_id)
-    with transaction.atomic(savepoint=False):
-        head = _lock_head(chain)
-        seq, prev_hash = head.last_seq, head.last_hash
-        now = timezone.now()
-        entries = []
-        for action, target, changes in items:
-            clean = {
-                name: ({"before": REDACTED, "after": REDACTED} if is_sensitive(name) else _jsonable(value))
-                for name, value in (changes or {}).items()
-            }
-            seq += 1
-            entry = AuditEntry(
-                organization_id=organization_id,
-                chain=chain,
-                seq=seq,
-                created_at=now,
-                actor=real_actor,
-                actor_label=label,
-                ip=getattr(actor, "request_ip", None),
-                action=action,
-                target_type=target._meta.label_lower,
-                target_id=str(target.pk),
-                target_label=str(target)[:255],
-                changes=clean,
-                prev_hash=prev_hash,
-            )
-            entry.hash = _entry_hash(entry)
-            prev_hash = entry.hash
-            entries.append(entry)
-        AuditEntry.objects.bulk_create(entries, batch_size=1000)
-        head.last_seq, head.last_hash = seq, prev_hash
-        head.save(update_fields=["last_seq", "last_hash"])
+    entries = [
+        _entry(
+            organization_id=organization_id,
+            actor=actor,
+            action=action,
+            target=target,
+            changes=changes,
+            actor_label=actor_label,
+        )
+        for action, target, changes in items
+    ]
+    if entries:
+        _append(entries)
     return len(entries)
 
 
