@@ -409,3 +409,29 @@ def test_stopping_a_check_returns_to_the_mapping_without_a_checkpoint(rep):
     assert (job.status, job.processed_rows) == (ImportJob.Status.MAPPED, 0)
     with pytest.raises(ValidationFailed):
         imports.import_job_resume(actor=rep, job=job)  # nothing was imported: run, not resume
+
+
+def test_the_customers_timeline_shows_the_import_that_created_and_the_one_that_updated_it(
+    rep, tenant_a, django_capture_on_commit_callbacks
+):
+    from kehu.customers.selectors import customer_timeline
+
+    run(rep, upload(rep, csv_bytes(good_rows(2)), name="第一批.csv"), capture=django_capture_on_commit_callbacks)
+    rows = good_rows(1)
+    rows[0][3] = "浙江"  # a changed province: the second file updates the first customer
+    run(rep, upload(rep, csv_bytes(rows), name="第二批.csv"), "update", capture=django_capture_on_commit_callbacks)
+    by_hand = make_customer(tenant_a, rep)
+    customer = Customer.objects.get(name="导入公司0")
+
+    items = [i for i in customer_timeline(actor=rep, customer=customer) if i.kind == "customers.import"]
+    assert [i.title for i in items] == [
+        "Updated by the import of 第二批.csv, row 2",
+        "Imported from 第一批.csv, row 2",
+    ]
+    assert items[0].url and items[0].actor == str(rep)
+    # The administrator sees them too; a customer entered by hand has none.
+    admin_items = [
+        i for i in customer_timeline(actor=tenant_a.admin, customer=customer) if i.kind == "customers.import"
+    ]
+    assert len(admin_items) == 2
+    assert not [i for i in customer_timeline(actor=rep, customer=by_hand) if i.kind == "customers.import"]

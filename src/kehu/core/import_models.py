@@ -129,6 +129,8 @@ class ImportRow(models.Model):
         indexes = [
             models.Index(fields=["organization", "job", "outcome", "row_number"], name="importrow_job_outcome"),
             models.Index(fields=["organization", "fingerprint"], name="importrow_org_fingerprint"),
+            # A record's import on its timeline (kehu.customers.importing.import_timeline).
+            models.Index(fields=["organization", "record_id"], name="importrow_org_record"),
         ]
 
     def __str__(self) -> str:

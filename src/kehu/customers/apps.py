@@ -37,6 +37,9 @@ class CustomersConfig(AppConfig):
         pre_migrate.connect(customer_search.suspend_triggers, sender=self, dispatch_uid="customers_search_off")
         post_migrate.connect(customer_search.ensure_schema, sender=self, dispatch_uid="customers_search_on")
         timeline.register(selectors.audit_timeline, module="customers")
+        from kehu.customers import importing
+
+        timeline.register(importing.import_timeline, module="customers")  # the import that created it
 
         # Notes and attachments (feature "notes"): their policies, and their items on the timeline.
         from kehu.customers import note_policies, note_selectors

@@ -28,11 +28,13 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from contextlib import nullcontext
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -41,9 +43,10 @@ from kehu.accounts.models import User
 from kehu.core import choice_lists, custom_fields, imports
 from kehu.core.custom_field_models import FieldType
 from kehu.core.errors import ValidationFailed
+from kehu.core.import_models import ImportRow
 from kehu.core.imports import FieldSpec, ImportAdapter, PendingRow, Preset, RowResult
 from kehu.core.permissions import can
-from kehu.customers import search, selectors, services
+from kehu.customers import search, selectors, services, timeline
 from kehu.customers.list_columns import CONTACT_TYPE, CUSTOMER_TYPE
 from kehu.customers.models import STAGES, TIERS, Contact, Customer, CustomerTag, Tag
 from kehu.customers.normalize import normalize_email, normalize_phone, normalize_website
@@ -1032,6 +1035,44 @@ def _contact_keys(contact: dict[str, Any]) -> dict[str, Any]:
 
 
 ADAPTER = CustomerImportAdapter()
+
+
+def import_timeline(
+    *, actor: Any, customer: Customer, limit: int, before: datetime | None = None
+) -> list[timeline.TimelineItem]:
+    """The imports that created or updated the customer. The engine audits one entry per chunk (on the
+    job), so the customer's own trace of an import is its ImportRow."""
+    rows = (
+        ImportRow.objects.filter(
+            organization_id=customer.organization_id,
+            record_id=customer.pk,
+            job__record_type=ADAPTER.key,
+            outcome__in=(Outcome.CREATED, Outcome.UPDATED),
+        )
+        .select_related("job", "job__owner")
+        .order_by("-job__created_at")
+    )
+    items = []
+    for row in rows:  # one per import that touched the customer: a handful
+        job = row.job
+        at = job.started_at or job.created_at
+        if before is not None and at >= before:
+            continue
+        created = row.outcome == Outcome.CREATED
+        template = (
+            _("Imported from %(file)s, row %(row)d") if created else _("Updated by the import of %(file)s, row %(row)d")
+        )
+        items.append(
+            timeline.TimelineItem(
+                at=at,
+                kind=f"{ADAPTER.key}.import",
+                title=template % {"file": job.original_name, "row": row.row_number},
+                actor=str(job.owner) if job.owner_id else "",
+                icon="upload",
+                url=reverse("customers:import_detail", args=[job.pk]) if can(actor, "view", job) else "",
+            )
+        )
+    return items[:limit]
 
 
 def register() -> None:
