@@ -83,7 +83,9 @@ def test_the_lead_list_has_a_column_chooser_and_views_keep_columns(client, tenan
     )
     view = SavedView.objects.get(name="联系过")
     assert view.columns == ["name", "email"] and view.filters == {"status": "contacted"} and view.ordering == "name"
-    page = html(client.get(reverse("sales:lead_list"), {"view": view.pk, "status": "contacted", "columns": "name,email"}))
+    page = html(
+        client.get(reverse("sales:lead_list"), {"view": view.pk, "status": "contacted", "columns": "name,email"})
+    )
     assert "列线索" in page and "另一个" not in page and "col@example.com" in page
 
 

@@ -341,7 +341,7 @@ def test_away_agents_are_passed_over(tenant_a):
 
 
 def test_my_tickets_are_what_visible_to_shows_me_as_assignee(tenant_a):
-    """"Mine" (assignee=me) reads own_for, without the scope's OR branches; for one's own tickets the two
+    """My tickets (assignee=me) read own_for, without the scope's OR branches; for one's own tickets the two
     agree whatever the role's scope and queues (a deleted ticket is in neither)."""
     from kehu.service import ticket_selectors
 
