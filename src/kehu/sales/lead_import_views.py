@@ -5,23 +5,11 @@ user's or organisation's job is 404."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
 
-from kehu.core import import_pages, imports
-from kehu.core.errors import NotFound, ValidationFailed
-from kehu.core.import_models import ImportJob
+from kehu.core import import_pages
 from kehu.sales.lead_importing import ADAPTER
 
-RECORD_TYPE = ADAPTER.key
-JOBS_SHOWN = 50
 PAGES = import_pages.ImportPages(
     url_prefix="sales:lead_import",
     jobs_url="sales:lead_imports",
@@ -32,131 +20,13 @@ PAGES = import_pages.ImportPages(
 )
 
 
-def _job(request: HttpRequest, pk: int) -> ImportJob:
-    job = imports.import_job_get_for(actor=request.user, pk=pk)
-    if job.record_type != RECORD_TYPE:
-        raise NotFound()
-    return job
-
-
-def _errors_message(exc: ValidationFailed) -> str:
-    return "; ".join(" ".join(v) for v in exc.fields.values()) or exc.message
-
-
-@login_required
-def import_list(request: HttpRequest) -> HttpResponse:
-    actor = request.user
-    ADAPTER.require_import(actor)
-    field_error = ""
-    if request.method == "POST":
-        upload = request.FILES.get("file")
-        if upload is None:
-            field_error = _("Choose a file.")
-        else:
-            try:
-                job = imports.import_job_create(actor=actor, record_type=RECORD_TYPE, upload=upload)
-            except ValidationFailed as exc:
-                field_error = _errors_message(exc)
-            else:
-                return redirect("sales:lead_import_detail", pk=job.pk)
-    jobs = imports.import_job_list_for(actor=actor).filter(record_type=RECORD_TYPE)[:JOBS_SHOWN]
-    context = {
-        "jobs": jobs,
-        "field_error": field_error,
-        "max_mb": imports.MAX_UPLOAD_BYTES // (1024 * 1024),
-        "any_active": any(job.is_active for job in jobs),
-    }
-    return render(request, "sales/lead/imports.html", context, status=400 if field_error else 200)
-
-
-def _columns(job: ImportJob) -> list[dict[str, Any]]:
-    sample = []
-    for _row_number, cells in imports.iter_data_rows(job):
-        sample.append(cells)
-        if len(sample) >= 3:
-            break
-    return [
-        {
-            "index": str(i),
-            "header": header,
-            "field": job.mapping.get(str(i), ""),
-            "samples": [row[i] for row in sample if i < len(row) and row[i]][:3],
-        }
-        for i, header in enumerate(job.headers)
-    ]
-
-
-@login_required
-def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    job = _job(request, pk)
-    columns = _columns(job) if job.status in imports.RESTARTABLE else []
-    return render(
-        request, "core/imports/detail.html", import_pages.detail_context(job, ADAPTER, PAGES, columns=columns)
-    )
-
-
-@login_required
-def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    job = _job(request, pk)
-    return render(request, "core/imports/_progress.html", import_pages.detail_context(job, ADAPTER, PAGES))
-
-
-@login_required
-@require_POST
-def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = request.user
-    job = _job(request, pk)
-    next_step = request.POST.get("next_step", "save")
-    try:
-        mapping = {str(i): request.POST.get(f"col_{i}", "") for i in range(len(job.headers))}
-        job = imports.import_job_update(actor=actor, job=job, mapping=mapping, policy=request.POST.get("policy"))
-        if next_step == "dry_run":
-            imports.import_job_dry_run(actor=actor, job=job)
-        elif next_step == "run":
-            imports.import_job_start(actor=actor, job=job)
-        else:
-            messages.success(request, _("Mapping saved."))
-    except ValidationFailed as exc:
-        messages.error(request, _errors_message(exc))
-    return redirect("sales:lead_import_detail", pk=job.pk)
-
-
-def _action(request: HttpRequest, pk: int, service: Any, done: str) -> HttpResponse:
-    job = _job(request, pk)
-    try:
-        service(actor=request.user, job=job)
-    except ValidationFailed as exc:
-        messages.error(request, _errors_message(exc))
-    else:
-        messages.success(request, done)
-    return redirect("sales:lead_import_detail", pk=job.pk)
-
-
-@login_required
-@require_POST
-def import_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
-    return _action(request, pk, imports.import_job_dry_run, _("Checking the file…"))
-
-
-@login_required
-@require_POST
-def import_run(request: HttpRequest, pk: int) -> HttpResponse:
-    return _action(request, pk, imports.import_job_start, _("Import started."))
-
-
-@login_required
-@require_POST
-def import_resume(request: HttpRequest, pk: int) -> HttpResponse:
-    return _action(request, pk, imports.import_job_resume, _("Import resumed."))
-
-
-@login_required
-@require_POST
-def import_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    return _action(request, pk, imports.import_job_cancel, _("Import stopped."))
-
-
-@login_required
-def import_errors(request: HttpRequest, pk: int) -> FileResponse:
-    handle, name = imports.import_job_error_report(actor=request.user, job=_job(request, pk))
-    return FileResponse(handle, as_attachment=True, filename=name)
+VIEWS = import_pages.ImportViews(adapter=ADAPTER, pages=PAGES, list_template="sales/lead/imports.html")
+import_list = VIEWS.import_list
+import_detail = VIEWS.import_detail
+import_progress = VIEWS.import_progress
+import_mapping = VIEWS.import_mapping
+import_dry_run = VIEWS.import_dry_run
+import_run = VIEWS.import_run
+import_resume = VIEWS.import_resume
+import_cancel = VIEWS.import_cancel
+import_errors = VIEWS.import_errors
