@@ -7,6 +7,8 @@ installs it with `apt-get install chromium fonts-noto-cjk`) and skip only when i
 from __future__ import annotations
 
 import os
+import smtplib
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,3 +72,28 @@ def new_page(browser, live_server):
 @pytest.fixture
 def page(new_page):
     return new_page()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def support_inbox():
+    """The SMTP daemon's handler on 127.0.0.1: send(raw) delivers a customer's mail to it."""
+    from aiosmtpd.controller import Controller
+
+    from kehu.service.mail_smtpd import IntakeHandler
+
+    port = _free_port()
+    controller = Controller(IntakeHandler(), hostname="127.0.0.1", port=port)
+    controller.start()
+
+    def send(raw: bytes, sender: str = "wang@hengtong.cn", to: str = "support@a.test") -> None:
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            client.sendmail(sender, [to], raw)
+
+    yield send
+    controller.stop()

@@ -6,43 +6,17 @@ mail out reaches the `smtp_server` fixture."""
 
 from __future__ import annotations
 
-import smtplib
-import socket
-
 import pytest
-from aiosmtpd.controller import Controller
 from django.urls import reverse
 from playwright.sync_api import expect
 
 from kehu.service import mail_intake
-from kehu.service.mail_smtpd import IntakeHandler
 from kehu.service.ticket_models import Queue, Ticket, TicketMessage
 from tests.browser.test_shell import sign_in
 from tests.customers.factories import make_contact, make_customer
 from tests.service.ticket_factories import make_canned, make_queue
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def support_inbox():
-    """The SMTP daemon's handler on 127.0.0.1: send(raw) delivers a customer's mail to it."""
-    port = _free_port()
-    controller = Controller(IntakeHandler(), hostname="127.0.0.1", port=port)
-    controller.start()
-
-    def send(raw: bytes, sender: str = "wang@hengtong.cn") -> None:
-        with smtplib.SMTP("127.0.0.1", port) as client:
-            client.sendmail(sender, ["support@a.test"], raw)
-
-    yield send
-    controller.stop()
 
 
 def test_an_agent_answers_an_emailed_ticket_and_the_reply_threads_back(page, tenant_a, smtp_server, support_inbox):
