@@ -62,6 +62,49 @@ def test_my_day_shows_the_buckets_and_is_in_the_navigation(rep_client, rep, tena
     assert 'data-testid="quick-log"' in body
 
 
+def test_a_full_bucket_shows_its_first_rows_and_links_to_the_whole_list(rep_client, rep, tenant_a, monkeypatch):
+    from kehu.sales import activity_selectors
+
+    monkeypatch.setattr(activity_selectors, "MY_DAY_BUCKET_LIMIT", 3)
+    customer = make_customer(tenant_a, rep, name="青禾软件")
+    for day in range(1, 5):
+        make_activity(
+            tenant_a, rep, customer=customer, subject=f"visit {day}", starts_at=timezone.now() + timedelta(days=day)
+        )
+    body = html(rep_client.get(reverse("sales:my_day")))
+    upcoming = body.split('data-testid="bucket-upcoming"', 1)[1].split("</section>", 1)[0]
+    assert [f"visit {day}" in upcoming for day in range(1, 5)] == [True, True, True, False]  # soonest first
+    assert "3+" in upcoming
+    link = re.search(r'href="([^"]+)" data-testid="see-all-upcoming"', upcoming).group(1).replace("&amp;", "&")
+    listed = html(rep_client.get(link))
+    assert all(f"visit {day}" in listed for day in range(1, 5))
+    assert 'data-testid="see-all-today"' not in body  # a bucket under its limit has no link
+
+
+def test_my_day_rows_cost_no_query_whatever_they_link_to(rep_client, rep, tenant_a, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.sales.factories import make_opportunity
+    from tests.sales.lead_factories import make_lead
+
+    customer = make_customer(tenant_a, rep, name="青禾软件")
+    make_activity(tenant_a, rep, customer=customer, subject="plain call")
+    rep_client.get(reverse("sales:my_day"))
+    with CaptureQueriesContext(connection) as one:
+        rep_client.get(reverse("sales:my_day"))
+    contact = make_contact(tenant_a, customer, name="李强")
+    opportunity = make_opportunity(tenant_a, rep, customer=customer, name="青禾二期")
+    make_activity(tenant_a, rep, customer=customer, contact=contact, subject="with contact")
+    make_activity(tenant_a, rep, opportunity=opportunity, subject="on the deal")
+    make_activity(tenant_a, rep, lead=make_lead(tenant_a, rep, name="周建华", company="博远"), subject="lead call")
+    make_activity(tenant_a, rep, customer=customer, subject="done", status="done")
+    with django_assert_num_queries(len(one.captured_queries)):
+        body = html(rep_client.get(reverse("sales:my_day")))
+    for text in ("李强", "青禾二期", "周建华 (博远)", "with contact", "done"):
+        assert text in body
+
+
 def test_my_day_empty_state(rep_client):
     body = html(rep_client.get(reverse("sales:my_day")))
     assert 'data-testid="empty"' in body and "Nothing is due" in body

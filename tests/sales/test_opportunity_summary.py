@@ -58,3 +58,33 @@ def test_cached_figures_are_what_each_scope_sees_and_follow_every_change(tenant_
     assert selectors.board_summary_for(actor=tenant_a.users["read_only"], pipeline=pipeline) == _live(
         tenant_a.users["read_only"], pipeline
     )
+
+
+def test_a_change_recounts_only_the_owners_it_moves(tenant_a, monkeypatch):
+    pipeline = services.ensure_default_pipeline(tenant_a.org)
+    rep, rep2, manager = (tenant_a.users[k] for k in ("sales_rep", "sales_rep_2", "sales_manager"))
+    deal = make_opportunity(tenant_a, rep, amount=Decimal("100"))
+    make_opportunity(tenant_a, rep2, amount=Decimal("300"))
+    computed = []
+    real = selectors._owner_figures
+
+    def counting(organization_id, pipeline, closed_days, owners):
+        computed.append(sorted(owners, key=str))
+        return real(organization_id, pipeline, closed_days, owners)
+
+    monkeypatch.setattr(selectors, "_owner_figures", counting)
+    admin = tenant_a.admin
+    assert selectors.board_summary_for(actor=admin, pipeline=pipeline) == _live(admin, pipeline)
+    computed.clear()
+    assert selectors.board_summary_for(actor=admin, pipeline=pipeline) == _live(admin, pipeline)
+    assert computed == []  # all from the cache
+    services.update_opportunity(actor=admin, opportunity=deal, expected_version=None, data={"amount": Decimal("7")})
+    assert selectors.board_summary_for(actor=admin, pipeline=pipeline) == _live(admin, pipeline)
+    assert computed == [[rep.pk]]
+    computed.clear()
+    services.reassign_opportunities(actor=admin, opportunities=[deal], owner=manager)
+    assert selectors.board_summary_for(actor=admin, pipeline=pipeline) == _live(admin, pipeline)
+    assert computed == [sorted([rep.pk, manager.pk])]  # the previous owner and the new one, nobody else
+    for key in ROLES:
+        actor = tenant_a.users[key]
+        assert selectors.board_summary_for(actor=actor, pipeline=pipeline) == _live(actor, pipeline), key

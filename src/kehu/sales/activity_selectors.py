@@ -30,13 +30,17 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 ORDERING_FIELDS = ("scheduled_at", "created_at", "updated_at")
 DEFAULT_ORDERING = "-scheduled_at"
-MY_DAY_BUCKET_LIMIT = 100
+# Rows per bucket on the "my day" page (the API pages through everything). Building the rows is most of the
+# page's Python: 100 a bucket meant up to 400 rows (1.1–2 s p95 under load, benchmarks/RESULTS.md); a full
+# bucket links to the activity list, which pages.
+MY_DAY_BUCKET_LIMIT = 25
 UPCOMING_DAYS = 7
 CALENDAR_LIMIT = 1000  # activities on one calendar page (a month of a large team)
 MONTH_CELL_ITEMS = 3
 CHOICES_LIMIT = 100
 RECYCLE_BIN_LIMIT = 100
 RELATED = ("owner", "customer", "contact", "lead", "opportunity")
+LINKS = ("customer", "contact", "lead", "opportunity")
 
 
 def org_timezone(organization: Any) -> zoneinfo.ZoneInfo:
@@ -243,6 +247,15 @@ class MyDay:
     limit: int = MY_DAY_BUCKET_LIMIT
 
     @property
+    def upcoming_until(self) -> date:
+        """The last day of the upcoming window (the activity list's date_to for "see all")."""
+        return self.today + timedelta(days=UPCOMING_DAYS)
+
+    @property
+    def tomorrow(self) -> date:
+        return self.today + timedelta(days=1)
+
+    @property
     def is_empty(self) -> bool:
         return not (self.overdue or self.due_today or self.done_today or self.upcoming)
 
@@ -264,6 +277,25 @@ def _my_own(actor: Any) -> QuerySet[Activity]:
     return Activity.objects.own_for(actor).select_related(*RELATED, "owner__team")
 
 
+def _row_fields() -> tuple[str, ...]:
+    """What "my day"'s rows read (activity_rows.py, the edit check): the activity and its owner (with the
+    team) whole; of the customer, contact, lead and opportunity what their names print and the edit check
+    reads (owner, deletion). Those four came
+    whole, every column, JSON and dates included, for up to 400 rows: a third of the page's Python."""
+    from kehu.accounts.models import Team, User
+
+    def every(prefix: str, model: Any) -> list[str]:
+        return [f"{prefix}{f.name}" for f in model._meta.concrete_fields]
+
+    return (
+        *every("", Activity),
+        *every("owner__", User),
+        *every("owner__team__", Team),
+        *(f"{link}__{name}" for link in LINKS for name in ("name", "organization", "owner", "deleted_at")),
+        "lead__company",
+    )
+
+
 def bucket_of(activity: Activity, *, now: datetime, tomorrow: datetime) -> str:
     if activity.status == Activity.Status.DONE:
         return "done_today"
@@ -278,10 +310,11 @@ def my_day_for(*, actor: Any, now: datetime | None = None) -> MyDay:
     (act_org_owner_sched, act_org_owner_done), at most MY_DAY_BUCKET_LIMIT items."""
     now = now or timezone.now()
     today, start, tomorrow, window_end = my_day_bounds(actor.organization, now)
-    mine = _my_own(actor)
+    mine = _my_own(actor).only(*_row_fields())
     planned = mine.filter(status=Activity.Status.PLANNED)
     cap = MY_DAY_BUCKET_LIMIT
     return MyDay(
+        limit=cap,
         today=today,
         now=now,
         overdue=list(planned.filter(scheduled_at__lt=now).order_by("scheduled_at", "pk")[:cap]),

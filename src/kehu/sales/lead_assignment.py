@@ -15,7 +15,7 @@ also without their 省/市/自治区 suffix, so "广东" matches "广东省".
 
 One `Assigner` takes the organisation's active rules from the cache (`active_rules`: read once per change
 of the rules, see there) and evaluates leads in Python; only the chosen rule's action touches the database
-(its team's members, the reps' open-lead counts in one grouped query, the round-robin cursor), so a lead
+(its team's members, the reps' open-lead counters (lead_loads.py), the round-robin cursor), so a lead
 creation with twenty rules costs a handful of queries. Imports use one Assigner per chunk.
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Max, Subquery
+from django.db.models import Max, Subquery
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -39,6 +39,7 @@ from kehu.core import audit, custom_fields
 from kehu.core.errors import ValidationFailed, VersionConflict
 from kehu.core.permissions import can
 from kehu.core.services import require
+from kehu.sales import lead_loads
 from kehu.sales.lead_models import AssignmentRule, Lead, LeadSettings
 
 MAX_CONDITIONS = 20
@@ -354,23 +355,11 @@ class Assigner:
         return self._users[user_id]
 
     def loads(self, users: list[Any]) -> dict[int, int]:
-        """Open leads held by each of `users` (one query for the ones not counted yet)."""
+        """Open leads held by each of `users`: one small query of the counters the database keeps
+        (lead_loads.py) for the ones not read yet."""
         missing = [u.pk for u in users if u.pk not in self._loads]
         if missing:
-            counts = dict(
-                Lead.objects.filter(
-                    organization_id=self.organization_id,
-                    deleted_at__isnull=True,
-                    owner_id__in=missing,
-                    status__in=Lead.OPEN_STATUSES,
-                )
-                .order_by()
-                .values("owner_id")
-                .annotate(n=Count("id"))
-                .values_list("owner_id", "n")
-            )
-            for pk in missing:
-                self._loads[pk] = counts.get(pk, 0)
+            self._loads.update(lead_loads.open_leads(self.organization_id, missing))
         return {u.pk: self._loads[u.pk] for u in users}
 
     def _cursor(self, rule: AssignmentRule) -> int | None:

@@ -20,7 +20,7 @@ from kehu.core.models import BusinessModel, TenantQuerySet
 from kehu.customers.models import _ReachableMixin
 from kehu.sales.models import MODULE
 
-__all__ = ["AssignmentRule", "Lead", "LeadSettings", "LeadSource", "WebForm"]
+__all__ = ["AssignmentRule", "Lead", "LeadOwnerLoad", "LeadSettings", "LeadSource", "WebForm"]
 
 LIVE = Q(deleted_at__isnull=True)
 
@@ -307,3 +307,25 @@ class LeadSettings(models.Model):
 
     def __str__(self) -> str:
         return f"lead settings of {self.organization_id}"
+
+
+class LeadOwnerLoad(models.Model):
+    """How many open leads (live, status in Lead.OPEN_STATUSES) each owner holds: what caps and least-loaded
+    assignment compare, read in one small query instead of counting ~10,000 leads per rep for every new lead.
+
+    Kept by the database, not by Python: triggers on sales_lead (kehu/sales/lead_loads.py) count every
+    insert, update and delete however it is made (the services, imports' bulk writes, a user's deletion
+    setting owners to NULL, the seed), so the figures are exact in every transaction. Plain integer columns,
+    no foreign keys: the rows of a deleted user or organisation go down to zero with their leads."""
+
+    organization_id = models.BigIntegerField()
+    owner_id = models.BigIntegerField()
+    open_leads = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization_id", "owner_id"], name="leadownerload_org_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}: {self.open_leads}"

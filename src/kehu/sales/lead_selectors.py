@@ -112,7 +112,7 @@ def _day_start(day: date) -> datetime:
 
 def search_q(query: str) -> Q:
     """Any fragment of the name, company or email, or 4+ digits of the phone (the global search uses it too).
-    A plain icontains: leads have no search index yet (customers do, customers/search.py)."""
+    On PostgreSQL trigram indexes serve each part for 3+ characters (kehu/sales/search_indexes.py)."""
     query = query.strip()[:SEARCH_MAX_LENGTH]
     q = Q(name__icontains=query) | Q(company__icontains=query) | Q(email_normalized__contains=query.lower())
     digits = phone_search_digits(query)
@@ -481,7 +481,7 @@ def lead_history(*, actor: Any, lead: Lead, limit: int = 50) -> list[HistoryItem
 
 def search_provider(*, actor: Any, query: str, limit: int = 10) -> list[SearchHit]:
     """Leads for the global search box: a fragment of the name, company or email, or phone digits. A plain
-    icontains over the visible leads, newest first (no search index for leads yet)."""
+    icontains over the visible leads, newest first (trigram indexes on PostgreSQL, search_indexes.py)."""
     if len(query.strip()) < 1:
         return []
     rows = Lead.objects.visible_to(actor).filter(search_q(query)).order_by("-updated_at", "-pk")[:limit]

@@ -475,11 +475,14 @@ def _summary_queries(base: QuerySet, closed_days: int) -> tuple[QuerySet, QueryS
     return base.filter(status=Opportunity.Status.OPEN), closed
 
 
-def _organization_figures(organization_id: int, pipeline: Pipeline, closed_days: int) -> list[tuple]:
-    """(owner id, stage id, currency, count, total, weighted×100) of every live opportunity of the pipeline
-    on the board, whatever the owner: the readers apply their scope to the owner ids (board_summary_for)."""
+def _owner_figures(organization_id: int, pipeline: Pipeline, closed_days: int, owners: list[int | None]) -> list[tuple]:
+    """(owner id, stage id, currency, count, total, weighted×100) of the live opportunities of `owners` (None:
+    without an owner) on the pipeline's board: the readers apply their scope to the owner ids
+    (board_summary_for). The covering indexes lead with the owner, so a few owners read only their entries."""
+    ids = [owner for owner in owners if owner is not None]
+    mine = Q(owner_id__in=ids) | Q(owner__isnull=True) if None in owners else Q(owner_id__in=ids)
     base = Opportunity.objects.dangerously_all_organizations().filter(
-        organization_id=organization_id, deleted_at__isnull=True, pipeline_id=pipeline.pk
+        mine, organization_id=organization_id, deleted_at__isnull=True, pipeline_id=pipeline.pk
     )
     rows = []
     for qs in _summary_queries(base, closed_days):
@@ -516,12 +519,13 @@ def board_summary_for(
     """{stage id: {"count", "totals": {currency: sum}, "weighted": {currency: sum}}} of the board's cards
     (open ones, and those closed in the last `closed_days` days; 0: every closed one).
 
-    Unfiltered, or filtered by owner or team only (the board as it opens, the summary API): the
-    organisation's figures per owner from the cache (kehu/sales/opportunity_summary.py), added up over the
-    owners the actor's scope covers, exactly what visible_to would count. Other filters: two grouped
+    Unfiltered, or filtered by owner or team only (the board as it opens, the summary API): the figures per
+    owner from the cache (kehu/sales/opportunity_summary.py: only the owners whose opportunities changed are
+    counted again), added up over the owners the actor's scope covers, exactly what visible_to would count. Other filters: two grouped
     queries, the open ones (an index-only scan of `opp_board_open`, kehu/sales/salesperf_indexes.py) and
     the recently closed ones (`opp_board_closed`). One query with `status = 'open' OR closed_at >= ...`
     could use neither index: it read the whole table (~250 ms at 500,000 opportunities, benchmarks/RESULTS.md)."""
+    from kehu.accounts.models import User
     from kehu.sales.activity_models import scope_owner_ids
     from kehu.sales.opportunity_summary import cached_figures
 
@@ -538,11 +542,19 @@ def board_summary_for(
         if filters.team:
             members = set(_team_member_ids(actor, filters.team))
             allowed = members & allowed if allowed is not None else members
+        if allowed is None:  # the whole organisation: every user, and the opportunities without an owner
+            owner_ids: list[int | None] = [
+                *User.objects.filter(organization_id=actor.organization_id).order_by("pk").values_list("pk", flat=True),
+                None,
+            ]
+        else:
+            owner_ids = sorted(allowed)
         rows = cached_figures(
             organization_id=actor.organization_id,
             pipeline=pipeline,
             closed_days=closed_days,
-            compute=lambda: _organization_figures(actor.organization_id, pipeline, closed_days),
+            owner_ids=owner_ids,
+            compute=lambda owners: _owner_figures(actor.organization_id, pipeline, closed_days, owners),
         )
         for owner_id, stage_id, currency, count, total, weighted in rows:
             if allowed is None or owner_id in allowed:

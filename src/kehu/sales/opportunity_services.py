@@ -624,7 +624,7 @@ def create_opportunity(*, actor: Any, owner: Any = None, **data: Any) -> Opportu
     _close_or_reopen(opportunity, stage, now)
     validate(opportunity, exclude=_TRUSTED)
     opportunity.save()
-    opportunities_changed(opportunity.organization_id)
+    opportunities_changed(opportunity.organization_id, [opportunity.owner_id])
     _record_stage_change(actor, opportunity, None, None, now)
     audit.record(actor=actor, action="opportunity.create", target=opportunity, changes=_recorded(opportunity))
     return opportunity
@@ -649,7 +649,7 @@ def _update(*, actor: Any, opportunity: Opportunity, expected_version: int | Non
         return opportunity
     _gate(opportunity, opportunity.stage, changed=_audit_custom(dict(changes)))
     save_versioned(opportunity, actor=actor, expected_version=expected_version, fields=list(changes))
-    opportunities_changed(opportunity.organization_id)
+    opportunities_changed(opportunity.organization_id, [opportunity.owner_id])
     audit.record(actor=actor, action="opportunity.update", target=opportunity, changes=_audit_custom(changes))
     return opportunity
 
@@ -690,7 +690,7 @@ def _move(
         if stage.kind == Stage.Kind.LOST and not opportunity.lost_reason:
             raise _error("lost_reason", _("Say why the opportunity was lost."))
         save_versioned(opportunity, actor=actor, expected_version=expected_version, fields=list(changes))
-        opportunities_changed(opportunity.organization_id)
+        opportunities_changed(opportunity.organization_id, [opportunity.owner_id])
         audit.record(actor=actor, action="opportunity.update", target=opportunity, changes=_audit_custom(changes))
         return opportunity
     _gate(opportunity, stage)
@@ -712,7 +712,7 @@ def _move(
         "won_reason",
     ]
     save_versioned(opportunity, actor=actor, expected_version=expected_version, fields=list(dict.fromkeys(fields)))
-    opportunities_changed(opportunity.organization_id)
+    opportunities_changed(opportunity.organization_id, [opportunity.owner_id])
     _record_stage_change(actor, opportunity, previous, since, now)
     changes = _audit_custom(changes)
     changes["stage"] = {"before": previous.name, "after": stage.name}
@@ -804,7 +804,7 @@ def reassign_opportunities(*, actor: Any, opportunities: Iterable[Opportunity], 
             continue
         before = opportunity.owner_id
         now = timezone.now()
-        opportunities_changed(opportunity.organization_id)
+        opportunities_changed(opportunity.organization_id, [before, owner.pk])
         Opportunity.objects.filter(pk=opportunity.pk).update(
             owner=owner, version=F("version") + 1, updated_at=now, updated_by_id=actor.pk
         )
@@ -846,7 +846,7 @@ def delete_opportunity(*, actor: Any, opportunity: Opportunity, expected_version
     require(actor, "delete", opportunity)
     opportunity.deleted_at = timezone.now()
     save_versioned(opportunity, actor=actor, expected_version=expected_version, fields=["deleted_at"])
-    opportunities_changed(opportunity.organization_id)
+    opportunities_changed(opportunity.organization_id, [opportunity.owner_id])
     audit.record(actor=actor, action="opportunity.delete", target=opportunity)
     return opportunity
 
@@ -870,7 +870,7 @@ def restore_opportunity(*, actor: Any, opportunity: Opportunity) -> Opportunity:
     restored = Opportunity.objects.filter(
         pk=opportunity.pk, version=opportunity.version, deleted_at__isnull=False
     ).update(deleted_at=None, version=opportunity.version + 1, updated_at=now, updated_by_id=actor.pk)
-    opportunities_changed(opportunity.organization_id)
+    opportunities_changed(opportunity.organization_id, [opportunity.owner_id])
     if restored != 1:
         raise VersionConflict()
     opportunity.deleted_at, opportunity.version, opportunity.updated_at = None, opportunity.version + 1, now
