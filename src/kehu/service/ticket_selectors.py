@@ -470,13 +470,15 @@ def customer_orders_for(*, actor: Any, ticket: Ticket, limit: int = 5) -> list[A
     return list(order_model.objects.visible_to(actor).filter(customer_id=ticket.customer_id).order_by("-pk")[:limit])
 
 
+def customer_timeline_shown(*, actor: Any, ticket: Ticket) -> bool:
+    """Whether the ticket page has a customer timeline to show (no query: the ticket carries its customer)."""
+    return bool(ticket.customer_id and ticket.customer is not None and can(actor, "view", ticket.customer))
+
+
 def customer_timeline_for(*, actor: Any, ticket: Ticket, limit: int = 10) -> list[timeline.TimelineItem]:
-    if not ticket.customer_id:
+    if not customer_timeline_shown(actor=actor, ticket=ticket):
         return []
-    customer = ticket.customer
-    if customer is None or not can(actor, "view", customer):
-        return []
-    return timeline.collect(actor=actor, customer=customer, limit=limit)
+    return timeline.collect(actor=actor, customer=ticket.customer, limit=limit)
 
 
 def customer_ticket_timeline(
@@ -568,7 +570,15 @@ def assignee_choices_for(*, actor: Any) -> list[Any]:
     from kehu.accounts.models import User
 
     users = User.objects.visible_to(actor).filter(is_active=True).select_related("role", "organization")
-    return [u for u in users.order_by("name", "email") if can(u, "edit", Ticket)]
+    # Active colleagues of one organisation with the same role get the same answer: ask once per role.
+    by_role: dict[Any, bool] = {}
+    chosen = []
+    for user in users.order_by("name", "email"):
+        if user.role_id not in by_role:
+            by_role[user.role_id] = can(user, "edit", Ticket)
+        if by_role[user.role_id]:
+            chosen.append(user)
+    return chosen
 
 
 def agent_status_list_for(*, actor: Any) -> QuerySet[AgentStatus]:
