@@ -88,7 +88,7 @@ class TicketFilterForm(custom_fields.CustomFilterFormMixin, forms.Form):
             kinds = [(o.key, o.label) for o in choice_lists.options(actor.organization_id, KINDS)]
             self.fields["kind"].choices = _blank(kinds, _("Any type"))
         if with_choices and actor is not None:
-            queues = [(q.pk, q.name) for q in ticket_selectors.queue_list_for(actor=actor)]
+            queues = ticket_selectors.queue_choices_for(actor=actor)
             self.fields["queue"].widget = forms.Select(choices=_blank(queues, _("Any queue")))
             self.assignees = ticket_selectors.assignee_choices_for(actor=actor)  # the page's bulk form reuses it
             people = [(str(u.pk), str(u)) for u in self.assignees]
