@@ -195,7 +195,7 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def ticket_customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """The ticket page's customer timeline box (htmx loads it when the page has loaded)."""
-    ticket = ticket_selectors.ticket_get_for(actor=request.user, pk=pk)
+    ticket = ticket_selectors.ticket_customer_get_for(actor=request.user, pk=pk)
     items = ticket_selectors.customer_timeline_for(actor=request.user, ticket=ticket)
     return render(request, "service/ticket/_customer_timeline.html", {"ticket": ticket, "customer_timeline": items})
 
