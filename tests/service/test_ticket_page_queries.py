@@ -97,6 +97,8 @@ def test_the_customer_timeline_box(tenant_a, agent_client, client):
     alone = make_ticket(tenant_a, agent, subject="没有客户")
     page = agent_client.get(reverse("service:ticket_detail", args=[alone.pk])).content.decode()
     assert 'data-testid="customer-timeline"' not in page
+    alone_box = agent_client.get(reverse("service:ticket_customer_timeline", args=[alone.pk]))
+    assert alone_box.status_code == 200 and alone_box.content == b""
 
 
 def test_the_list_page_reads_the_same_queries_for_more_rows_and_keeps_its_filters(tenant_a, agent_client):

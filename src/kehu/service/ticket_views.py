@@ -196,6 +196,8 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def ticket_customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """The ticket page's customer timeline box (htmx loads it when the page has loaded)."""
     ticket = ticket_selectors.ticket_customer_get_for(actor=request.user, pk=pk)
+    if not ticket_selectors.customer_timeline_shown(actor=request.user, ticket=ticket):
+        return HttpResponse("")  # no customer, or one the actor may not see: no box
     items = ticket_selectors.customer_timeline_for(actor=request.user, ticket=ticket)
     return render(request, "service/ticket/_customer_timeline.html", {"ticket": ticket, "customer_timeline": items})
 
