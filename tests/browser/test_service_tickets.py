@@ -45,6 +45,8 @@ def test_an_agent_answers_an_emailed_ticket_and_the_reply_threads_back(page, ten
     page.wait_for_selector("[data-testid=ticket-subject]")
     assert "三号机异响" in page.get_by_test_id("ticket-subject").inner_text()
     assert "王强" in page.get_by_test_id("conversation").inner_text()
+    # The customer's timeline beside the ticket arrives right after the page (its own request, htmx).
+    expect(page.get_by_test_id("customer-timeline-items")).to_contain_text(f"#{ticket.number}")
     page.get_by_test_id("take").click()
     page.wait_for_selector("[data-testid=assignment-reason]")
     assert str(agent) in page.get_by_test_id("assignee").inner_text()

@@ -18,14 +18,19 @@ from kehu.service.models import KbArticle
 
 def ticket_text(ticket: Any) -> str:
     """The ticket's subject and first message (the conversation is the ticket topic's `ticket.messages`,
-    each with a `body`)."""
+    each with a `body`; the ticket page hands over what it loaded as `ticket.conversation`)."""
     parts = [ticket.subject or ""]
+    loaded = getattr(ticket, "conversation", None)  # the ticket page's messages, oldest first: no query
     messages = getattr(ticket, "messages", None)
-    if messages is not None and hasattr(messages, "order_by"):
+    if loaded is not None:
+        first = loaded[0] if loaded else None
+    elif messages is not None and hasattr(messages, "order_by"):
         first = messages.order_by("created_at", "pk").first()
-        body = getattr(first, "body", "") if first is not None else ""
-        if body:
-            parts.append(body[:5000])
+    else:
+        first = None
+    body = getattr(first, "body", "") if first is not None else ""
+    if body:
+        parts.append(body[:5000])
     return "\n".join(parts)
 
 

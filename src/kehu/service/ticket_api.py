@@ -53,8 +53,13 @@ def _validated(serializer_class: type[serializers.Serializer], request: Request,
     return dict(serializer.validated_data)
 
 
+# One field for every timestamp written (a list page writes about 450): building a DRF field per value
+# cost a sixth of the list's CPU. It keeps no state between calls (format and time zone come from settings).
+_DATETIME = serializers.DateTimeField()
+
+
 def _when(value: Any) -> str | None:
-    return None if value is None else serializers.DateTimeField().to_representation(value)
+    return None if value is None else _DATETIME.to_representation(value)
 
 
 def _user(user: Any) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core import choice_lists, custom_fields
+from kehu.core.form_rendering import PythonWidgetRenderer
 from kehu.core.permissions import can
 from kehu.customers.forms import IdListField, _StyledMixin, apply_service_errors  # noqa: F401 (re-exported)
 from kehu.customers.models import Contact, Customer, Tag
@@ -44,6 +45,10 @@ class MultipleFileField(forms.FileField):
 class TicketFilterForm(custom_fields.CustomFilterFormMixin, forms.Form):
     """The list's filters (UI query string and API query parameters alike)."""
 
+    # The filter bar's selects (queues, assignees, tags) are written in Python, as the customer list's are:
+    # through Django's widget templates they cost a fifth of the list page (benchmarks/RESULTS.md).
+    default_renderer = PythonWidgetRenderer()
+
     search = forms.CharField(
         label=_("Search"),
         required=False,
@@ -69,6 +74,7 @@ class TicketFilterForm(custom_fields.CustomFilterFormMixin, forms.Form):
 
     def __init__(self, *args: Any, actor: Any = None, with_choices: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.assignees: list[Any] = []
         # Custom-field filters (kehu.core.custom_fields): read only when a page shows them or a query asks.
         wanted = with_choices or any(str(name).startswith("custom.") for name in (self.data or {}))
         self.custom_definitions = (
@@ -82,9 +88,10 @@ class TicketFilterForm(custom_fields.CustomFilterFormMixin, forms.Form):
             kinds = [(o.key, o.label) for o in choice_lists.options(actor.organization_id, KINDS)]
             self.fields["kind"].choices = _blank(kinds, _("Any type"))
         if with_choices and actor is not None:
-            queues = [(q.pk, q.name) for q in ticket_selectors.queue_list_for(actor=actor)]
+            queues = ticket_selectors.queue_choices_for(actor=actor)
             self.fields["queue"].widget = forms.Select(choices=_blank(queues, _("Any queue")))
-            people = [(str(u.pk), str(u)) for u in ticket_selectors.assignee_choices_for(actor=actor)]
+            self.assignees = ticket_selectors.assignee_choices_for(actor=actor)  # the page's bulk form reuses it
+            people = [(str(u.pk), str(u)) for u in self.assignees]
             self.fields["assignee"].widget = forms.Select(
                 choices=_blank([("me", _("Me")), ("unassigned", _("Unassigned")), *people], _("Anyone"))
             )

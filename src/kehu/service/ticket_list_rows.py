@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from kehu.customers.list_columns import tags_html
-from kehu.service.templatetags.ticket_tags import ticket_due
+from kehu.service.templatetags.ticket_tags import DueText
 from kehu.service.ticket_models import Ticket
 
 CHANNEL_ICONS = {"email": "envelope", "phone": "telephone", "web": "globe"}
@@ -30,6 +30,7 @@ class _Labels:
         self.priority = {k: str(v) for k, v in Ticket.Priority.choices}
         # One reverse() for the page: the detail address with a marker where the id goes.
         self.detail = reverse("service:ticket_detail", args=[_MARKER])
+        self.due = DueText()  # one clock, time zone and date format for the page
 
     def url(self, pk: int) -> str:
         return self.detail.replace(str(_MARKER), str(pk))
@@ -92,7 +93,7 @@ def row_html(ticket: Any, *, bulk_enabled: bool, labels: _Labels | None = None) 
     if ticket.first_responded_at:
         first = format_html('<i class="bi bi-check2 text-success" title="{}"></i>', _("Answered"))
     else:
-        first = mark_safe(ticket_due(ticket, ticket.first_response_due_at))  # noqa: S308 - format_html output
+        first = mark_safe(labels.due(ticket, ticket.first_response_due_at))  # noqa: S308 - escaped markup
     parts.append(
         format_html(
             '<td>{}</td><td class="kehu-table-responsive-hide">{}</td><td class="kehu-table-responsive-hide">{}</td>'
@@ -105,7 +106,7 @@ def row_html(ticket: Any, *, bulk_enabled: bool, labels: _Labels | None = None) 
             (ticket.queue.name if ticket.queue_id and ticket.queue else "") or "—",
             owner,
             first,
-            mark_safe(ticket_due(ticket, ticket.resolution_due_at)),  # noqa: S308 - format_html output
+            mark_safe(labels.due(ticket, ticket.resolution_due_at)),  # noqa: S308 - escaped markup
             dateformat.format(timezone.localtime(ticket.updated_at), "Y-m-d H:i") if ticket.updated_at else "",
         )
     )

@@ -281,6 +281,11 @@ def ticket_get_for(*, actor: Any, pk: Any) -> Ticket:
     return _get(qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name"))), pk)
 
 
+def ticket_customer_get_for(*, actor: Any, pk: Any) -> Ticket:
+    """A visible ticket with its customer only (the ticket page's customer timeline box needs no more)."""
+    return _get(Ticket.objects.visible_to(actor).select_related("customer__owner__team"), pk)
+
+
 def follow_ups_for(*, actor: Any, ticket: Ticket, limit: int = 20) -> list[Ticket]:
     """The tickets the actor sees that customers' replies opened after `ticket` was closed, oldest first."""
     qs = Ticket.objects.visible_to(actor).filter(organization_id=ticket.organization_id, follow_up_of_id=ticket.pk)
@@ -470,13 +475,15 @@ def customer_orders_for(*, actor: Any, ticket: Ticket, limit: int = 5) -> list[A
     return list(order_model.objects.visible_to(actor).filter(customer_id=ticket.customer_id).order_by("-pk")[:limit])
 
 
+def customer_timeline_shown(*, actor: Any, ticket: Ticket) -> bool:
+    """Whether the ticket page has a customer timeline to show (no query: the ticket carries its customer)."""
+    return bool(ticket.customer_id and ticket.customer is not None and can(actor, "view", ticket.customer))
+
+
 def customer_timeline_for(*, actor: Any, ticket: Ticket, limit: int = 10) -> list[timeline.TimelineItem]:
-    if not ticket.customer_id:
+    if not customer_timeline_shown(actor=actor, ticket=ticket):
         return []
-    customer = ticket.customer
-    if customer is None or not can(actor, "view", customer):
-        return []
-    return timeline.collect(actor=actor, customer=customer, limit=limit)
+    return timeline.collect(actor=actor, customer=ticket.customer, limit=limit)
 
 
 def customer_ticket_timeline(
@@ -539,6 +546,12 @@ def queue_list_for(*, actor: Any) -> QuerySet[Queue]:
     return Queue.objects.visible_to(actor).select_related("manager").prefetch_related("members").order_by("name", "pk")
 
 
+def queue_choices_for(*, actor: Any) -> list[tuple[int, str]]:
+    """(id, name) of the queues the actor sees, for a filter: without the managers and members that
+    queue_list_for reads for the queue pages."""
+    return list(Queue.objects.visible_to(actor).order_by("name", "pk").values_list("pk", "name"))
+
+
 def queue_get_for(*, actor: Any, pk: Any) -> Queue:
     return _get(queue_list_for(actor=actor), pk)
 
@@ -568,7 +581,15 @@ def assignee_choices_for(*, actor: Any) -> list[Any]:
     from kehu.accounts.models import User
 
     users = User.objects.visible_to(actor).filter(is_active=True).select_related("role", "organization")
-    return [u for u in users.order_by("name", "email") if can(u, "edit", Ticket)]
+    # Active colleagues of one organisation with the same role get the same answer: ask once per role.
+    by_role: dict[Any, bool] = {}
+    chosen = []
+    for user in users.order_by("name", "email"):
+        if user.role_id not in by_role:
+            by_role[user.role_id] = can(user, "edit", Ticket)
+        if by_role[user.role_id]:
+            chosen.append(user)
+    return chosen
 
 
 def agent_status_list_for(*, actor: Any) -> QuerySet[AgentStatus]:

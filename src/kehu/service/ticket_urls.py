@@ -18,6 +18,11 @@ urlpatterns = [
     path("tickets/<int:pk>/assign/", ticket_views.ticket_assign, name="ticket_assign"),
     path("tickets/<int:pk>/status/", ticket_views.ticket_status, name="ticket_status"),
     path("tickets/<int:pk>/canned/", ticket_views.ticket_canned, name="ticket_canned"),
+    path(
+        "tickets/<int:pk>/customer-timeline/",
+        ticket_views.ticket_customer_timeline,
+        name="ticket_customer_timeline",
+    ),
     path("ticket-files/<int:pk>/", ticket_views.attachment_download, name="ticket_attachment"),
     path("queues/", ticket_config_views.queue_list, name="queue_list"),
     path("queues/new/", ticket_config_views.queue_create, name="queue_create"),

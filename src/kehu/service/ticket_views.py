@@ -111,7 +111,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "can_delete": can_delete,
         "bulk_enabled": can_assign or can_edit or can_delete,
         "rows": ticket_list_rows.rows_html(page.items, bulk_enabled=can_assign or can_edit or can_delete),
-        "assignees": ticket_selectors.assignee_choices_for(actor=actor) if can_assign else [],
+        "assignees": form.assignees if can_assign else [],
         "away": bool(status and status.away),
         "can_manage_queues": can(actor, "administer", "service"),
     }
@@ -152,9 +152,12 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
     can_edit = can(actor, "edit", ticket)
     can_assign = can(actor, "assign", ticket)
     definitions = custom_fields.definitions_for(actor.organization_id, TICKET_TYPE)
+    conversation = ticket_selectors.ticket_messages_for(actor=actor, ticket=ticket)
+    # The panels beside it (knowledge suggestions read the first message) use what the page has loaded.
+    ticket.conversation = conversation
     return {
         "ticket": ticket,
-        "messages_": ticket_selectors.ticket_messages_for(actor=actor, ticket=ticket),
+        "messages_": conversation,
         "history": ticket_selectors.ticket_history_for(actor=actor, ticket=ticket),
         "follow_ups": ticket_selectors.follow_ups_for(actor=actor, ticket=ticket),
         "custom_values": [v for v in custom_fields.shown(ticket, definitions) if v.text],
@@ -175,7 +178,9 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
         "contacts": ticket_selectors.customer_contacts_for(actor=actor, ticket=ticket),
         "past_tickets": ticket_selectors.past_tickets_for(actor=actor, ticket=ticket),
         "orders": ticket_selectors.customer_orders_for(actor=actor, ticket=ticket),
-        "customer_timeline": ticket_selectors.customer_timeline_for(actor=actor, ticket=ticket),
+        # The customer timeline asks every module (notes, imports, activities, orders, tickets: 7+ queries):
+        # the page loads it right after itself (ticket_customer_timeline), with a link to the customer's.
+        "show_timeline": ticket_selectors.customer_timeline_shown(actor=actor, ticket=ticket),
         "panels": ticket_panels.panels_for(actor=actor, ticket=ticket),
     }
 
@@ -184,6 +189,17 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = ticket_selectors.ticket_get_for(actor=request.user, pk=pk)
     return render(request, "service/ticket/detail.html", _detail_context(request, ticket))
+
+
+@login_required
+@require_GET
+def ticket_customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    """The ticket page's customer timeline box (htmx loads it when the page has loaded)."""
+    ticket = ticket_selectors.ticket_customer_get_for(actor=request.user, pk=pk)
+    if not ticket_selectors.customer_timeline_shown(actor=request.user, ticket=ticket):
+        return HttpResponse("")  # no customer, or one the actor may not see: no box
+    items = ticket_selectors.customer_timeline_for(actor=request.user, ticket=ticket)
+    return render(request, "service/ticket/_customer_timeline.html", {"ticket": ticket, "customer_timeline": items})
 
 
 @login_required

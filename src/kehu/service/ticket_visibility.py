@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from kehu.core.models import scope_filter
 from kehu.core.permissions import Policy, Scope
@@ -23,12 +23,22 @@ def queue_ids_for(actor: Any) -> tuple[frozenset[int], frozenset[int]]:
     if "ids" not in memo:
         from kehu.service.ticket_models import Queue
 
-        member = Queue.members.through.objects.filter(
-            user_id=actor.pk, queue__organization_id=actor.organization_id
-        ).values_list("queue_id", flat=True)
-        managed = Queue.objects.filter(organization_id=actor.organization_id, manager_id=actor.pk).values_list(
-            "pk", flat=True
+        # One query for both (every ticket page and API call of an agent pays it): the queues the actor
+        # belongs to or manages, each with whether they belong to it.
+        is_member = Exists(Queue.members.through.objects.filter(queue_id=OuterRef("pk"), user_id=actor.pk))
+        rows = (
+            Queue.objects.filter(organization_id=actor.organization_id)
+            .annotate(is_member=is_member)
+            .filter(Q(is_member=True) | Q(manager_id=actor.pk))
+            .order_by()
+            .values_list("pk", "is_member", "manager_id")
         )
+        member, managed = set(), set()
+        for pk, belongs, manager_id in rows:
+            if belongs:
+                member.add(pk)
+            if manager_id == actor.pk:
+                managed.add(pk)
         memo["ids"] = (frozenset(member), frozenset(managed))
     return memo["ids"]
 
