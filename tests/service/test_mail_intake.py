@@ -111,6 +111,55 @@ def test_queries_per_new_ticket_and_per_reply_are_pinned(
     assert reply.outcome == "appended" and reply.ticket.pk == new.ticket.pk
 
 
+def test_the_cached_configuration_follows_every_committed_change(
+    tenant_a, queue, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    """Policies, ticket types and custom fields come from the cache (kehu.core.org_cache) while they do not
+    change; a committed change reaches the next mail, as it reaches a long-running SMTP daemon."""
+    from kehu.core import choice_lists, custom_fields
+    from kehu.service.sla_models import TicketSla
+    from tests.service.sla_factories import make_policy
+
+    def mail(n: int) -> Ticket:
+        raw = build(From=f"c{n}@example.com", To="support@a.test", Subject=f"问题 {n}", Message_ID=f"<c{n}@ex>")
+        return mail_intake.receive(raw).ticket
+
+    with django_capture_on_commit_callbacks(execute=True):  # as if committed
+        policy = make_policy(tenant_a, is_default=True)
+        sla_services.ensure_default_calendar(tenant_a.org)
+    first = mail(1)  # reads them, and fills the cache
+    assert TicketSla.objects.get(ticket=first).resolution_minutes == 1080  # "normal" of make_policy
+    with django_assert_max_num_queries(0):  # all three from the cache now
+        sla_services.organization_lookups(tenant_a.org.pk)
+        choice_lists.default(tenant_a.org.pk, "ticket_kind")
+        custom_fields.definitions_for(tenant_a.org.pk, ticket_services.TICKET_TYPE)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sla_services.sla_policy_update(
+            actor=tenant_a.admin,
+            policy=policy,
+            expected_version=None,
+            data={"targets": {"normal": {"first_response_minutes": 30, "resolution_minutes": 60}}},
+        )
+        custom_fields.definition_create(
+            actor=tenant_a.users["service_manager"],
+            record_type=ticket_services.TICKET_TYPE,
+            key="source_line",
+            label="来源线路",
+            field_type="text",
+            default="400 热线",
+        )
+        choice_lists.ensure_seeded(tenant_a.org.pk, "ticket_kind")
+        inquiry = choice_lists.option_list_for(actor=tenant_a.admin, list_key="ticket_kind").get(key="inquiry")
+        choice_lists.option_update(actor=tenant_a.admin, option=inquiry, data={"is_active": False})
+    second = mail(2)
+    assert TicketSla.objects.get(ticket=second).resolution_minutes == 60
+    assert second.custom == {"source_line": "400 热线"}
+    assert (first.kind, second.kind) == ("inquiry", choice_lists.default(tenant_a.org.pk, "ticket_kind"))
+    assert second.kind != "inquiry"
+    assert TicketSla.objects.get(ticket=first).resolution_minutes == 1080  # given before the change: kept
+
+
 def test_subjects_and_bodies_in_chinese_charsets():
     raw = (
         b"From: a@example.com\r\nTo: support@a.test\r\nSubject: =?GB2312?B?suLK1NPKvP4=?=\r\n"
