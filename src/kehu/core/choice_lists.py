@@ -12,8 +12,10 @@ organisation edits anything: the rows are materialised on the first edit (or whe
 editing). Built-ins without a label of their own read in the reader's language.
 
 Every list page reads these lists, so one query loads all lists of an organisation and the result is kept
-for the rest of the request (`ChoiceListCacheMiddleware`) or job (`with cached():`); outside both, each
-call reads again. Writes drop the cached lists of their organisation.
+in Django's cache until an option of the organisation changes (kehu.core.org_cache: the e-mail intake
+reads the ticket types for every message), and for the rest of the request (`ChoiceListCacheMiddleware`)
+or job (`with cached():`) without asking the cache again. Writes drop the cached lists of their
+organisation.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
-from kehu.core import audit, modules
+from kehu.core import audit, modules, org_cache
 from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kehu.core.permissions import Policy, can, register_policy
 
@@ -127,10 +129,14 @@ def cached() -> Iterator[None]:
         _cache.reset(token)
 
 
+CONFIG = "choice_lists"  # the org_cache name
+
+
 def _forget(organization_id: int) -> None:
     cache = _cache.get()
     if cache is not None:
         cache.pop(organization_id, None)
+    org_cache.changed(CONFIG, organization_id)
 
 
 def _load(organization_id: int) -> dict[str, list[Option]]:
@@ -169,7 +175,7 @@ def lists_for(organization_id: int) -> dict[str, list[Option]]:
     cache = _cache.get()
     if cache is not None and organization_id in cache:
         return cache[organization_id]
-    lists = _load(organization_id)
+    lists = org_cache.get(CONFIG, organization_id, lambda: _load(organization_id))
     if cache is not None:
         cache[organization_id] = lists
     return lists
@@ -279,10 +285,19 @@ class ChoiceOptionPolicy(Policy):
         return bool(administered_lists_for(actor))
 
 
+def _option_saved_or_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    # Writes outside the option services too (test data, an organisation's deletion).
+    _forget(instance.organization_id)
+
+
 def _register_policy() -> None:
+    from django.db.models.signals import post_delete, post_save
+
     from kehu.core.choice_list_models import ChoiceOption
 
     register_policy(ChoiceOption, ChoiceOptionPolicy())
+    post_save.connect(_option_saved_or_deleted, sender=ChoiceOption, dispatch_uid="kehu-choice-option-saved")
+    post_delete.connect(_option_saved_or_deleted, sender=ChoiceOption, dispatch_uid="kehu-choice-option-deleted")
 
 
 _register_policy()

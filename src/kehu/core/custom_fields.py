@@ -51,7 +51,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kehu.core import audit
+from kehu.core import audit, org_cache
 from kehu.core.custom_field_models import KEY_MAX_LENGTH, KEY_RE, SELECT_TYPES, CustomFieldDefinition, FieldType
 from kehu.core.errors import NotFound, ValidationFailed, VersionConflict
 from kehu.core.permissions import can
@@ -126,29 +126,58 @@ def public_definitions_for(organization: Any, record_type: str) -> list[Any]:
     return [d for d in definitions_for(organization, record_type) if d.public]
 
 
+CONFIG = "custom_fields"  # the org_cache name
+
+
+def definitions_changed(organization_id: int) -> None:
+    """The organisation's definitions changed (call in the change's transaction)."""
+    org_cache.changed(CONFIG, organization_id)
+
+
+def _all_definitions(organization_id: int) -> list[Any]:
+    """Every definition of the organisation not deleted, in display order: one query, then kept in Django's
+    cache until one changes (kehu.core.org_cache; a ticket or lead created reads them every time)."""
+
+    def load() -> list[Any]:
+        qs = CustomFieldDefinition.objects.filter(organization_id=organization_id, deleted_at__isnull=True)
+        return list(qs.order_by("position", "id"))
+
+    return org_cache.get(CONFIG, organization_id, load)
+
+
 def definitions_for(organization: Any, record_type: str, *, include_inactive: bool = False) -> list[Any]:
     """The organisation's definitions of `record_type`, in display order (active ones only by default).
 
     For import/export and any code that already checked the actor's access to the record type."""
     organization_id = getattr(organization, "pk", organization)
-    qs = CustomFieldDefinition.objects.filter(
-        organization_id=organization_id, record_type=record_type, deleted_at__isnull=True
-    )
-    if not include_inactive:
-        qs = qs.filter(is_active=True)
-    return list(qs.order_by("position", "id"))
+    return [
+        d
+        for d in _all_definitions(organization_id)
+        if d.record_type == record_type and (include_inactive or d.is_active)
+    ]
 
 
 def definitions_by_type(organization: Any, record_types: list[str]) -> dict[str, list[Any]]:
-    """definitions_for of several record types in one query (a page showing a record and its children)."""
+    """definitions_for of several record types at once (a page showing a record and its children)."""
     organization_id = getattr(organization, "pk", organization)
-    qs = CustomFieldDefinition.objects.filter(
-        organization_id=organization_id, record_type__in=record_types, deleted_at__isnull=True, is_active=True
-    )
     found: dict[str, list[Any]] = {record_type: [] for record_type in record_types}
-    for definition in qs.order_by("position", "id"):
-        found[definition.record_type].append(definition)
+    for definition in _all_definitions(organization_id):
+        if definition.is_active and definition.record_type in found:
+            found[definition.record_type].append(definition)
     return found
+
+
+def _definition_saved_or_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    # Writes outside the definition services too (test data, an organisation's deletion).
+    definitions_changed(instance.organization_id)
+
+
+models.signals.post_save.connect(
+    _definition_saved_or_deleted, sender=CustomFieldDefinition, dispatch_uid="kehu-custom-field-saved"
+)
+models.signals.post_delete.connect(
+    _definition_saved_or_deleted, sender=CustomFieldDefinition, dispatch_uid="kehu-custom-field-deleted"
+)
 
 
 def definition_list_for(*, actor: Any, record_type: str | None = None) -> models.QuerySet:
@@ -952,6 +981,7 @@ def definition_update(
     if updated != 1:
         raise VersionConflict()
     definition.version += 1
+    definitions_changed(definition.organization_id)
     audit.record(actor=actor, action="custom_field.update", target=definition, changes=changes)
     return definition
 
@@ -991,6 +1021,7 @@ def definition_move(*, actor: Any, definition: CustomFieldDefinition, offset: in
     for position, sibling in enumerate(siblings):
         if sibling.position != position:
             CustomFieldDefinition.objects.filter(pk=sibling.pk).update(position=position)
+    definitions_changed(definition.organization_id)
     audit.record(
         actor=actor,
         action="custom_field.move",

@@ -327,7 +327,9 @@ def _seen(organization_id: int, message_id: str, sender: str) -> tuple[bool, int
 def queue_for_addresses(addresses: list[str]) -> Queue | None:
     """The queue whose address received the mail (a queue's address is unique across organisations:
     queue services refuse a taken one)."""
-    wanted = [a.lower().strip() for a in addresses if a and "@" in a]
+    # Once each: the envelope's recipients are usually in the To header too, and a repeated address made the
+    # capitals fallback below read every queue of every organisation.
+    wanted = list(dict.fromkeys(a.lower().strip() for a in addresses if a and "@" in a))
     if not wanted:
         return None
     # With the organisation: the intake reads it next (active, service module enabled).

@@ -30,10 +30,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connection, transaction
 from django.db.models import F, Max
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from kehu.core import audit, choice_lists
+from kehu.core import audit, choice_lists, org_cache
 from kehu.core.errors import NotFound, ValidationFailed, VersionConflict
 from kehu.core.services import require
 from kehu.service import calendar_holidays
@@ -156,12 +157,14 @@ def _create_default_calendar(organization: Any) -> BusinessCalendar:
     if BusinessCalendar.objects.filter(organization_id=organization.pk, name=name).exists():
         calendar = BusinessCalendar.objects.filter(organization_id=organization.pk, name=name).first()
         BusinessCalendar.objects.filter(pk=calendar.pk).update(is_default=True)
+        sla_config_changed(organization.pk)
         calendar.is_default = True
         return calendar
     calendar = BusinessCalendar.objects.create(
         organization_id=organization.pk, name=name, time_zone=organization.time_zone or "Asia/Shanghai", is_default=True
     )
     _write_periods(calendar, [(d, s, e) for d, periods in DEFAULT_WEEKLY.items() for s, e in periods])
+    sla_config_changed(organization.pk)
     audit.record(actor=None, actor_label="Kehu", action="calendar.create", target=calendar, changes={"default": True})
     return calendar
 
@@ -226,6 +229,7 @@ def calendar_create(
     calendar.is_default = is_default
     calendar.save()
     _write_periods(calendar, periods)
+    sla_config_changed(calendar.organization_id)
     audit.record(
         actor=actor,
         action="calendar.create",
@@ -279,6 +283,7 @@ def calendar_update(
     if not changes:
         return calendar
     _save_versioned(calendar, expected_version=expected_version, fields=fields)
+    sla_config_changed(calendar.organization_id)
     audit.record(actor=actor, action="calendar.update", target=calendar, changes=changes)
     return calendar
 
@@ -295,6 +300,7 @@ def calendar_delete(*, actor: Any, calendar: BusinessCalendar) -> None:
             % {"names": ", ".join(used)}
         )
     audit.record(actor=actor, action="calendar.delete", target=calendar, changes={"name": calendar.name})
+    sla_config_changed(calendar.organization_id)
     calendar.delete()
 
 
@@ -331,6 +337,7 @@ def calendar_day_create(
     if CalendarDay.objects.filter(calendar=calendar, date=values["date"]).exists():
         raise _invalid("date", _("This date is already in the calendar: edit it instead."))
     day = CalendarDay.objects.create(organization_id=calendar.organization_id, calendar=calendar, **values)
+    sla_config_changed(calendar.organization_id)
     audit.record(
         actor=actor,
         action="calendar_day.create",
@@ -369,6 +376,7 @@ def calendar_day_update(
     if not changes:
         return day
     _save_versioned(day, expected_version=expected_version, fields=["date", "kind", "name", "source", "provisional"])
+    sla_config_changed(day.organization_id)
     audit.record(actor=actor, action="calendar_day.update", target=day, changes=changes)
     return day
 
@@ -382,6 +390,7 @@ def calendar_day_delete(*, actor: Any, day: CalendarDay) -> None:
         target=day,
         changes={"calendar": day.calendar_id, "date": day.date, "kind": day.kind},
     )
+    sla_config_changed(day.organization_id)
     day.delete()
 
 
@@ -440,6 +449,7 @@ def calendar_apply_cn_holidays(*, actor: Any, calendar: BusinessCalendar, year: 
     ]
     if stale:
         removed = CalendarDay.objects.filter(pk__in=stale).delete()[0]
+    sla_config_changed(calendar.organization_id)
     result = HolidaysApplied(schedule.year, added, updated, kept, removed, schedule.provisional)
     audit.record(
         actor=actor,
@@ -459,15 +469,21 @@ def calendar_apply_cn_holidays(*, actor: Any, calendar: BusinessCalendar, year: 
 
 def load_calendar(calendar: BusinessCalendar) -> Calendar:
     """The pure calendar value of a stored calendar (two queries)."""
+    days = CalendarDay.objects.filter(calendar=calendar).values_list("date", "kind")
+    return _calendar_value(calendar.time_zone, _periods_of(calendar), days)
+
+
+def _calendar_value(
+    time_zone: str, periods: Iterable[tuple[int, int, int]], days: Iterable[tuple[date, str]]
+) -> Calendar:
+    """A Calendar from (weekday, start, end) periods in order and (date, kind) days."""
     weekly: dict[int, list[tuple[int, int]]] = {}
-    for weekday, start, end in _periods_of(calendar):
+    for weekday, start, end in periods:
         weekly.setdefault(weekday, []).append((start, end))
     holidays, workdays = set(), set()
-    for day, kind in CalendarDay.objects.filter(calendar=calendar).values_list("date", "kind"):
+    for day, kind in days:
         (workdays if kind == CalendarDay.Kind.WORKDAY else holidays).add(day)
-    return Calendar(
-        time_zone=calendar.time_zone, weekly=weekly, holidays=frozenset(holidays), workdays=frozenset(workdays)
-    )
+    return Calendar(time_zone=time_zone, weekly=weekly, holidays=frozenset(holidays), workdays=frozenset(workdays))
 
 
 # SLA policies ----------------------------------------------------------------------------------------
@@ -649,6 +665,7 @@ def sla_policy_create(*, actor: Any, **data: Any) -> SlaPolicy:
         _set_only_default(SlaPolicy, policy)
     policy.save()
     _write_targets(policy, extra.get("targets", {}))
+    sla_config_changed(policy.organization_id)
     audit.record(actor=actor, action="sla_policy.create", target=policy, changes=_policy_snapshot(policy))
     return policy
 
@@ -673,6 +690,7 @@ def sla_policy_update(
         return policy
     fields = [f for f in POLICY_FIELDS if f != "targets"]
     _save_versioned(policy, expected_version=expected_version, fields=fields)
+    sla_config_changed(policy.organization_id)
     audit.record(actor=actor, action="sla_policy.update", target=policy, changes=changes)
     return policy
 
@@ -682,6 +700,7 @@ def sla_policy_delete(*, actor: Any, policy: SlaPolicy) -> None:
     """Delete a policy. Tickets it gave due dates keep them (their SLA row forgets the policy)."""
     require(actor, "delete", policy)
     audit.record(actor=actor, action="sla_policy.delete", target=policy, changes={"name": policy.name})
+    sla_config_changed(policy.organization_id)
     policy.delete()
 
 
@@ -708,6 +727,7 @@ def sla_policy_move(*, actor: Any, policy: SlaPolicy, direction: str) -> SlaPoli
         if rule.position != position:
             SlaPolicy.objects.filter(pk=rule.pk).update(position=position, version=F("version") + 1)
     policy.refresh_from_db()
+    sla_config_changed(policy.organization_id)
     audit.record(actor=actor, action="sla_policy.move", target=policy, changes={"direction": direction})
     return policy
 
@@ -740,11 +760,14 @@ def policy_for(
 
 
 class CalendarCache:
-    """Stored calendars as pure values, read once per run (a sweep meets the same few calendars often)."""
+    """Stored calendars as pure values, read once per run (a sweep meets the same few calendars often).
+    `by_id` and `defaults` (organisation id -> its default calendar) fill it beforehand."""
 
-    def __init__(self) -> None:
-        self._by_id: dict[int, Calendar] = {}
-        self._default: dict[int, BusinessCalendar] = {}
+    def __init__(
+        self, *, by_id: dict[int, Calendar] | None = None, defaults: dict[int, BusinessCalendar] | None = None
+    ) -> None:
+        self._by_id: dict[int, Calendar] = dict(by_id or {})
+        self._default: dict[int, BusinessCalendar] = dict(defaults or {})
 
     def default_for(self, organization: Any) -> BusinessCalendar:
         if organization.pk not in self._default:
@@ -779,6 +802,70 @@ def shared_lookups(*, policies: list[SlaPolicy], calendars: CalendarCache) -> It
         yield
     finally:
         _shared_lookups.reset(token)
+
+
+# An organisation's policies and calendars, kept in Django's cache until they change (kehu.core.org_cache): the
+# e-mail intake starts and syncs a clock for every message, and read them every time (about 8 statements).
+SLA_CONFIG = "sla"
+
+
+def sla_config_changed(organization_id: int) -> None:
+    """Policies, their targets, calendars, working hours or calendar days of the organisation changed (call
+    in the change's transaction): clocks started after the commit read them again."""
+    org_cache.changed(SLA_CONFIG, organization_id)
+
+
+@dataclass(frozen=True)
+class _OrganizationLookups:
+    policies: list[SlaPolicy]
+    default_calendar: BusinessCalendar | None
+    calendars: dict[int, Calendar]
+
+
+def _load_lookups(organization_id: int) -> _OrganizationLookups:
+    """The active policies with their targets and calendars, and every calendar of the organisation as a pure
+    value (five queries, once per change)."""
+    stored = list(BusinessCalendar.objects.filter(organization_id=organization_id).order_by("pk"))
+    periods: dict[int, list[tuple[int, int, int]]] = {}
+    for calendar_id, *period in (
+        WorkingPeriod.objects.filter(organization_id=organization_id)
+        .order_by("calendar_id", "weekday", "start_minute")
+        .values_list("calendar_id", "weekday", "start_minute", "end_minute")
+    ):
+        periods.setdefault(calendar_id, []).append(tuple(period))
+    days: dict[int, list[tuple[date, str]]] = {}
+    for calendar_id, day, kind in CalendarDay.objects.filter(organization_id=organization_id).values_list(
+        "calendar_id", "date", "kind"
+    ):
+        days.setdefault(calendar_id, []).append((day, kind))
+    return _OrganizationLookups(
+        policies=active_policies(organization_id),
+        default_calendar=next((c for c in stored if c.is_default), None),
+        calendars={c.pk: _calendar_value(c.time_zone, periods.get(c.pk, []), days.get(c.pk, [])) for c in stored},
+    )
+
+
+def organization_lookups(organization_id: int) -> tuple[list[SlaPolicy], CalendarCache]:
+    """The organisation's active policies (in policy_for's order) and a CalendarCache holding its calendars:
+    from the sweep's shared_lookups when it set them for this organisation, else from the cache."""
+    shared = _shared_lookups.get()
+    if shared is not None and shared[0] and all(p.organization_id == organization_id for p in shared[0]):
+        return shared
+    found = org_cache.get(SLA_CONFIG, organization_id, lambda: _load_lookups(organization_id))
+    defaults = {organization_id: found.default_calendar} if found.default_calendar is not None else {}
+    return found.policies, CalendarCache(by_id=found.calendars, defaults=defaults)
+
+
+def _config_saved_or_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    # Writes outside the services above too (test factories, the demo data, an organisation's deletion).
+    sla_config_changed(instance.organization_id)
+
+
+for _model in (SlaPolicy, SlaTarget, BusinessCalendar, WorkingPeriod, CalendarDay):
+    post_save.connect(_config_saved_or_deleted, sender=_model, dispatch_uid=f"kehu-sla-config-saved-{_model.__name__}")
+    post_delete.connect(
+        _config_saved_or_deleted, sender=_model, dispatch_uid=f"kehu-sla-config-deleted-{_model.__name__}"
+    )
 
 
 def _tier_of(ticket: Ticket) -> str:
@@ -919,26 +1006,29 @@ def _reconcile_pause(state: TicketSla, ticket: Ticket, calendar: Calendar | None
     return True
 
 
-def _save(state: TicketSla, ticket: Ticket) -> None:
-    state.save()
+def _save(state: TicketSla, ticket: Ticket, *, new: bool = False) -> None:
+    state.save(force_insert=new)
     Ticket.objects.filter(pk=ticket.pk).update(
         first_response_due_at=ticket.first_response_due_at, resolution_due_at=ticket.resolution_due_at
     )
 
 
-@transaction.atomic
-def sla_start(*, ticket: Ticket, now: datetime | None = None) -> TicketSla:
-    """A new ticket: choose its policy and set its due dates (ticket event "created")."""
+# savepoint=False: inside the ticket service's transaction (the usual caller) a savepoint is two statements
+# for nothing; an error here aborts the whole change anyway.
+@transaction.atomic(savepoint=False)
+def sla_start(*, ticket: Ticket, now: datetime | None = None, new: bool = False) -> TicketSla:
+    """A new ticket: choose its policy and set its due dates (ticket event "created"). `new`: the ticket was
+    just created, so it has no SLA row yet (inserted without looking)."""
     now = now or timezone.now()
-    calendars = CalendarCache()
-    state = _state_for(ticket)
-    assign_policy(state, ticket, calendars=calendars)
+    policies, calendars = organization_lookups(ticket.organization_id)
+    state = TicketSla(organization_id=ticket.organization_id, ticket=ticket) if new else _state_for(ticket)
+    assign_policy(state, ticket, policies=policies, calendars=calendars)
     calendar = calendars.get(state.calendar) if state.calendar else None
     _reconcile_pause(state, ticket, calendar, now)
     compute_due(state, ticket, calendar)
     _record_outcomes(state, ticket, now)
     state.next_check_at = next_check(state, ticket)
-    _save(state, ticket)
+    _save(state, ticket, new=new)
     return state
 
 
@@ -982,9 +1072,7 @@ def sla_recompute_many(*, tickets: Sequence[Ticket], now: datetime | None = None
     one statement per 500 tickets."""
     now = now or timezone.now()
     states = {s.ticket_id: s for s in TicketSla.objects.filter(ticket_id__in=[t.pk for t in tickets])}
-    shared = _shared_lookups.get()
-    calendars = shared[1] if shared is not None else CalendarCache()
-    policies: dict[int, list[SlaPolicy]] = {}
+    lookups: dict[int, tuple[list[SlaPolicy], CalendarCache]] = {}
     tiers = _tiers(tickets)
     results, changed = [], []
     for ticket in tickets:
@@ -993,12 +1081,10 @@ def sla_recompute_many(*, tickets: Sequence[Ticket], now: datetime | None = None
             results.append(sla_start(ticket=ticket, now=now))
             continue
         org_id = ticket.organization_id
-        if org_id not in policies:
-            same_org = shared is not None and bool(shared[0]) and all(p.organization_id == org_id for p in shared[0])
-            policies[org_id] = shared[0] if same_org else active_policies(org_id)
-        assign_policy(
-            state, ticket, policies=policies[org_id], calendars=calendars, tier=tiers.get(ticket.customer_id, "")
-        )
+        if org_id not in lookups:
+            lookups[org_id] = organization_lookups(org_id)
+        policies, calendars = lookups[org_id]
+        assign_policy(state, ticket, policies=policies, calendars=calendars, tier=tiers.get(ticket.customer_id, ""))
         calendar = calendars.get(state.calendar) if state.calendar else None
         compute_due(state, ticket, calendar)
         _record_outcomes(state, ticket, now)
@@ -1041,21 +1127,32 @@ def bulk_set(model: Any, pk_column: str, columns: list[tuple[str, str]], rows: l
             )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # see sla_start
 def sla_sync(*, ticket: Ticket, now: datetime | None = None) -> TicketSla:
     """Bring the clocks in line with the ticket's status and answers (events "status_changed",
-    "first_response", "customer_replied"): pause or restart the resolution clock, record met targets."""
+    "first_response", "customer_replied"): pause or restart the resolution clock, record met targets.
+    Nothing is written when nothing changed (a customer's reply to an open ticket)."""
     now = now or timezone.now()
     state = TicketSla.objects.filter(ticket_id=ticket.pk).select_related("calendar").first()
     if state is None:
         return sla_start(ticket=ticket, now=now)
-    calendar = load_calendar(state.calendar) if state.calendar else None
+    before = _clock_values(state, ticket)
+    calendar = organization_lookups(ticket.organization_id)[1].get(state.calendar) if state.calendar else None
     if _reconcile_pause(state, ticket, calendar, now):
         compute_due(state, ticket, calendar)
     _record_outcomes(state, ticket, now)
     state.next_check_at = next_check(state, ticket)
-    _save(state, ticket)
+    if _clock_values(state, ticket) != before:
+        _save(state, ticket)
     return state
+
+
+# The SLA row's columns that the clocks set (its updated_at is the time of the last change).
+_CLOCK_FIELDS = [f.attname for f in TicketSla._meta.concrete_fields if f.name != "updated_at"]
+
+
+def _clock_values(state: TicketSla, ticket: Ticket) -> tuple:
+    return (*(getattr(state, name) for name in _CLOCK_FIELDS), ticket.first_response_due_at, ticket.resolution_due_at)
 
 
 def on_ticket_event(ticket: Ticket, event: str, **info: Any) -> None:
@@ -1065,7 +1162,7 @@ def on_ticket_event(ticket: Ticket, event: str, **info: Any) -> None:
         return
     at = info.get("at") if isinstance(info.get("at"), datetime) else None
     if event == "created":
-        sla_start(ticket=ticket, now=at)
+        sla_start(ticket=ticket, now=at, new=True)
     elif event == "priority_changed":
         sla_recompute(ticket=ticket, now=at)
     elif event in ("status_changed", "first_response", "customer_replied"):

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -103,7 +103,18 @@ def _check_fields(data: dict[str, Any], allowed: Sequence[str]) -> None:
 
 def next_number(organization_id: int) -> int:
     """The organisation's next ticket number. The UPDATE locks the counter row until the caller's
-    transaction ends, so concurrent creates wait for each other instead of taking the same number."""
+    transaction ends, so concurrent creates wait for each other instead of taking the same number. One
+    statement (UPDATE ... RETURNING, PostgreSQL and SQLite 3.35+) once the organisation has its counter."""
+    if connection.features.can_return_columns_from_insert:  # the same versions support RETURNING on UPDATE
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {TicketCounter._meta.db_table} SET last_number = last_number + 1 "  # noqa: S608 - names from code
+                "WHERE organization_id = %s RETURNING last_number",
+                [organization_id],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            return row[0]
     with transaction.atomic():
         updated = TicketCounter.objects.filter(organization_id=organization_id).update(last_number=F("last_number") + 1)
         if not updated:
@@ -650,6 +661,8 @@ def _create(
     )
     validate(ticket, exclude=[*_TRUSTED, "number"])
     ticket.number = next_number(organization_id)
+    if body:  # the first message is the customer's, at the ticket's creation (written with the row)
+        ticket.last_customer_message_at = ticket.created_at
     ticket.save()
     TicketTag.objects.bulk_create([TicketTag(organization_id=organization_id, ticket=ticket, tag=t) for t in tags])
     message = None
@@ -668,8 +681,6 @@ def _create(
         )
         _store_files(message, files, checked)
         _store_raw_attachments(message, raw_attachments)
-        Ticket.objects.filter(pk=ticket.pk).update(last_customer_message_at=message.created_at)
-        ticket.last_customer_message_at = message.created_at
     recorded = {
         name: getattr(ticket, f"{name}_id" if name in ("queue", "customer", "contact") else name)
         for name in TICKET_FIELDS
