@@ -60,8 +60,12 @@ def newest_attachments_for(*, actor: Any, customer: Customer) -> list[Attachment
     panel of the customer's page share them."""
     memo = customer.__dict__.setdefault("_newest_attachments_for", {})
     if actor.pk not in memo:
-        qs = attachment_list_for(actor=actor, customer=customer).order_by("-created_at", "-pk")
-        memo[actor.pk] = list(qs[:NEWEST_ATTACHMENTS])
+        # The customer (with its owner, which the delete policy reads) is at hand: not joined again.
+        qs = attachment_list_for(actor=actor, customer=customer).select_related(None).select_related("created_by")
+        attachments = list(qs.order_by("-created_at", "-pk")[:NEWEST_ATTACHMENTS])
+        for attachment in attachments:
+            attachment.customer = customer
+        memo[actor.pk] = attachments
     return memo[actor.pk]
 
 
@@ -130,7 +134,8 @@ def note_timeline(
     *, actor: Any, customer: Customer, limit: int, before: datetime | None = None
 ) -> list[timeline.TimelineItem]:
     """The customer's notes, rendered (mentions as @Name), with their author and time."""
-    qs = note_list_for(actor=actor, customer=customer)
+    # Only the author and the contact are shown: the customer and its owner are not joined again.
+    qs = note_list_for(actor=actor, customer=customer).select_related(None).select_related("created_by", "contact")
     if before is not None:
         qs = qs.filter(created_at__lt=before)
     items = []
