@@ -23,6 +23,12 @@ def admin_client(client, tenant_a):
     return client
 
 
+# The customer's page as a sales manager, sales on (session, user, the team's members, customer and tags,
+# contacts, custom fields, every timeline provider, duplicates, colleagues, files, the activity and opportunity
+# panels, the lists' labels). benchmarks/RESULTS.md has the figure at scale.
+PAGE_QUERIES = 24  # 28 before session 4
+
+
 def html(response):
     return response.content.decode()
 
@@ -125,6 +131,48 @@ def test_the_detail_page_has_fields_timeline_and_contacts(rep_client, tenant_a):
     assert 'data-testid="contacts"' in body and "联系人甲" in body
     assert reverse("customers:contact_create", args=[customer.pk]) in body
     assert 'data-testid="delete-customer"' not in body  # a rep may not delete
+
+
+def test_the_detail_page_reads_a_fixed_number_of_queries(client, tenant_a, django_assert_max_num_queries):
+    from tests.customers.note_factories import make_attachment, make_note
+    from tests.sales.commerce_factories import make_quote
+
+    manager = tenant_a.users["sales_manager"]  # a team scope: the team's members are read once
+    customer = make_customer(tenant_a, owner=tenant_a.users["sales_rep"], name="查询计数")
+    client.force_login(manager)
+    url = reverse("customers:detail", args=[customer.pk])
+    client.get(url)  # the session's first write and the caches of the process out of the way
+    with django_assert_max_num_queries(PAGE_QUERIES) as empty:
+        client.get(url)
+    for n in range(3):  # more of everything on the page: the same queries
+        make_contact(tenant_a, customer, name=f"联系人{n}")
+        make_note(tenant_a, customer, body=f"笔记{n}")
+        make_attachment(tenant_a, customer, name=f"文件{n}.pdf")
+        make_quote(tenant_a, customer=customer)
+        services.customer_update(actor=tenant_a.admin, customer=customer, expected_version=None, data={"notes": str(n)})
+    with django_assert_max_num_queries(len(empty.captured_queries)):
+        body = html(client.get(url))
+    assert body.count("data-contact=") == 3 and body.count("data-attachment=") == 3
+    assert body.count('data-kind="note"') == 3 and body.count('data-kind="attachment"') == 3
+
+
+def test_the_timeline_escapes_what_it_shows_and_pages_with_show_older(rep_client, tenant_a, monkeypatch):
+    from kehu.customers import views
+
+    rep = tenant_a.users["sales_rep"]
+    customer = make_customer(tenant_a, owner=rep, name="<b>转义</b>")
+    for n in range(3):
+        services.customer_update(actor=rep, customer=customer, expected_version=None, data={"notes": f"<i>{n}</i>"})
+    monkeypatch.setattr(views, "TIMELINE_PAGE", 2)
+    body = html(rep_client.get(reverse("customers:detail", args=[customer.pk])))
+    timeline = body[body.index('data-testid="timeline"') :]
+    assert "<i>" not in timeline and "&lt;i&gt;2&lt;/i&gt;" in timeline  # the change's text, escaped
+    assert timeline.count("<li class=") == 2 and 'hx-swap="outerHTML"' in timeline
+    older = re.search(r'hx-get="([^"]+)"', timeline).group(1).replace("&amp;", "&")
+    assert older.startswith(reverse("customers:timeline", args=[customer.pk]) + "?before=")
+    rest = html(rep_client.get(older))
+    assert rest.startswith('<ol class="list-unstyled mb-0" data-testid="timeline">')
+    assert rest.count("<li class=") == 2 and "customer.create" in rest  # the update of 0, then the creation
 
 
 def test_other_peoples_customers_are_404_on_every_page(rep_client, tenant_a, tenant_b):

@@ -560,6 +560,33 @@ def test_the_customer_timeline_shows_quotes_orders_and_payments(tenant_a):
     assert not any(i.module == "sales" for i in customer_timeline(actor=marketer, customer=customer))
 
 
+def test_the_timeline_reads_the_quotes_events_in_one_query_and_pages_them(tenant_a, django_assert_num_queries):
+    admin = tenant_a.admin
+    customer = make_customer(tenant_a)
+    day = datetime.datetime(2026, 3, 1, 9, 0, tzinfo=datetime.UTC)
+    at = {}  # quote -> its events' days (sent, accepted, rejected)
+    for n, events in enumerate(((1, 9, None), (2, None, 8), (3, None, None), (4, 5, None))):
+        quote = make_quote(tenant_a, customer=customer)
+        stamps = [day + datetime.timedelta(days=d) if d else None for d in events]
+        Quote.objects.filter(pk=quote.pk).update(sent_at=stamps[0], accepted_at=stamps[1], rejected_at=stamps[2])
+        at[quote.pk] = stamps
+    make_quote(tenant_a, customer=customer)  # a draft: nothing on the timeline
+    expected = sorted(
+        (
+            (stamp, kind)
+            for stamps in at.values()
+            for stamp, kind in zip(stamps, ("sent", "accepted", "rejected"))
+            if stamp
+        ),
+        reverse=True,
+    )
+    with django_assert_num_queries(3):  # quotes, orders, payments
+        first = commerce_selectors.commerce_timeline(actor=admin, customer=customer, limit=3)
+    assert [(i.at, i.kind) for i in first] == [(a, f"quote.{k}") for a, k in expected[:3]]
+    older = commerce_selectors.commerce_timeline(actor=admin, customer=customer, limit=3, before=first[-1].at)
+    assert [(i.at, i.kind) for i in older] == [(a, f"quote.{k}") for a, k in expected[3:6]]
+
+
 def test_merging_customers_moves_quotes_and_orders_to_the_survivor(tenant_a):
     survivor, other = make_customer(tenant_a), make_customer(tenant_a)
     quote = make_quote(tenant_a, customer=other)

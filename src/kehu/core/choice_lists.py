@@ -114,6 +114,9 @@ class Option:
 
 
 _cache: ContextVar[dict[int, dict[str, list[Option]]] | None] = ContextVar("kehu_choice_lists", default=None)
+_labels_cache: ContextVar[dict[tuple[int, str, str], dict[str, str]] | None] = ContextVar(
+    "kehu_choice_list_labels", default=None
+)
 
 
 @contextlib.contextmanager
@@ -122,10 +125,11 @@ def cached() -> Iterator[None]:
     if _cache.get() is not None:  # nested: the outer block's cache serves
         yield
         return
-    token = _cache.set({})
+    token, labels_token = _cache.set({}), _labels_cache.set({})
     try:
         yield
     finally:
+        _labels_cache.reset(labels_token)
         _cache.reset(token)
 
 
@@ -137,6 +141,10 @@ def _forget(organization_id: int) -> None:
     if cache is not None:
         cache.pop(organization_id, None)
     org_cache.changed(CONFIG, organization_id)
+    labels_cache = _labels_cache.get()
+    if labels_cache is not None:
+        for key in [k for k in labels_cache if k[0] == organization_id]:
+            del labels_cache[key]
 
 
 def _load(organization_id: int) -> dict[str, list[Option]]:
@@ -201,8 +209,16 @@ def choices(organization_id: int, list_key: str, *, current: str = "") -> list[t
 
 
 def labels(organization_id: int, list_key: str) -> dict[str, str]:
-    """key -> label of every option, inactive ones too (old records keep showing theirs)."""
-    return {o.key: o.label for o in options(organization_id, list_key)}
+    """key -> label of every option, inactive ones too (old records keep showing theirs). Kept with the
+    request's lists (per language): a list page asks for two labels per row."""
+    cache = _labels_cache.get()
+    key = (organization_id, list_key, translation.get_language() or "")
+    if cache is not None and key in cache:
+        return cache[key]
+    found = {o.key: o.label for o in options(organization_id, list_key)}
+    if cache is not None and _cache.get() is not None:
+        cache[key] = found
+    return found
 
 
 def label(organization_id: int, list_key: str, key: str) -> str:

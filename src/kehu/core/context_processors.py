@@ -32,6 +32,15 @@ def shell(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or user.organization_id is None:
         return {"csp_nonce": getattr(request, "csp_nonce", "")}
+    # Once per request and user: a page that renders blocks of other modules with the request (the customer's
+    # panels) runs the context processors for each block, and the navigation is dozens of permission checks.
+    memo = request.__dict__.setdefault("_kehu_shell", {})
+    if user.pk not in memo:
+        memo[user.pk] = _shell_for(request, user)
+    return memo[user.pk]
+
+
+def _shell_for(request: HttpRequest, user: Any) -> dict[str, Any]:
     return {
         "csp_nonce": getattr(request, "csp_nonce", ""),
         "nav_sections": navigation_for(user),

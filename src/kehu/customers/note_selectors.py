@@ -22,6 +22,7 @@ from kehu.customers.note_models import Attachment, Note
 
 MENTION_LIMIT = 8
 MENTION_QUERY_MAX = 50
+NEWEST_ATTACHMENTS = 50  # the files panel of the customer's page
 
 
 def _get(qs: QuerySet, pk: Any) -> Any:
@@ -51,6 +52,21 @@ def attachment_list_for(
     if note is not None:
         qs = qs.filter(note_id=getattr(note, "pk", note))
     return qs
+
+
+def newest_attachments_for(*, actor: Any, customer: Customer) -> list[Attachment]:
+    """The customer's newest NEWEST_ATTACHMENTS files that the actor may see, newest first. They are read once
+    per customer instance (a view loads its customer afresh for each request): the timeline and the files
+    panel of the customer's page share them."""
+    memo = customer.__dict__.setdefault("_newest_attachments_for", {})
+    if actor.pk not in memo:
+        # The customer (with its owner, which the delete policy reads) is at hand: not joined again.
+        qs = attachment_list_for(actor=actor, customer=customer).select_related(None).select_related("created_by")
+        attachments = list(qs.order_by("-created_at", "-pk")[:NEWEST_ATTACHMENTS])
+        for attachment in attachments:
+            attachment.customer = customer
+        memo[actor.pk] = attachments
+    return memo[actor.pk]
 
 
 def attachment_get_for(*, actor: Any, pk: Any) -> Attachment:
@@ -118,7 +134,8 @@ def note_timeline(
     *, actor: Any, customer: Customer, limit: int, before: datetime | None = None
 ) -> list[timeline.TimelineItem]:
     """The customer's notes, rendered (mentions as @Name), with their author and time."""
-    qs = note_list_for(actor=actor, customer=customer)
+    # Only the author and the contact are shown: the customer and its owner are not joined again.
+    qs = note_list_for(actor=actor, customer=customer).select_related(None).select_related("created_by", "contact")
     if before is not None:
         qs = qs.filter(created_at__lt=before)
     items = []
@@ -145,11 +162,15 @@ def note_timeline(
 def attachment_timeline(
     *, actor: Any, customer: Customer, limit: int, before: datetime | None = None
 ) -> list[timeline.TimelineItem]:
-    qs = attachment_list_for(actor=actor, customer=customer)
-    if before is not None:
-        qs = qs.filter(created_at__lt=before)
+    if before is None and limit <= NEWEST_ATTACHMENTS:  # the first page: what the files panel shows too
+        attachments = newest_attachments_for(actor=actor, customer=customer)[:limit]
+    else:
+        qs = attachment_list_for(actor=actor, customer=customer)
+        if before is not None:
+            qs = qs.filter(created_at__lt=before)
+        attachments = list(qs.order_by("-created_at", "-pk")[:limit])
     items = []
-    for attachment in qs.order_by("-created_at", "-pk")[:limit]:
+    for attachment in attachments:
         items.append(
             timeline.TimelineItem(
                 at=attachment.created_at,

@@ -27,7 +27,7 @@ from kehu.customers.models import Customer
 from kehu.customers.note_forms import AttachmentForm, NoteForm, apply_errors
 from kehu.customers.note_models import Attachment, Note
 
-ATTACHMENT_PANEL_LIMIT = 50
+ATTACHMENT_PANEL_LIMIT = note_selectors.NEWEST_ATTACHMENTS
 RECYCLE_BIN_LIMIT = 100
 
 
@@ -36,7 +36,7 @@ def _base_url(request: HttpRequest) -> str:
 
 
 def _contacts(actor: Any, customer: Customer) -> list[Any]:
-    return list(selectors.contact_list_for(actor=actor, customer=customer))
+    return selectors.customer_contacts_for(actor=actor, customer=customer)
 
 
 def _tell_about_mentions(request: HttpRequest, result: note_services.NoteSaved) -> None:
@@ -55,11 +55,7 @@ def detail_context(request: HttpRequest, customer: Customer, contacts: list[Any]
     """What the customer page's note box and files panel need (merged into the detail page's context)."""
     actor = request.user
     can_write = can(actor, "create", Note) and can(actor, "view", customer)
-    attachments = list(
-        note_selectors.attachment_list_for(actor=actor, customer=customer).order_by("-created_at", "-pk")[
-            :ATTACHMENT_PANEL_LIMIT
-        ]
-    )
+    attachments = note_selectors.newest_attachments_for(actor=actor, customer=customer)
     for attachment in attachments:
         attachment.deletable = can(actor, "delete", attachment)
     contacts = contacts if contacts is not None else _contacts(actor, customer)

@@ -332,6 +332,20 @@ def contact_list_for(*, actor: Any, customer: Customer | int | None = None, sear
     return qs
 
 
+def customer_contacts_for(*, actor: Any, customer: Customer) -> list[Contact]:
+    """The customer's contacts that the actor may see, in the model's order (primary first, then by name).
+    They are read once per customer instance, and a view loads its customer afresh for each request. The page,
+    its note box and the activity panel's log form share them."""
+    memo = customer.__dict__.setdefault("_contacts_for", {})
+    if actor.pk not in memo:
+        # The customer is at hand: no join to read it again with every contact.
+        contacts = list(contact_list_for(actor=actor, customer=customer).select_related(None))
+        for contact in contacts:
+            contact.customer = customer
+        memo[actor.pk] = contacts
+    return memo[actor.pk]
+
+
 def contact_get_for(*, actor: Any, pk: Any) -> Contact:
     return _get(Contact.objects.visible_to(actor).select_related("customer__owner__team"), pk)
 

@@ -21,7 +21,7 @@ from kehu.core import custom_fields
 from kehu.core.errors import DomainError, ValidationFailed, VersionConflict
 from kehu.core.permissions import can
 from kehu.core.services import require
-from kehu.customers import saved_view_views, selectors, services
+from kehu.customers import saved_view_views, selectors, services, timeline
 from kehu.customers.forms import (
     BulkForm,
     ContactForm,
@@ -201,7 +201,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     customer = selectors.customer_get_for(actor=actor, pk=pk)
     can_assign = can(actor, "assign", customer)
-    contacts = list(selectors.contact_list_for(actor=actor, customer=customer))
+    contacts = selectors.customer_contacts_for(actor=actor, customer=customer)
     # Custom fields (kehu.core.custom_fields): the customer's and each contact's values.
     definitions = custom_fields.definitions_by_type(actor.organization_id, [CUSTOMER_TYPE, CONTACT_TYPE])
     for contact, values in zip(contacts, custom_fields.shown_many(contacts, definitions[CONTACT_TYPE]), strict=True):
@@ -210,8 +210,11 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "customer": customer,
         "custom_values": custom_fields.shown(customer, definitions[CUSTOMER_TYPE]),
         "contacts": contacts,
-        "timeline": selectors.customer_timeline(actor=actor, customer=customer, limit=TIMELINE_PAGE),
-        "timeline_limit": TIMELINE_PAGE,
+        "timeline_html": timeline.items_html(
+            selectors.customer_timeline(actor=actor, customer=customer, limit=TIMELINE_PAGE),
+            customer_pk=customer.pk,
+            limit=TIMELINE_PAGE,
+        ),
         "duplicates": selectors.customer_duplicates_for(actor=actor, customer=customer),
         "can_edit": can(actor, "edit", customer),
         "can_delete": can(actor, "delete", customer),
@@ -244,11 +247,7 @@ def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     except ValueError:
         before = None
     items = selectors.customer_timeline(actor=actor, customer=customer, limit=TIMELINE_PAGE, before=before)
-    return render(
-        request,
-        "customers/_timeline.html",
-        {"customer": customer, "timeline": items, "timeline_limit": TIMELINE_PAGE},
-    )
+    return HttpResponse(timeline.items_html(items, customer_pk=customer.pk, limit=TIMELINE_PAGE))
 
 
 @login_required

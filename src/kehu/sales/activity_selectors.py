@@ -565,10 +565,12 @@ def customer_choices_for(*, actor: Any, query: str = "", limit: int = CHOICES_LI
 
 
 def contact_choices_for(*, actor: Any, customer: Customer | int | None) -> list[Any]:
-    from kehu.customers.selectors import contact_list_for
+    from kehu.customers.selectors import contact_list_for, customer_contacts_for
 
     if not customer:
         return []
+    if isinstance(customer, Customer):  # a customer's page: the contacts it has already read
+        return customer_contacts_for(actor=actor, customer=customer)[:CHOICES_LIMIT]
     return list(contact_list_for(actor=actor, customer=customer).order_by("-is_primary", "name")[:CHOICES_LIMIT])
 
 
