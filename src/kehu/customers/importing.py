@@ -336,6 +336,8 @@ class CustomerImportAdapter(ImportAdapter):
                 users.setdefault(user.email.lower(), user.pk)
                 if user.name:
                     users.setdefault(user.name.strip().lower(), user.pk)
+        # Read once (a condition inside the comprehension below was evaluated, and queried, once per word).
+        active_stages = {o.key for o in choice_lists.options(actor.organization_id, STAGES, include_inactive=False)}
         return {
             "definitions": definitions,
             "users": users,
@@ -360,11 +362,7 @@ class CustomerImportAdapter(ImportAdapter):
                 "tier": choice_lists.lookup_table(actor.organization_id, TIERS),
                 "stage": choice_lists.lookup_table(actor.organization_id, STAGES),
             },
-            "stage_words": {
-                word: key
-                for word, key in STAGE_WORDS.items()
-                if key in {o.key for o in choice_lists.options(actor.organization_id, STAGES, include_inactive=False)}
-            },
+            "stage_words": {word: key for word, key in STAGE_WORDS.items() if key in active_stages},
             "list_labels": {
                 name: ", ".join(
                     o.label for o in choice_lists.options(actor.organization_id, key, include_inactive=False)
@@ -568,12 +566,9 @@ class CustomerImportAdapter(ImportAdapter):
         for kind, value in keys:
             by_kind[kind].add(value)
         q = Q()
-        if by_kind["phone"]:
-            q |= Q(phone_normalized__in=by_kind["phone"])
-        if by_kind["email"]:
-            q |= Q(email_normalized__in=by_kind["email"])
-        if by_kind["name"]:
-            q |= Q(name__in=by_kind["name"])
+        for kind, column in (("phone", "phone_normalized"), ("email", "email_normalized"), ("name", "name")):
+            if by_kind[kind]:
+                q |= Q(imports.any_of(column, by_kind[kind]))
         if not q:
             return {}
         found: dict[tuple[str, str], Customer] = {}
@@ -594,7 +589,8 @@ class CustomerImportAdapter(ImportAdapter):
     ) -> list[RowResult]:
         policy = job.policy
         cleaned = [self.clean_row(actor, row.values, state) for row in rows]
-        wanted = {key for clean, errors in cleaned if not errors for key in self.match_keys(clean)}
+        row_keys = [() if errors else self.match_keys(clean) for clean, errors in cleaned]
+        wanted = {key for keys in row_keys for key in keys}
         existing = self._existing(actor, wanted - set(state["keys"]))
         # Contacts of the existing customers that rows with a contact match (update policy): one query.
         contacts = self._contacts_of(actor, policy, cleaned, existing, state)
@@ -606,11 +602,10 @@ class CustomerImportAdapter(ImportAdapter):
         contact_updates: dict[int, Contact] = {}
         contact_creates: list[tuple[Customer, dict[str, Any]]] = []
         now = timezone.now()
-        for clean, errors in cleaned:
+        for (clean, errors), keys in zip(cleaned, row_keys, strict=True):
             if errors:
                 results.append(RowResult(Outcome.ERROR, errors=errors))
                 continue
-            keys = self.match_keys(clean)
             match = None
             if policy != "create":
                 for key in keys:
