@@ -338,8 +338,16 @@ class CustomerImportAdapter(ImportAdapter):
                     users.setdefault(user.name.strip().lower(), user.pk)
         # Read once (a condition inside the comprehension below was evaluated, and queried, once per word).
         active_stages = {o.key for o in choice_lists.options(actor.organization_id, STAGES, include_inactive=False)}
+        # The custom-field columns of the job's mapping (fixed while it runs), so that a row's check does not
+        # look through every cell for them.
+        mapped = list((job.mapping or {}).values())  # in the order of the row's values (pending_rows)
         return {
             "definitions": definitions,
+            "definitions_by_key": {kind: {d.key: d for d in defs} for kind, defs in definitions.items()},
+            "custom_columns": {
+                prefix: [name for name in mapped if name.startswith(prefix)]
+                for prefix in (CUSTOM_PREFIX, CONTACT_CUSTOM_PREFIX)
+            },
             "users": users,
             "can_add_contacts": can(actor, "create", Contact),
             "owners": owners,
@@ -473,10 +481,14 @@ class CustomerImportAdapter(ImportAdapter):
     ) -> dict[str, Any]:
         """The filled custom-field cells of the row (columns `<prefix><key>`), normalised by the one check
         every custom value passes; bad ones land in `errors` under their column's field name."""
-        by_key = {d.key: d for d in state["definitions"][record_type]}
+        columns = state["custom_columns"][prefix]
+        if not columns:  # the usual file: no custom-field column mapped
+            return {}
+        by_key = state["definitions_by_key"][record_type]
         given: dict[str, Any] = {}
-        for name, text in values.items():
-            if not name.startswith(prefix) or not text.strip():
+        for name in columns:
+            text = values.get(name, "")
+            if not text.strip():
                 continue
             key = name[len(prefix) :]
             definition = by_key.get(key)
@@ -522,7 +534,7 @@ class CustomerImportAdapter(ImportAdapter):
         if custom:
             contact["custom"] = custom
         has_contact_cells = any(values.get(c, "").strip() for c in ("contact_phone", "contact_email")) or any(
-            name.startswith(CONTACT_CUSTOM_PREFIX) and text.strip() for name, text in values.items()
+            values.get(name, "").strip() for name in state["custom_columns"][CONTACT_CUSTOM_PREFIX]
         )
         if not contact and not has_contact_cells:
             return {}
