@@ -24,18 +24,21 @@ line is inflated as much).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 
 PHASES = ("import", "dry run", "export csv", "export xlsx")
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/kehu_imports_bench"
 
 
-def _setup_django(db: str, pg_url: str) -> None:
+def _setup_django(db: str, pg_url: str, sqlite_file: str = "") -> None:
     if db == "postgres":
         os.environ["DATABASE_URL"] = pg_url
     else:
@@ -52,6 +55,9 @@ def _setup_django(db: str, pg_url: str) -> None:
 
         name = urlparse(pg_url).path.lstrip("/") or "kehu_imports_bench"
         settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = name
+    elif sqlite_file:
+        # A database file instead of memory: then the peak RSS is the process's own, not the database's.
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = sqlite_file
     django.setup()
 
 
@@ -144,16 +150,62 @@ def cpu_check() -> float:
     return (time.perf_counter() - start) * 1000
 
 
+def _server_cpu() -> float:
+    """CPU seconds the PostgreSQL backend serving this connection has used so far (it runs on this machine:
+    /proc/<pid>/stat), or 0.0 on SQLite (which runs inside the measured process)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _sqlite_mb() -> float:
+    """The size of the SQLite database (in memory unless --sqlite-file: then it is part of the peak RSS)."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA page_count")
+        pages = cursor.fetchone()[0]
+        cursor.execute("PRAGMA page_size")
+        return pages * cursor.fetchone()[0] / 2**20
+
+
 def _peak_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def worker(db: str, rows: int, phase: str, pg_url: str) -> dict[str, float]:
-    _setup_django(db, pg_url)
-    import tempfile
+@contextlib.contextmanager
+def _profiled(path: str) -> Iterator[None]:
+    """cProfile the measured part into `path` (pstats format) when one is given."""
+    if not path:
+        yield
+        return
+    import cProfile
 
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        profiler.dump_stats(path)
+
+
+def worker(db: str, rows: int, phase: str, pg_url: str, profile: str = "", sqlite_file: str = "") -> dict[str, float]:
+    _setup_django(db, pg_url, sqlite_file)
     from django.core.files.base import ContentFile
     from django.test.utils import override_settings, setup_databases, setup_test_environment, teardown_databases
 
@@ -188,29 +240,41 @@ def worker(db: str, rows: int, phase: str, pg_url: str) -> dict[str, float]:
                 mode = "run" if phase == "import" else "dry_run"
                 status = imports.Status.RUNNING if mode == "run" else imports.Status.VALIDATING
                 imports.ImportJob.objects.filter(pk=job.pk).update(status=status)
-                start = time.perf_counter()
-                imports.process_import(job.pk, mode)
-                seconds = time.perf_counter() - start
+                start, cpu_start, server_start = time.perf_counter(), time.process_time(), _server_cpu()
+                with _profiled(profile):
+                    imports.process_import(job.pk, mode)
+                seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+                server_seconds = _server_cpu() - server_start
                 job.refresh_from_db()
                 handled = job.created_count if mode == "run" else job.dry_run.get("created", 0)
                 assert handled == rows, (phase, handled, job.message)
             else:
                 _insert_customers(admin, rows)
                 fmt = phase.split()[-1]
-                start = time.perf_counter()
-                export = exporting.customer_export(actor=admin, filters={}, fmt=fmt)
-                if fmt == "csv":
-                    size = sum(len(chunk.encode()) for chunk in imports.csv_stream(export.header, export.rows))
-                else:
-                    with imports.xlsx_file(export.header, export.rows) as handle:
-                        size = handle.seek(0, 2)
-                seconds = time.perf_counter() - start
+                start, cpu_start, server_start = time.perf_counter(), time.process_time(), _server_cpu()
+                with _profiled(profile):
+                    export = exporting.customer_export(actor=admin, filters={}, fmt=fmt)
+                    if fmt == "csv":
+                        size = sum(len(chunk.encode()) for chunk in imports.csv_stream(export.header, export.rows))
+                    else:
+                        with imports.xlsx_file(export.header, export.rows) as handle:
+                            size = handle.seek(0, 2)
+                seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+                server_seconds = _server_cpu() - server_start
                 assert export.count == rows and size > 0
             cpu_after = cpu_check()
+            sqlite_mb = _sqlite_mb()
     finally:
         teardown_databases(old, verbosity=0)
         media.cleanup()
-    return {"seconds": seconds, "peak_mb": _peak_mb(), "cpu": f"{cpu_before:.0f}/{cpu_after:.0f}"}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "server_seconds": server_seconds,
+        "peak_mb": _peak_mb(),
+        "sqlite_mb": sqlite_mb,
+        "cpu": f"{cpu_before:.0f}/{cpu_after:.0f}",
+    }
 
 
 def _insert_customers(admin: object, rows: int) -> None:
@@ -256,27 +320,63 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL URL (its database name is not used)")
     parser.add_argument("--phases", default=",".join(PHASES))
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="directory: write a cProfile of each measurement there (<db>-<phase>-<rows>.prof; slows it down)",
+    )
+    parser.add_argument(
+        "--sqlite-file",
+        action="store_true",
+        help="SQLite in a temporary file instead of memory (the peak RSS then leaves the database out)",
+    )
+    parser.add_argument("--sqlite-path", default="", help=argparse.SUPPRESS)
     parser.add_argument("--worker", nargs=3, metavar=("DB", "ROWS", "PHASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         db, rows, phase = args.worker
-        print(json.dumps(worker(db, int(rows), phase, args.pg)))
+        print(json.dumps(worker(db, int(rows), phase, args.pg, args.profile, args.sqlite_path)))
         return
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
-    print(f"{'db':<10} {'phase':<12} {'rows':>8} {'seconds':>8} {'rows/s':>9} {'peak MB':>8} {'CPU check ms':>13}")
+    print(
+        f"{'db':<10} {'phase':<12} {'rows':>8} {'seconds':>8} {'rows/s':>9} {'CPU s':>7} {'PG CPU s':>8} {'CPU rows/s':>10}"
+        f" {'peak MB':>8} {'SQLite MB':>9} {'CPU check ms':>13}"
+    )
+    scratch = tempfile.TemporaryDirectory()
     for db in dbs:
         for rows in [int(r) for r in args.rows.split(",")]:
             for phase in phases:
-                command = [sys.executable, __file__, "--pg", args.pg, "--worker", db, str(rows), phase]
+                profile = ""
+                if args.profile:
+                    profile = os.path.join(args.profile, f"{db}-{phase.replace(' ', '-')}-{rows}.prof")
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--pg",
+                    args.pg,
+                    "--profile",
+                    profile,
+                    "--sqlite-path",
+                    os.path.join(scratch.name, "bench.sqlite3") if args.sqlite_file else "",
+                    "--worker",
+                    db,
+                    str(rows),
+                    phase,
+                ]
                 done = subprocess.run(command, capture_output=True, text=True, check=False)
                 if done.returncode != 0:
                     print(f"{db:<10} {phase:<12} {rows:>8} failed: {done.stderr.strip().splitlines()[-1:]}")
                     continue
                 result = json.loads(done.stdout.strip().splitlines()[-1])
                 rate = rows / result["seconds"]
+                # CPU rows/s: rows per second of CPU, this process's and the PostgreSQL backend's together
+                # (what the rate would be on an idle machine if neither waited for the other or the disk).
+                cpu, server = result["cpu_seconds"], result["server_seconds"]
                 print(
-                    f"{db:<10} {phase:<12} {rows:>8} {result['seconds']:>8.2f} {rate:>9,.0f} {result['peak_mb']:>8.0f} {result['cpu']:>13}",
+                    f"{db:<10} {phase:<12} {rows:>8} {result['seconds']:>8.2f} {rate:>9,.0f} {cpu:>7.2f} {server:>8.2f}"
+                    f" {rows / (cpu + server):>10,.0f} {result['peak_mb']:>8.0f} {result['sqlite_mb']:>9.0f}"
+                    f" {result['cpu']:>13}",
                     flush=True,
                 )
 

@@ -82,3 +82,47 @@ def test_it_adds_a_scheme_to_websites():
         normalize_website("not a site")
     with pytest.raises(ValidationError):
         normalize_website("javascript://alert(1)")
+
+
+def test_emails_are_accepted_and_refused_exactly_as_django_validates_them():
+    # normalize_email checks the usual address with Django's own patterns compiled once and asks
+    # validate_email for the rest: the outcome must be the same for every address.
+    from django.core.validators import validate_email
+
+    cases = [
+        "a@b.cn",
+        "zhang.wei+crm@example.com.cn",
+        "x@localhost",
+        "x@[127.0.0.1]",
+        "x@[::1]",
+        "x@[999.1.1.1]",
+        '"quoted user"@example.com',
+        "a..b@example.com",
+        ".a@example.com",
+        "a@-b.com",
+        "a@b-.com",
+        "a@b",
+        "a@b.c",
+        "a@b.com.",
+        "a@@b.com",
+        "a@b..com",
+        "a@xn--fiqs8s.cn",
+        "张伟@例子.中国",
+        "a@例子.中国",
+        "a@" + "x" * 64 + ".com",
+        "a@" + "x" * 63 + ".com",
+        "a" * 310 + "@example.com",
+        "a@b.123",
+    ]
+    for value in cases:
+        try:
+            validate_email(value)
+            expected = value
+        except ValidationError:
+            expected = None
+        try:
+            got = normalize_email(value)
+        except ValidationError as exc:
+            assert exc.code == "invalid_email"
+            got = None
+        assert got == expected, value

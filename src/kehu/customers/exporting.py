@@ -73,6 +73,8 @@ def _rows(qs: Any, organization_id: int) -> Iterator[list[Any]]:
     for batch in exporting.chunks(qs, [*values, *stamps], size=CHUNK_SIZE):
         ids = [row[-1] for row in batch]
         tags: dict[int, list[str]] = {}
+        # An IN list, not one array (any_of): on a table without statistics PostgreSQL filtered every link of the
+        # organisation through the array one by one (2 s a chunk at 100,000 customers).
         links = CustomerTag.objects.filter(organization_id=organization_id, customer_id__in=ids)
         for customer_id, name in links.order_by("tag__name").values_list("customer_id", "tag__name"):
             tags.setdefault(customer_id, []).append(name)

@@ -336,8 +336,18 @@ class CustomerImportAdapter(ImportAdapter):
                 users.setdefault(user.email.lower(), user.pk)
                 if user.name:
                     users.setdefault(user.name.strip().lower(), user.pk)
+        # Read once (a condition inside the comprehension below was evaluated, and queried, once per word).
+        active_stages = {o.key for o in choice_lists.options(actor.organization_id, STAGES, include_inactive=False)}
+        # The custom-field columns of the job's mapping (fixed while it runs), so that a row's check does not
+        # look through every cell for them.
+        mapped = list((job.mapping or {}).values())  # in the order of the row's values (pending_rows)
         return {
             "definitions": definitions,
+            "definitions_by_key": {kind: {d.key: d for d in defs} for kind, defs in definitions.items()},
+            "custom_columns": {
+                prefix: [name for name in mapped if name.startswith(prefix)]
+                for prefix in (CUSTOM_PREFIX, CONTACT_CUSTOM_PREFIX)
+            },
             "users": users,
             "can_add_contacts": can(actor, "create", Contact),
             "owners": owners,
@@ -360,11 +370,7 @@ class CustomerImportAdapter(ImportAdapter):
                 "tier": choice_lists.lookup_table(actor.organization_id, TIERS),
                 "stage": choice_lists.lookup_table(actor.organization_id, STAGES),
             },
-            "stage_words": {
-                word: key
-                for word, key in STAGE_WORDS.items()
-                if key in {o.key for o in choice_lists.options(actor.organization_id, STAGES, include_inactive=False)}
-            },
+            "stage_words": {word: key for word, key in STAGE_WORDS.items() if key in active_stages},
             "list_labels": {
                 name: ", ".join(
                     o.label for o in choice_lists.options(actor.organization_id, key, include_inactive=False)
@@ -475,10 +481,14 @@ class CustomerImportAdapter(ImportAdapter):
     ) -> dict[str, Any]:
         """The filled custom-field cells of the row (columns `<prefix><key>`), normalised by the one check
         every custom value passes; bad ones land in `errors` under their column's field name."""
-        by_key = {d.key: d for d in state["definitions"][record_type]}
+        columns = state["custom_columns"][prefix]
+        if not columns:  # the usual file: no custom-field column mapped
+            return {}
+        by_key = state["definitions_by_key"][record_type]
         given: dict[str, Any] = {}
-        for name, text in values.items():
-            if not name.startswith(prefix) or not text.strip():
+        for name in columns:
+            text = values.get(name, "")
+            if not text.strip():
                 continue
             key = name[len(prefix) :]
             definition = by_key.get(key)
@@ -524,7 +534,7 @@ class CustomerImportAdapter(ImportAdapter):
         if custom:
             contact["custom"] = custom
         has_contact_cells = any(values.get(c, "").strip() for c in ("contact_phone", "contact_email")) or any(
-            name.startswith(CONTACT_CUSTOM_PREFIX) and text.strip() for name, text in values.items()
+            values.get(name, "").strip() for name in state["custom_columns"][CONTACT_CUSTOM_PREFIX]
         )
         if not contact and not has_contact_cells:
             return {}
@@ -568,12 +578,9 @@ class CustomerImportAdapter(ImportAdapter):
         for kind, value in keys:
             by_kind[kind].add(value)
         q = Q()
-        if by_kind["phone"]:
-            q |= Q(phone_normalized__in=by_kind["phone"])
-        if by_kind["email"]:
-            q |= Q(email_normalized__in=by_kind["email"])
-        if by_kind["name"]:
-            q |= Q(name__in=by_kind["name"])
+        for kind, column in (("phone", "phone_normalized"), ("email", "email_normalized"), ("name", "name")):
+            if by_kind[kind]:
+                q |= Q(imports.any_of(column, by_kind[kind]))
         if not q:
             return {}
         found: dict[tuple[str, str], Customer] = {}
@@ -594,7 +601,8 @@ class CustomerImportAdapter(ImportAdapter):
     ) -> list[RowResult]:
         policy = job.policy
         cleaned = [self.clean_row(actor, row.values, state) for row in rows]
-        wanted = {key for clean, errors in cleaned if not errors for key in self.match_keys(clean)}
+        row_keys = [() if errors else self.match_keys(clean) for clean, errors in cleaned]
+        wanted = {key for keys in row_keys for key in keys}
         existing = self._existing(actor, wanted - set(state["keys"]))
         # Contacts of the existing customers that rows with a contact match (update policy): one query.
         contacts = self._contacts_of(actor, policy, cleaned, existing, state)
@@ -606,11 +614,10 @@ class CustomerImportAdapter(ImportAdapter):
         contact_updates: dict[int, Contact] = {}
         contact_creates: list[tuple[Customer, dict[str, Any]]] = []
         now = timezone.now()
-        for clean, errors in cleaned:
+        for (clean, errors), keys in zip(cleaned, row_keys, strict=True):
             if errors:
                 results.append(RowResult(Outcome.ERROR, errors=errors))
                 continue
-            keys = self.match_keys(clean)
             match = None
             if policy != "create":
                 for key in keys:

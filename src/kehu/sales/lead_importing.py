@@ -192,9 +192,9 @@ class LeadImportAdapter(ImportAdapter):
         emails = {v for k, v in keys if k == "email"}
         q = Q()
         if phones:
-            q |= Q(phone_normalized__in=phones)
+            q |= Q(imports.any_of("phone_normalized", phones))
         if emails:
-            q |= Q(email_normalized__in=emails)
+            q |= Q(imports.any_of("email_normalized", emails))
         if not q:
             return {}
         found: dict[tuple[str, str], Lead] = {}
