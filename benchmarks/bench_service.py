@@ -192,7 +192,8 @@ def smtp_rate(queue: Queue, n: int, run: str) -> dict | None:
     with socket.socket() as probe:  # a free port (aiosmtpd's controller cannot be given port 0)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    controller = Controller(IntakeHandler(), hostname="127.0.0.1", port=port, data_size_limit=MAX_BYTES)
+    handler = IntakeHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, data_size_limit=MAX_BYTES)
     controller.start()
     try:
         with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
@@ -203,6 +204,7 @@ def smtp_rate(queue: Queue, n: int, run: str) -> dict | None:
             return intake_rate(queue, n, run, send)
     finally:
         controller.stop()
+        handler.close()
 
 
 def main() -> None:

@@ -88,7 +88,8 @@ def support_inbox():
     from kehu.service.mail_smtpd import IntakeHandler
 
     port = _free_port()
-    controller = Controller(IntakeHandler(), hostname="127.0.0.1", port=port)
+    handler = IntakeHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
 
     def send(raw: bytes, sender: str = "wang@hengtong.cn", to: str = "support@a.test") -> None:
@@ -97,3 +98,4 @@ def support_inbox():
 
     yield send
     controller.stop()
+    handler.close()

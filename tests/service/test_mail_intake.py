@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from django.core.management import call_command
 
 from kehu.service import mail_intake, sla_services, ticket_services
-from kehu.service.mail_smtpd import IntakeHandler
+from kehu.service.mail_smtpd import IntakeHandler, Workers
 from kehu.service.ticket_models import Queue, Ticket, TicketMessage
 from tests.customers.factories import make_contact, make_customer
 from tests.service.ticket_factories import make_queue
@@ -297,7 +297,8 @@ def _free_port() -> int:
 def test_the_smtp_daemon_takes_mail_for_queue_addresses_only(tenant_a):
     make_queue(tenant_a, email="support@a.test")
     port = _free_port()
-    controller = Controller(IntakeHandler(), hostname="127.0.0.1", port=port)
+    handler = IntakeHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
         with smtplib.SMTP("127.0.0.1", port) as client:
@@ -308,9 +309,30 @@ def test_the_smtp_daemon_takes_mail_for_queue_addresses_only(tenant_a):
                 client.sendmail("wang@example.com", ["relay@elsewhere.test"], raw)
     finally:
         controller.stop()
+        handler.close()
     ticket = Ticket.objects.get(organization=tenant_a.org)
     assert ticket.subject == "通过 SMTP" and ticket.requester_name == "王先生"
     assert TicketMessage.objects.get(ticket=ticket).body == "你好"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_smtp_workers_keep_their_connection_between_messages_and_end_with_close():
+    from django.db import connection
+
+    def connection_in_use() -> int:
+        Ticket.objects.exists()  # opens the worker thread's connection on first use
+        return id(connection.connection)
+
+    workers = Workers(1)
+    try:
+        first = workers.submit(connection_in_use).result(10)
+        assert workers.submit(connection_in_use).result(10) == first  # no new connection per message
+        with pytest.raises(ZeroDivisionError):  # a failure reaches the caller; the thread goes on
+            workers.submit(lambda: 1 / 0).result(10)
+        assert workers.submit(connection_in_use).result(10) == first
+    finally:
+        workers.close()
+    assert not any(thread.is_alive() for thread in workers._threads)
 
 
 def test_the_smtpd_command_is_installed():

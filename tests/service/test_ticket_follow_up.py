@@ -38,7 +38,8 @@ def test_replies_to_resolved_and_closed_tickets_over_smtp(tenant_a, client, api)
     contact = make_contact(tenant_a, customer, name="李静", email="li@example.com")
     queue = make_queue(tenant_a, email="help@a.test")
     make_queue(tenant_a, email="other@a.test", is_default=True)
-    controller = Controller(IntakeHandler(), hostname="127.0.0.1", port=_free_port())
+    handler = IntakeHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
     controller.start()
     try:
         port = controller.port
@@ -66,6 +67,7 @@ def test_replies_to_resolved_and_closed_tickets_over_smtp(tenant_a, client, api)
         )
     finally:
         controller.stop()
+        handler.close()
     follow_up = Ticket.objects.get(organization=tenant_a.org, follow_up_of=first)
     assert Ticket.objects.get(pk=first.pk).status == "closed"
     assert (follow_up.queue_id, follow_up.customer_id, follow_up.contact_id) == (queue.pk, customer.pk, contact.pk)

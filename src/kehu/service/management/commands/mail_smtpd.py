@@ -20,7 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=2525, help="Port to listen on (default 2525).")
 
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
-        controller = Controller(IntakeHandler(), hostname=host, port=port, data_size_limit=MAX_BYTES)
+        handler = IntakeHandler()
+        controller = Controller(handler, hostname=host, port=port, data_size_limit=MAX_BYTES)
         controller.start()
         self.stdout.write(f"Receiving mail on {host}:{port} (Ctrl+C stops).")
         stop = threading.Event()
@@ -30,4 +31,5 @@ class Command(BaseCommand):
             stop.wait()
         finally:
             controller.stop()
+            handler.close()
             self.stdout.write("Stopped.")
