@@ -607,15 +607,22 @@ def board_column_for(
     limit: int = BOARD_PAGE_SIZE,
 ) -> Page:
     """One page of a column's cards, most recently changed first (one query, keyset-paginated)."""
-    qs = _board_base(actor, stage.pipeline, filters).filter(stage_id=stage.pk)
-    qs = qs.select_related("customer", "owner", "stage").only(*CARD_FIELDS)
-    return keyset_page(qs, ordering="-updated_at", cursor=cursor, limit=limit)
+    return _column_page(_cards_base(actor, stage.pipeline, filters), stage, cursor=cursor, limit=limit)
+
+
+def _cards_base(actor: Any, pipeline: Pipeline, filters: OpportunityFilters | dict | None) -> QuerySet:
+    return _board_base(actor, pipeline, filters).select_related("customer", "owner", "stage").only(*CARD_FIELDS)
+
+
+def _column_page(base: QuerySet, stage: Stage, *, cursor: str | None = None, limit: int = BOARD_PAGE_SIZE) -> Page:
+    return keyset_page(base.filter(stage_id=stage.pk), ordering="-updated_at", cursor=cursor, limit=limit)
 
 
 def board_for(*, actor: Any, pipeline: Pipeline, filters: OpportunityFilters | dict | None = None) -> list[Column]:
     """The board's columns: each stage with its count, sums and first page of cards. 1 + number of stages
     queries (the stages come prefetched with the pipeline)."""
     summary = board_summary_for(actor=actor, pipeline=pipeline, filters=filters)
+    cards = None  # the columns' common query (scope, filters), built once: building it per column cost more
     columns = []
     for stage in pipeline.stages.all():
         stage.pipeline = pipeline
@@ -626,9 +633,11 @@ def board_for(*, actor: Any, pipeline: Pipeline, filters: OpportunityFilters | d
             totals=figures.get("totals", {}),
             weighted=figures.get("weighted", {}),
         )
-        column.page = (
-            board_column_for(actor=actor, stage=stage, filters=filters) if column.count else Page(items=[], ordering="")
-        )
+        if column.count:
+            cards = _cards_base(actor, pipeline, filters) if cards is None else cards
+            column.page = _column_page(cards, stage)
+        else:
+            column.page = Page(items=[], ordering="")
         columns.append(column)
     return columns
 
