@@ -111,7 +111,7 @@ def test_esc_gives_what_format_html_puts_in():
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
 def test_cards_are_the_markup_format_html_gave(tenant_a, language):
     rep = tenant_a.users["sales_rep"]
-    rep.name = "张三 <销售> & \"O'Neil\""
+    rep.name = '张三 <销售> & "O\'Neil"'
     rep.save(update_fields=["name"])
     stages = list(services.ensure_default_pipeline(tenant_a.org).stages.order_by("position"))
     stage = stages[0]
