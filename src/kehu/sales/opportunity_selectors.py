@@ -68,16 +68,26 @@ def pipeline_get_for(*, actor: Any, pk: Any) -> Pipeline:
     return _get(pipeline_list_for(actor=actor), pk)
 
 
-def default_pipeline_for(*, actor: Any, pk: Any = None) -> Pipeline | None:
-    """The pipeline `pk` names, else the default one (created on first use), else the first active one."""
+def default_pipeline_for(*, actor: Any, pk: Any = None, among: list[Pipeline] | None = None) -> Pipeline | None:
+    """The pipeline `pk` names, else the default one (created on first use), else the first active one.
+    `among`: pipelines already read through pipeline_list_for (the board's tabs): one of them is returned as
+    it is, with its stages, instead of being read again."""
     from kehu.sales.opportunity_services import ensure_default_pipeline
 
     if pk not in (None, ""):
-        return pipeline_get_for(actor=actor, pk=pk)
+        return _pipeline_among(among, pk) or pipeline_get_for(actor=actor, pk=pk)
     if not can(actor, "view", Pipeline):
         return None
     default = ensure_default_pipeline(actor.organization)
-    return pipeline_get_for(actor=actor, pk=default.pk)
+    return _pipeline_among(among, default.pk) or pipeline_get_for(actor=actor, pk=default.pk)
+
+
+def _pipeline_among(pipelines: list[Pipeline] | None, pk: Any) -> Pipeline | None:
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return next((pipeline for pipeline in pipelines or () if pipeline.pk == pk), None)
 
 
 def stage_list_for(*, actor: Any, pipeline: Any = None) -> QuerySet[Stage]:
