@@ -62,7 +62,7 @@ class CardRenderer:
         return text
 
     def card(self, opportunity: Any, *, can_edit: bool) -> SafeString:
-        """One card (select customer, owner and stage with the opportunity: board_column_for does)."""
+        """One card (customer, owner and stage loaded with the opportunity: board_column_for does)."""
         return mark_safe(self._card(opportunity, can_edit))  # noqa: S308 - every value in _card is escaped
 
     def _card(self, opportunity: Any, can_edit: bool) -> str:
