@@ -78,8 +78,11 @@ def default_pipeline_for(*, actor: Any, pk: Any = None, among: list[Pipeline] | 
         return _pipeline_among(among, pk) or pipeline_get_for(actor=actor, pk=pk)
     if not can(actor, "view", Pipeline):
         return None
+    listed = next((pipeline for pipeline in among or () if pipeline.is_default), None)
+    if listed is not None:
+        return listed
     default = ensure_default_pipeline(actor.organization)
-    return _pipeline_among(among, default.pk) or pipeline_get_for(actor=actor, pk=default.pk)
+    return pipeline_get_for(actor=actor, pk=default.pk)
 
 
 def _pipeline_among(pipelines: list[Pipeline] | None, pk: Any) -> Pipeline | None:
