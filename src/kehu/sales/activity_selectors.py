@@ -282,7 +282,6 @@ def _row_fields() -> tuple[str, ...]:
     contact, lead and opportunity what their names print and the edit check reads (owner, deletion). Those
     four came whole, every column, JSON and dates included, for up to 400 rows: a third of the page's Python.
     The owner is the actor (my_day_for puts it on each row), not joined."""
-
     return (
         *(f.name for f in Activity._meta.concrete_fields),
         *(f"{link}__{name}" for link in LINKS for name in ("name", "organization", "owner", "deleted_at")),
