@@ -3,6 +3,7 @@ on a throwaway instance so that errors show inline next to their field; the serv
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kehu.core import custom_fields
 from kehu.core.errors import NotFound
+from kehu.core.form_rendering import PythonWidgetRenderer
 from kehu.customers import selectors as customer_selectors
 from kehu.customers.forms import _StyledMixin, apply_service_errors  # noqa: F401  (re-exported for views)
 from kehu.customers.models import Contact, Customer
@@ -30,6 +32,10 @@ def _blank(choices: Any, label: Any = "—") -> list[tuple[Any, Any]]:
 
 class OpportunityFilterForm(forms.Form):
     """The list's and the board's filters (UI query string and API query parameters alike)."""
+
+    # The board is a rep's home page: its filter bar's selects (owners, teams) rendered through Django's
+    # option templates cost a sixth of the page (the customer list's filter bar renders the same way).
+    default_renderer = PythonWidgetRenderer()
 
     search = forms.CharField(
         label=_("Search"),
@@ -58,14 +64,19 @@ class OpportunityFilterForm(forms.Form):
     def __init__(self, *args: Any, actor: Any = None, with_choices: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if with_choices and actor is not None:
-            pipelines = list(selectors.pipeline_list_for(actor=actor))
+            # Pipelines and stages are read when their selects are rendered: the list shows them, the board
+            # (whose columns are the stages) does not, and saves the two queries.
+            pipelines = functools.cache(lambda: list(selectors.pipeline_list_for(actor=actor)))
             owners = [(u.pk, str(u)) for u in selectors.owner_choices_for(actor=actor)]
             teams = [(t.pk, f"{'— ' * t.depth}{t.name}") for t in selectors.team_choices_for(actor=actor)]
-            stages = [(p.name, [(s.pk, s.name) for s in p.stages.all()]) for p in pipelines]
             self.fields["pipeline"].widget = forms.Select(
-                choices=_blank([(p.pk, p.name) for p in pipelines], _("Any pipeline"))
+                choices=lambda: _blank([(p.pk, p.name) for p in pipelines()], _("Any pipeline"))
             )
-            self.fields["stage"].widget = forms.Select(choices=_blank(stages, _("Any stage")))
+            self.fields["stage"].widget = forms.Select(
+                choices=lambda: _blank(
+                    [(p.name, [(s.pk, s.name) for s in p.stages.all()]) for p in pipelines()], _("Any stage")
+                )
+            )
             self.fields["owner"].widget = forms.Select(choices=_blank(owners, _("Any owner")))
             self.fields["team"].widget = forms.Select(choices=_blank(teams, _("Any team")))
         self.fields["customer"].widget = forms.HiddenInput()

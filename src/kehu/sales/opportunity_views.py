@@ -75,7 +75,7 @@ def opportunity_board(request: HttpRequest) -> HttpResponse:
     actor = request.user
     require(actor, "view", Opportunity)
     pipelines = list(selectors.pipeline_list_for(actor=actor, active_only=True))
-    pipeline = selectors.default_pipeline_for(actor=actor, pk=request.GET.get("pipeline") or None)
+    pipeline = selectors.default_pipeline_for(actor=actor, pk=request.GET.get("pipeline") or None, among=pipelines)
     if not pipeline.is_active and pipeline.pk not in {p.pk for p in pipelines}:
         pipelines.append(pipeline)
     form, filters = _filters_from(request, actor, names=BOARD_FILTERS)
