@@ -595,52 +595,30 @@ def commerce_timeline(
         return at is not None and (before is None or at < before)
 
     for quote in quotes:
+        number = {"number": quote.display_number}
+        events = []  # (at, kind, icon, title, body) of what happened to the quote
         if shown(quote.sent_at):
-            title = _("Sent the quote %(number)s") % {"number": quote.display_number}
+            title = _("Sent the quote %(number)s") % number
             if quote.sent_to:
-                title = _("Sent the quote %(number)s to %(email)s") % {
-                    "number": quote.display_number,
-                    "email": quote.sent_to,
-                }
-            items.append(
-                timeline.TimelineItem(
-                    at=quote.sent_at,
-                    kind="quote.sent",
-                    title=title,
-                    body=_("Total %(total)s, valid until %(date)s")
-                    % {
-                        "total": money(quote.total, quote.currency),
-                        "date": quote.valid_until.isoformat(),
-                    },
-                    url=quote.get_absolute_url(),
-                    icon="send",
-                    module="sales",
-                )
-            )
+                title = _("Sent the quote %(number)s to %(email)s") % {**number, "email": quote.sent_to}
+            body = _("Total %(total)s, valid until %(date)s") % {
+                "total": money(quote.total, quote.currency),
+                "date": quote.valid_until.isoformat(),
+            }
+            events.append((quote.sent_at, "quote.sent", "send", title, body))
         if shown(quote.accepted_at):
-            items.append(
-                timeline.TimelineItem(
-                    at=quote.accepted_at,
-                    kind="quote.accepted",
-                    title=_("The customer accepted the quote %(number)s") % {"number": quote.display_number},
-                    body=_("Total %(total)s") % {"total": money(quote.total, quote.currency)},
-                    url=quote.get_absolute_url(),
-                    icon="hand-thumbs-up",
-                    module="sales",
-                )
-            )
+            title = _("The customer accepted the quote %(number)s") % number
+            body = _("Total %(total)s") % {"total": money(quote.total, quote.currency)}
+            events.append((quote.accepted_at, "quote.accepted", "hand-thumbs-up", title, body))
         if shown(quote.rejected_at):
-            items.append(
-                timeline.TimelineItem(
-                    at=quote.rejected_at,
-                    kind="quote.rejected",
-                    title=_("The customer rejected the quote %(number)s") % {"number": quote.display_number},
-                    body=quote.rejection_reason,
-                    url=quote.get_absolute_url(),
-                    icon="hand-thumbs-down",
-                    module="sales",
-                )
+            title = _("The customer rejected the quote %(number)s") % number
+            events.append((quote.rejected_at, "quote.rejected", "hand-thumbs-down", title, quote.rejection_reason))
+        items.extend(
+            timeline.TimelineItem(
+                at=at, kind=kind, title=title, body=body, url=quote.get_absolute_url(), icon=icon, module="sales"
             )
+            for at, kind, icon, title, body in events
+        )
     orders = Order.objects.visible_to(actor).filter(customer_id=customer.pk).select_related("created_by")
     for order in _before(orders, "created_at", before)[:limit]:
         body = _("%(status)s · total %(total)s · received %(received)s · outstanding %(outstanding)s") % {
