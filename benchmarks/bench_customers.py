@@ -107,6 +107,32 @@ def measure(client: Client, method: str, path: str, requests: int, warmup: int, 
     }
 
 
+def module_parser(doc: str | None, roles: tuple[str, ...]) -> argparse.ArgumentParser:
+    """The options of the module benchmarks (bench_sales, bench_service): organisation, runs, which cases and as
+    whom; a script adds its own."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--org", default="基准测试有限公司")
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--only", default="", help="Run only the cases whose label contains this text.")
+    parser.add_argument("--skip", default="", help="Skip the cases whose label contains this text.")
+    parser.add_argument("--as", dest="roles", default=",".join(roles), help="Comma-separated roles.")
+    return parser
+
+
+def organization_users(org_name: str, roles: tuple[str, ...]) -> tuple[Organization, dict[str, User]]:
+    """The benchmark organisation and its first active user of each role, with the test Client's host name
+    allowed and mail kept in memory (not setup_test_environment(): see main())."""
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    org = Organization.objects.get(name=org_name)
+    users = {
+        key: User.objects.filter(organization=org, role__key=key, is_active=True).order_by("pk").first()
+        for key in roles
+    }
+    return org, users
+
+
 def cpu_calibration() -> float:
     """Milliseconds for a fixed pure-Python loop: tens on an idle core. Several
     times that means other processes were taking the CPU, and every number below is inflated as much."""

@@ -29,7 +29,6 @@ SQL statements of one run. Prints a Markdown table; asserts nothing.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
@@ -41,8 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kehu.settings.test")
 
-from bench_customers import cpu_calibration, estimate, measure
-from django.conf import settings
+from bench_customers import cpu_calibration, estimate, measure, module_parser, organization_users
 from django.db import connection
 from django.db.models import Count, Sum
 from django.test import Client
@@ -165,24 +163,10 @@ def new_lead_factory():
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--org", default="基准测试有限公司")
-    parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--only", default="", help="Run only the cases whose label contains this text.")
-    parser.add_argument("--skip", default="", help="Skip the cases whose label contains this text.")
-    parser.add_argument(
-        "--as", dest="roles", default="sales_rep,sales_manager,administrator", help="Comma-separated roles."
-    )
+    roles_all = ("sales_rep", "sales_manager", "administrator")
+    parser = module_parser(__doc__, roles_all)
     args = parser.parse_args()
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-
-    org = Organization.objects.get(name=args.org)
-    users = {
-        key: User.objects.filter(organization=org, role__key=key, is_active=True).order_by("pk").first()
-        for key in ("sales_rep", "sales_manager", "administrator")
-    }
+    org, users = organization_users(args.org, roles_all)
     admin = users["administrator"]
     pipeline = ensure_default_pipeline(org)
     rules = ensure_rules(org, admin)

@@ -49,8 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kehu.settings.test")
 warnings.filterwarnings("ignore", message="No directory at")
 
-from bench_customers import cpu_calibration, estimate, measure  # noqa: E402 (sets Django up)
-from django.conf import settings  # noqa: E402
+from bench_customers import cpu_calibration, estimate, measure, module_parser, organization_users  # noqa: E402 (sets Django up)
 from django.db import connection  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -208,25 +207,11 @@ def smtp_rate(queue: Queue, n: int, run: str) -> dict | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--org", default="基准测试有限公司")
-    parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--warmup", type=int, default=10)
+    roles_all = ("service_agent", "service_manager", "administrator")
+    parser = module_parser(__doc__, roles_all)
     parser.add_argument("--mails", type=int, default=400, help="Messages per intake case (half new, half replies).")
-    parser.add_argument("--only", default="", help="Run only the cases whose label contains this text.")
-    parser.add_argument("--skip", default="", help="Skip the cases whose label contains this text.")
-    parser.add_argument(
-        "--as", dest="roles", default="service_agent,service_manager,administrator", help="Comma-separated roles."
-    )
     args = parser.parse_args()
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-
-    org = Organization.objects.get(name=args.org)
-    users = {
-        key: User.objects.filter(organization=org, role__key=key, is_active=True).order_by("pk").first()
-        for key in ("service_agent", "service_manager", "administrator")
-    }
+    org, users = organization_users(args.org, roles_all)
     agent = users["service_agent"]
     queue = Queue.objects.filter(organization=org, members=agent).order_by("pk").first()
     ticket = long_ticket(agent)
