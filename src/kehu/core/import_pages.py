@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import URLPattern, path
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -105,6 +106,20 @@ class ImportViews:
             require_POST(self._action(imports.import_job_cancel, _lazy("Import stopped.")))
         )
         self.import_errors = login_required(self._errors)
+
+    def urlpatterns(self, prefix: str) -> list[URLPattern]:
+        """The wizard's URLs under `prefix` ("imports/"), named after the pages' url_prefix without its
+        namespace ("import": imports, import_detail, import_progress, ...)."""
+        name = self.pages.url_prefix.split(":", 1)[-1]
+        job = f"{prefix}<int:pk>/"
+        steps = [(self.import_detail, "", "detail")] + [
+            (getattr(self, f"import_{step}"), f"{step.replace('_', '-')}/", step)
+            for step in ("progress", "mapping", "dry_run", "run", "resume", "cancel", "errors")
+        ]
+        return [
+            path(prefix, self.import_list, name=f"{name}s"),
+            *(path(job + tail, view, name=f"{name}_{step}") for view, tail, step in steps),
+        ]
 
     def _job(self, request: HttpRequest, pk: int) -> ImportJob:
         job = imports.import_job_get_for(actor=request.user, pk=pk)

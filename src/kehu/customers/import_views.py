@@ -27,15 +27,6 @@ PAGES = import_pages.ImportPages(
 
 
 VIEWS = import_pages.ImportViews(adapter=ADAPTER, pages=PAGES, list_template="customers/imports/list.html")
-import_list = VIEWS.import_list
-import_detail = VIEWS.import_detail
-import_progress = VIEWS.import_progress
-import_mapping = VIEWS.import_mapping
-import_dry_run = VIEWS.import_dry_run
-import_run = VIEWS.import_run
-import_resume = VIEWS.import_resume
-import_cancel = VIEWS.import_cancel
-import_errors = VIEWS.import_errors
 
 
 @login_required

@@ -67,13 +67,5 @@ from kehu.customers import import_views  # noqa: E402
 
 urlpatterns += [
     path("export/", import_views.customer_export, name="export"),
-    path("imports/", import_views.import_list, name="imports"),
-    path("imports/<int:pk>/", import_views.import_detail, name="import_detail"),
-    path("imports/<int:pk>/progress/", import_views.import_progress, name="import_progress"),
-    path("imports/<int:pk>/mapping/", import_views.import_mapping, name="import_mapping"),
-    path("imports/<int:pk>/dry-run/", import_views.import_dry_run, name="import_dry_run"),
-    path("imports/<int:pk>/run/", import_views.import_run, name="import_run"),
-    path("imports/<int:pk>/resume/", import_views.import_resume, name="import_resume"),
-    path("imports/<int:pk>/cancel/", import_views.import_cancel, name="import_cancel"),
-    path("imports/<int:pk>/errors/", import_views.import_errors, name="import_errors"),
+    *import_views.VIEWS.urlpatterns("imports/"),
 ]

@@ -19,15 +19,7 @@ urlpatterns: list[URLPattern] = [
     path("leads/<int:pk>/delete/", lead_views.lead_delete, name="lead_delete"),
     path("leads/<int:pk>/restore/", lead_views.lead_restore, name="lead_restore"),
     # Import (the generic engine with the leads adapter).
-    path("leads/imports/", lead_import_views.import_list, name="lead_imports"),
-    path("leads/imports/<int:pk>/", lead_import_views.import_detail, name="lead_import_detail"),
-    path("leads/imports/<int:pk>/progress/", lead_import_views.import_progress, name="lead_import_progress"),
-    path("leads/imports/<int:pk>/mapping/", lead_import_views.import_mapping, name="lead_import_mapping"),
-    path("leads/imports/<int:pk>/dry-run/", lead_import_views.import_dry_run, name="lead_import_dry_run"),
-    path("leads/imports/<int:pk>/run/", lead_import_views.import_run, name="lead_import_run"),
-    path("leads/imports/<int:pk>/resume/", lead_import_views.import_resume, name="lead_import_resume"),
-    path("leads/imports/<int:pk>/cancel/", lead_import_views.import_cancel, name="lead_import_cancel"),
-    path("leads/imports/<int:pk>/errors/", lead_import_views.import_errors, name="lead_import_errors"),
+    *lead_import_views.VIEWS.urlpatterns("leads/imports/"),
     # Administrators: web forms, assignment rules and settings, sources, custom fields of leads.
     path("web-forms/", lead_admin_views.webform_list, name="webform_list"),
     path("web-forms/new/", lead_admin_views.webform_create, name="webform_create"),
