@@ -26,8 +26,12 @@ class PostgresSearchBackend(SearchBackend):
     vendor = "postgresql"
 
     def prepare(self, cursor: Any) -> None:
-        """Inside a transaction only (SET LOCAL): the settings end with it, other queries keep theirs."""
-        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        """Inside a transaction only (local settings): they end with it, other queries keep theirs. No
+        parallel workers; and the CTE reads rows the index finds, as a sequential scan of the organisation
+        is never cheaper here (the walk already answered the common fragments). One statement for both."""
+        cursor.execute(
+            "SELECT set_config('max_parallel_workers_per_gather', '0', true), set_config('enable_seqscan', 'off', true)"
+        )
 
     def index_condition(self, qs: QuerySet, terms: Terms, spec: SearchSpec) -> QuerySet:
         table = qs.model._meta.db_table
@@ -50,9 +54,6 @@ class PostgresSearchBackend(SearchBackend):
         statement = f"WITH m AS MATERIALIZED ({sql}) SELECT * FROM m ORDER BY 3 DESC, 1 DESC LIMIT %s"  # noqa: S608
         with transaction.atomic(using=qs.db), connections[qs.db].cursor() as cursor:
             self.prepare(cursor)
-            # The CTE reads rows the index finds; a sequential scan of the organisation is never cheaper
-            # here (the walk already answered the common fragments).
-            cursor.execute("SET LOCAL enable_seqscan = off")
             cursor.execute(statement, [*params, limit])
             return [tuple(r) for r in cursor.fetchall()]
 
