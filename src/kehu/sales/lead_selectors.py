@@ -287,7 +287,7 @@ def _search_page_ids(base: QuerySet, query: str, *, ordering: str, cursor: str |
         if direction != "n":
             return None
         base = base.filter(Q(updated_at__lt=value) | Q(updated_at=value, pk__lt=pk))
-    return [row[0] for row in newest_matching(base, search_q(query), limit=limit + 1)]
+    return [row[0] for row in newest_matching(base, search_q(query), limit=limit + 1, indexed=True)]
 
 
 def lead_get_for(*, actor: Any, pk: Any) -> Lead:
@@ -509,7 +509,7 @@ def search_provider(*, actor: Any, query: str, limit: int = 10) -> list[SearchHi
     if len(query.strip()) < 1:
         return []
     fields = ("pk", "updated_at", "name", "company", "phone", "status")
-    rows = newest_matching(Lead.objects.visible_to(actor), search_q(query), limit=limit, fields=fields)
+    rows = newest_matching(Lead.objects.visible_to(actor), search_q(query), limit=limit, fields=fields, indexed=True)
     labels = dict(Lead.Status.choices)
     kind = _("Lead")
     return [
