@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from kehu.core.search import SearchHit
@@ -32,16 +33,19 @@ def newest(qs: QuerySet, condition: Q | None, limit: int) -> list[Any]:
 
 
 def opportunity_hits(*, actor: Any, query: str, limit: int = 10) -> list[SearchHit]:
-    qs = opportunity_selectors.opportunity_queryset_for(actor=actor).select_related("customer", "stage")
-    rows = newest(qs, opportunity_selectors.search_q(query), limit)
+    """From the walk's row values: name, customer, stage (one query when the walk finds them)."""
+    qs = opportunity_selectors.opportunity_queryset_for(actor=actor)
+    fields = ("pk", "updated_at", "name", "customer__name", "stage__name")
+    rows = newest_matching(qs, opportunity_selectors.search_q(query), limit=limit, fields=fields)
+    kind = _("Opportunity")
     return [
         SearchHit(
-            title=opportunity.name,
-            subtitle=" · ".join(part for part in (opportunity.customer.name, opportunity.stage.name) if part),
-            url=opportunity.get_absolute_url(),
-            kind=_("Opportunity"),
+            title=name,
+            subtitle=" · ".join(part for part in (customer_name, stage_name) if part),
+            url=reverse("sales:opportunity_detail", args=[pk]),
+            kind=kind,
         )
-        for opportunity in rows
+        for pk, _updated_at, name, customer_name, stage_name in rows
     ]
 
 
