@@ -77,6 +77,11 @@ def test_postgres_has_the_gin_indexes_led_by_the_organisation(db):
         in indexes["cust_search_trgm"]
     )
     assert "USING gin (organization_id, name_grams) WHERE (deleted_at IS NULL)" in indexes["cust_search_grams"]
+    # The walk's, newest first with everything it reads, for an index-only scan (customers/search.py).
+    assert (
+        "btree (organization_id, updated_at, id) INCLUDE (owner_id, name, search_names, search_text) "
+        "WHERE (deleted_at IS NULL)" in indexes["cust_search_walk"]
+    )
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite table rebuilds")
