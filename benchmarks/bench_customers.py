@@ -11,7 +11,8 @@ force_login, permissions, visibility, the selector, serialisation or template re
 Client: no network and no web server, so this is what one worker spends per request. For each case:
 warm-up requests, then N timed ones; median, p95, sequential throughput of one process (1 / mean) and
 the SQL queries of one request. Prints a Markdown table; asserts nothing. Creates customers (the POST
-case) and a few audit entries (the detail case's timeline) in the benchmark organisation.
+case) and a few audit entries (the detail case's timeline) in the benchmark organisation; `--only search`
+(or `--skip create` without the detail case) writes nothing, so it can read a database it must not change.
 """
 
 from __future__ import annotations
@@ -143,11 +144,18 @@ def cpu_calibration() -> float:
     return (time.perf_counter() - start) * 1000
 
 
+def selected(label: str, args: argparse.Namespace) -> bool:
+    """--only / --skip: whether the case labelled `label` runs (a case not run writes nothing)."""
+    return (not args.only or args.only in label) and not (args.skip and args.skip in label)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--org", default="基准测试有限公司")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--only", default="", help="Run only the cases whose label contains this text.")
+    parser.add_argument("--skip", default="", help="Skip the cases whose label contains this text.")
     args = parser.parse_args()
     # Not setup_test_environment(): it instruments every template render (a signal per template), which
     # would bill the pages for test machinery. Only the test Client's host name and a mail outbox.
@@ -158,7 +166,8 @@ def main() -> None:
     admin = User.objects.filter(organization=org, role__key="administrator").order_by("pk").first()
     manager = User.objects.filter(organization=org, role__key="sales_manager").order_by("pk").first()
     customer = Customer.objects.filter(organization=org, deleted_at__isnull=True).order_by("-updated_at").first()
-    for n in range(10):  # a timeline to show: ten changes, audited as a user would make them
+    wanted = [label for label in ("UI detail page with timeline",) if selected(label, args)]
+    for n in range(10 if wanted else 0):  # a timeline to show: ten changes, audited as a user would make them
         customer = services.customer_update(
             actor=admin, customer=customer, expected_version=customer.version, data={"notes": f"benchmark {n}"}
         )
@@ -188,6 +197,7 @@ def main() -> None:
         ("API detail", "GET", f"{api}{detail_id}/"),
         ("API create (POST)", "POST", api),
     ]
+    cases = [case for case in cases if selected(case[0], args)]
     calibration = [cpu_calibration()]
     rows = []
     for who, user in (("sales_manager", manager), ("administrator", admin)):

@@ -77,6 +77,11 @@ def test_postgres_has_the_gin_indexes_led_by_the_organisation(db):
         in indexes["cust_search_trgm"]
     )
     assert "USING gin (organization_id, name_grams) WHERE (deleted_at IS NULL)" in indexes["cust_search_grams"]
+    # The walk's, newest first with everything it reads, for an index-only scan (customers/search.py).
+    assert (
+        "btree (organization_id, updated_at, id) INCLUDE (owner_id, name, search_names, search_text) "
+        "WHERE (deleted_at IS NULL)" in indexes["cust_search_walk"]
+    )
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite table rebuilds")
@@ -120,3 +125,47 @@ def test_the_migration_is_reversible_and_backfills(tenant_a, monkeypatch):
     monkeypatch.setattr(SearchBackend, "walk_rows", 1)  # and through the index that the migration built
     assert search.search_ids(visible, "迁移测试") == [customer.pk]
     assert search.search_ids(visible, "回填") == [customer.pk]
+
+
+def test_every_walk_budget_finds_the_newest_matches(tenant_a, monkeypatch):
+    """The walk stops at the last match asked for, goes on from where it stopped when its sample predicts
+    enough within max_walk_rows, or leaves it to the index: whichever, the newest matches, in order."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    ids = []
+    for n in range(14):
+        customer = make_customer(tenant_a, name=f"{'星辰' if n % 3 else '月亮'}公司{n}")
+        Customer.objects.filter(pk=customer.pk).update(updated_at=now - timedelta(minutes=n))
+        ids.append(customer.pk)
+    visible = Customer.objects.visible_to(tenant_a.admin)
+    newest_first = [pk for n, pk in enumerate(ids) if n % 3]  # ids[0] is the newest
+    for walk_rows, min_sample, max_walk_rows in [(2000, 8, 8000), (1, 8, 8000), (2, 1, 6), (3, 1, 100), (4, 1, 5)]:
+        monkeypatch.setattr(SearchBackend, "walk_rows", walk_rows)
+        monkeypatch.setattr(SearchBackend, "min_sample", min_sample)
+        monkeypatch.setattr(SearchBackend, "max_walk_rows", max_walk_rows)
+        for limit in (1, 2, 5, 9, 20):
+            for query in ("星", "星辰", "星辰公司"):  # name grams / FTS short table, trigram / FTS
+                assert search.search_ids(visible, query, limit=limit, rank=False) == newest_first[:limit], (
+                    walk_rows,
+                    min_sample,
+                    max_walk_rows,
+                    limit,
+                    query,
+                )
+
+
+def test_newest_matching_walks_any_condition(tenant_a):
+    """The same walk for a model without search columns (leads): fields as asked, newest first."""
+    from django.db.models import Q
+
+    from kehu.core.search_backends import newest_matching
+
+    customers = [make_customer(tenant_a, name=name) for name in ("甲公司", "乙公司", "甲乙公司")]
+    visible = Customer.objects.visible_to(tenant_a.admin)
+    rows = newest_matching(visible, Q(name__contains="甲"), limit=5, fields=("pk", "updated_at", "name"))
+    assert [row[2] for row in rows] == ["甲乙公司", "甲公司"]
+    assert [row[0] for row in newest_matching(visible, Q(name__contains="甲"), limit=1)] == [customers[2].pk]
+    assert newest_matching(visible, Q(name__contains="丙"), limit=5) == []

@@ -77,3 +77,30 @@ def test_list_search_takes_a_number_or_a_revision_as_displayed(tenant_a, api, cl
     assert other.get_absolute_url() in html and revision.get_absolute_url() not in html
     html = client.get(reverse("sales:order_list"), {"search": order.number}, **EN).content.decode()
     assert order.get_absolute_url() in html
+
+
+def test_the_search_box_reads_each_record_type_in_bounded_queries(tenant_a, django_assert_max_num_queries):
+    """Customers, leads, opportunities, quotes and orders each come from one walk (customers: walk, name
+    prefix, the records, their contacts): the queries do not grow with what is found."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import translation
+
+    from tests.customers.factories import make_customer
+
+    admin = tenant_a.admin
+    customer = make_customer(tenant_a, name="星河客户 0")
+    make_opportunity(tenant_a, customer=customer, name="星河项目 0")
+    make_lead(tenant_a, name="星河 0", company="星河公司")
+    make_quote(tenant_a, customer=customer, title="星河报价 0")
+    global_search(actor=admin, query="星河")  # the actor's per-request caches, as the page's middleware fills them
+    with CaptureQueriesContext(connection) as few:
+        global_search(actor=admin, query="星河")
+    for n in range(1, 13):
+        customer = make_customer(tenant_a, name=f"星河客户 {n}")
+        make_opportunity(tenant_a, customer=customer, name=f"星河项目 {n}")
+        make_lead(tenant_a, name=f"星河 {n}", company="星河公司")
+    with translation.override("en"), django_assert_max_num_queries(len(few.captured_queries)):
+        groups = titles(global_search(actor=admin, query="星河"))
+    assert len(groups["Opportunities"]) == len(groups["Leads"]) == 10
+    assert groups["Opportunities"][0] == "星河项目 12" and groups["Leads"][0] == "星河 12"

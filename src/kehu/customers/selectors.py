@@ -507,13 +507,19 @@ def search_provider(*, actor: Any, query: str, limit: int = 10) -> list[SearchHi
     base = Customer.objects.visible_to(actor)
     # A few more candidates than shown: their contacts fill the remaining places.
     ids = customer_search.search_ids(base, query, limit=max(limit, customer_search.BOX_LIMIT) * 3)
-    by_id = base.in_bulk(ids[:limit])
+    # Only what a hit shows (not the notes, custom values and search columns of ten customers).
+    by_id = base.only("name", "short_name", "phone", "province", "city", "district").in_bulk(ids[:limit])
     for customer in (by_id[pk] for pk in ids[:limit] if pk in by_id):
         subtitle = " · ".join(part for part in (customer.short_name, customer.phone, customer.region) if part)
         hits.append(SearchHit(title=customer.name, subtitle=subtitle, url=customer.get_absolute_url(), kind="customer"))
     remaining = limit - len(hits)
     if remaining > 0 and ids:
-        candidates = Contact.objects.visible_to(actor).filter(customer_id__in=ids).select_related("customer")
+        candidates = (
+            Contact.objects.visible_to(actor)
+            .filter(customer_id__in=ids)
+            .select_related("customer")
+            .only("name", "title", "phone", "phone_normalized", "email_normalized", "customer", "customer__name")
+        )
         contacts = [c for c in candidates.order_by("-updated_at", "-pk") if customer_search.contact_matches(c, query)]
         for contact in contacts[:remaining]:
             subtitle = " · ".join(part for part in (contact.customer.name, contact.title, contact.phone) if part)

@@ -237,11 +237,19 @@ class DocumentFilters:
 _REVISION_SUFFIX = re.compile(r"^([A-Za-z]+-\d{4}-\d+)\s*v\d+$")
 
 
+def document_search_q(query: str) -> Q | None:
+    """A fragment of a quote's or order's number (as displayed, "Q-2026-0001 v2" included), title or customer
+    name (the lists' `search` and the search box); None for an empty query."""
+    search = _REVISION_SUFFIX.sub(r"\1", _search(query))
+    if not search:
+        return None
+    return Q(number__icontains=search) | Q(title__icontains=search) | Q(customer__name__icontains=search)
+
+
 def _document_filters(qs: QuerySet, filters: DocumentFilters) -> QuerySet:
-    search = _search(filters.search)
-    search = _REVISION_SUFFIX.sub(r"\1", search)
-    if search:
-        qs = qs.filter(Q(number__icontains=search) | Q(title__icontains=search) | Q(customer__name__icontains=search))
+    search = document_search_q(filters.search)
+    if search is not None:
+        qs = qs.filter(search)
     if filters.status:
         qs = qs.filter(status=filters.status)
     if filters.customer:

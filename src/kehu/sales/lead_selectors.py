@@ -7,12 +7,13 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -22,6 +23,7 @@ from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
 from kehu.core.search import SearchHit
+from kehu.core.search_backends import newest_matching
 from kehu.customers.normalize import phone_search_digits
 from kehu.sales.lead_models import AssignmentRule, Lead, LeadSettings, LeadSource, WebForm
 
@@ -261,9 +263,31 @@ def lead_list_for(
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> Page:
     """One page of the leads the actor may see: filtered, sorted on the whitelist, keyset-paginated (one
-    query: the rows with their owners)."""
-    qs = lead_queryset_for(actor=actor, filters=filters).select_related("owner")
-    return keyset_page(qs, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit)
+    query: the rows with their owners; a search newest first adds one or two, see _search_page_ids)."""
+    if not isinstance(filters, LeadFilters):
+        filters = LeadFilters.from_mapping(filters)
+    ordering = ordering or DEFAULT_ORDERING
+    qs = lead_queryset_for(actor=actor, filters=filters)
+    if filters.search.strip() and ordering == DEFAULT_ORDERING:
+        base = lead_queryset_for(actor=actor, filters=replace(filters, search=""))
+        ids = _search_page_ids(base, filters.search, ordering=ordering, cursor=cursor, limit=limit)
+        if ids is not None:
+            qs = base.filter(pk__in=ids)
+    return keyset_page(qs.select_related("owner"), ordering=ordering, cursor=cursor, limit=limit)
+
+
+def _search_page_ids(base: QuerySet, query: str, *, ordering: str, cursor: str | None, limit: int) -> list[int] | None:
+    """The ids a searched page, newest first, is cut from: the limit + 1 newest matches after the cursor,
+    by walking the newest leads before asking the trigram indexes (core.search_backends.walk_then_index).
+    The indexes alone read and sort every match of a fragment most leads hold (有限公司: 459 ms at 100,000
+    leads). None for a "previous" page, which reads upwards: the plain filter serves it."""
+    limit = max(1, min(int(limit or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
+    if cursor:
+        direction, value, pk = _decode_cursor(cursor, ordering, "updated_at")
+        if direction != "n":
+            return None
+        base = base.filter(Q(updated_at__lt=value) | Q(updated_at=value, pk__lt=pk))
+    return [row[0] for row in newest_matching(base, search_q(query), limit=limit + 1, indexed=True)]
 
 
 def lead_get_for(*, actor: Any, pk: Any) -> Lead:
@@ -480,20 +504,22 @@ def lead_history(*, actor: Any, lead: Lead, limit: int = 50) -> list[HistoryItem
 
 
 def search_provider(*, actor: Any, query: str, limit: int = 10) -> list[SearchHit]:
-    """Leads for the global search box: a fragment of the name, company or email, or phone digits. A plain
-    icontains over the visible leads, newest first (trigram indexes on PostgreSQL, search_indexes.py)."""
+    """Leads for the global search box: a fragment of the name, company or email, or phone digits, newest
+    first: a walk of the newest leads, then the trigram indexes on PostgreSQL (search_indexes.py)."""
     if len(query.strip()) < 1:
         return []
-    rows = Lead.objects.visible_to(actor).filter(search_q(query)).order_by("-updated_at", "-pk")[:limit]
+    fields = ("pk", "updated_at", "name", "company", "phone", "status")
+    rows = newest_matching(Lead.objects.visible_to(actor), search_q(query), limit=limit, fields=fields, indexed=True)
     labels = dict(Lead.Status.choices)
+    kind = _("Lead")
     return [
         SearchHit(
-            title=lead.name,
-            subtitle=" · ".join(part for part in (lead.company, lead.phone, str(labels.get(lead.status, ""))) if part),
-            url=lead.get_absolute_url(),
-            kind=_("Lead"),
+            title=name,
+            subtitle=" · ".join(part for part in (company, phone, str(labels.get(status, ""))) if part),
+            url=reverse("sales:lead_detail", args=[pk]),
+            kind=kind,
         )
-        for lead in rows
+        for pk, _updated_at, name, company, phone, status in rows
     ]
 
 

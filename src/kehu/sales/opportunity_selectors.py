@@ -161,6 +161,12 @@ def _team_member_ids(actor: Any, team_id: int) -> list[int]:
     return list(members.values_list("pk", flat=True))
 
 
+def search_q(query: str) -> Q:
+    """A fragment of the opportunity's name or of its customer's (the list's `search` and the search box)."""
+    search = query.strip()[:SEARCH_MAX_LENGTH]
+    return Q(name__icontains=search) | Q(customer__name__icontains=search)
+
+
 def opportunity_queryset_for(
     *, actor: Any, filters: OpportunityFilters | dict | None = None, base: QuerySet | None = None
 ) -> QuerySet[Opportunity]:
@@ -168,9 +174,8 @@ def opportunity_queryset_for(
     if not isinstance(filters, OpportunityFilters):
         filters = OpportunityFilters.from_mapping(filters)
     qs = Opportunity.objects.visible_to(actor) if base is None else base
-    search = filters.search.strip()[:SEARCH_MAX_LENGTH]
-    if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(customer__name__icontains=search))
+    if filters.search.strip():
+        qs = qs.filter(search_q(filters.search))
     for name in ("pipeline", "stage", "owner", "customer"):
         value = getattr(filters, name)
         if value:

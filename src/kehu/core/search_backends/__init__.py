@@ -9,7 +9,10 @@ filters): the backend only narrows it, so search can never show what `visible_to
 
 How a fragment is found fast at a million rows (measured; see DESIGN.md, Performance):
 1. walk the newest `walk_rows` rows of the queryset by the (organization, updated_at) index and test
-   each with LIKE: cheap whatever the fragment, and enough when the fragment is common;
+   each with LIKE, stopping at the last match asked for: cheap whatever the fragment, and enough when the
+   fragment is common (PostgreSQL: an index-only scan of a covering index, customers/search.py WALK_INDEX);
+   when the first walk saw a frequency that predicts enough matches within `max_walk_rows`, go on from
+   where it stopped (walk_then_index);
 2. when that finds fewer than asked and did not cover the whole queryset, ask the backend's index
    (PostgreSQL: pg_trgm GIN for 3+ characters, a GIN over the names' 1- and 2-character grams for
    shorter ones; SQLite: the FTS5 trigram table, and one over the tripled names for short fragments);
@@ -21,11 +24,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import connections
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -133,44 +139,23 @@ class SearchBackend:
         """Up to `limit` primary keys of `qs` matching `terms`: ranked (exact name, prefix, other) when
         `rank`, else newest first, which is the list's keyset order (so pages stay consistent)."""
         qs = qs.order_by()
-        matches, complete = self.walk(qs, terms, spec, limit=limit, rows=self.walk_rows)
-        if len(matches) < limit and not complete:
-            # In between common and rare: the index would return every match (thousands), so walking a
-            # little further is cheaper, sized by the frequency the first walk saw.
-            if len(matches) >= self.min_sample:
-                rows = int(limit * self.walk_rows / len(matches) * 1.3) + 1
-                if rows <= self.max_walk_rows:
-                    matches, complete = self.walk(qs, terms, spec, limit=limit, rows=rows)
-            if len(matches) < limit and not complete:
-                matches = self.index_matches(qs, terms, spec, limit=limit)
-        hits = {h.pk: h for h in (_rank(terms, *row) for row in matches)}
+        matches = walk_then_index(
+            qs,
+            self.predicate(terms, spec),
+            limit=limit,
+            fields=("pk", spec.title_field, spec.recency_field),
+            recency_field=spec.recency_field,
+            index=lambda: self.index_matches(qs, terms, spec, limit=limit),
+            walk_rows=self.walk_rows,
+            min_sample=self.min_sample,
+            max_walk_rows=self.max_walk_rows,
+        )
+        hits = {h.pk: h for h in (_rank(terms, *self.row(row)) for row in matches)}
         if rank and terms.mode != "phone":
             for row in self.prefix_matches(qs, terms, spec, limit=limit):
                 hits[row[0]] = _rank(terms, *row)
         ordered = sorted(hits.values(), key=lambda h: (h.rank if rank else 0, *_newest_first(h)))
         return [h.pk for h in ordered[:limit]]
-
-    def walk(self, qs: QuerySet, terms: Terms, spec: SearchSpec, *, limit: int, rows: int) -> tuple[list[tuple], bool]:
-        """Matches among the newest `rows` rows (bounded work), and whether those were all the rows."""
-        hit = ExpressionWrapper(self.predicate(terms, spec), output_field=BooleanField())
-        newest = (
-            qs.annotate(_hit=hit)
-            .order_by(f"-{spec.recency_field}", "-pk")
-            .values_list("pk", spec.title_field, spec.recency_field, "_hit")[:rows]
-        )
-        sql, params = newest.query.sql_with_params()
-        # One statement: the matching rows, then one row holding how many rows were walked.
-        statement = (
-            f"WITH w AS ({sql}) SELECT * FROM w WHERE _hit "  # noqa: S608 - compiled by the ORM, values bound
-            f"UNION ALL SELECT count(*), NULL, NULL, NULL FROM w"
-        )
-        with connections[qs.db].cursor() as cursor:
-            cursor.execute(statement, params)
-            result = cursor.fetchall()
-        walked = result.pop()[0]
-        matches = [self.row(r[:3]) for r in result]
-        matches.sort(key=lambda r: (r[2], r[0]), reverse=True)
-        return matches[:limit], walked < rows
 
     def prefix_matches(self, qs: QuerySet, terms: Terms, spec: SearchSpec, *, limit: int) -> list[tuple]:
         """Rows whose title starts with the query (in its common capitalisations), by the title index."""
@@ -195,11 +180,127 @@ class SearchBackend:
     def row(self, row: tuple) -> tuple:
         """(pk, title, recency) from a raw cursor row, recency as an aware datetime."""
         pk, title, recency = row
-        if isinstance(recency, str):
-            recency = parse_datetime(recency)
-        if recency is not None and timezone.is_naive(recency):
-            recency = timezone.make_aware(recency, UTC)
-        return pk, title, recency
+        return pk, title, as_datetime(recency)
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A recency as the cursor returned it (SQLite: text, naive) as an aware datetime."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
+
+
+def walk(
+    qs: QuerySet, condition: Q, *, fields: tuple[str, ...], rows: int, limit: int, recency: str = "updated_at"
+) -> tuple[list[tuple], tuple | None]:
+    """`fields` (the pk first, `recency` among them) of the newest rows of `qs` matching `condition`, newest
+    first, looking at `rows` rows at most (by `recency`, then pk: an index on (organization, updated_at,
+    id)) and stopping at the `limit`-th match; and where to go on from: the (recency, pk) of the last row
+    looked at when the walk stopped at `rows` rows with fewer than `limit` matches, else None (it found
+    enough, or it saw every row of `qs`).
+
+    One statement, which the database stops as soon as it has `limit` matches: the rows are numbered as
+    the index returns them, and the `rows`-th row comes back as well whether it matches or not."""
+    hit = ExpressionWrapper(condition, output_field=BooleanField())
+    order = (F(recency).desc(), F("pk").desc())
+    newest = (
+        qs.annotate(_hit=hit, _n=Window(RowNumber(), order_by=order))
+        .order_by(*order)
+        .values_list(*fields, "_hit", "_n")[:rows]
+    )
+    sql, params = newest.query.sql_with_params()
+    width = len(fields)
+    statement = f"SELECT * FROM ({sql}) w WHERE _hit OR _n = %s LIMIT %s"  # noqa: S608 - compiled by the ORM
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(statement, [*params, rows, limit + 1])
+        result = cursor.fetchall()
+    matches = [r[:width] for r in result if r[width]][:limit]
+    last = result[-1] if result else None
+    if len(matches) < limit and last is not None and last[width + 1] == rows:
+        return matches, (as_datetime(last[fields.index(recency)]), last[0])
+    return matches, None
+
+
+def older_than(qs: QuerySet, start: tuple, recency: str = "updated_at") -> QuerySet:
+    """The rows of `qs` after `start` = (recency, pk) in the walk's order. The redundant `recency <=` bound
+    lets the database start the index scan there rather than skip the rows already walked one by one."""
+    value, pk = start
+    return qs.filter(Q(**{f"{recency}__lt": value}) | Q(**{recency: value, "pk__lt": pk}), **{f"{recency}__lte": value})
+
+
+def walk_then_index(
+    qs: QuerySet,
+    condition: Q,
+    *,
+    limit: int,
+    index: Callable[[], list[tuple]],
+    fields: tuple[str, ...] = ("pk", "updated_at"),
+    recency_field: str = "updated_at",
+    walk_rows: int = 2000,
+    min_sample: int = 8,
+    max_walk_rows: int = 8000,
+) -> list[tuple]:
+    """The newest `limit` rows of `qs` matching `condition` (as `fields`), found in bounded work whatever
+    the fragment's frequency (module docstring, steps 1 and 2):
+
+    - walk the newest `walk_rows` rows, stopping at the `limit`-th match: a common fragment ends here;
+    - when that found fewer than `limit` but at least `min_sample`, and the frequency it saw predicts
+      `limit` matches within `max_walk_rows` rows, go on walking from where it stopped (up to
+      `max_walk_rows` rows in all, again stopping at `limit` matches);
+    - and only then call `index()`, which returns the newest `limit` matches of the whole queryset through
+      the database's indexes (a rare fragment's are few). An index alone reads and sorts every match: for a
+      fragment most rows hold, hundreds of milliseconds (RESULTS.md, the lead search at 100,000 leads)."""
+    matches, start = walk(qs, condition, fields=fields, rows=walk_rows, limit=limit, recency=recency_field)
+    if start is not None and len(matches) >= min_sample:
+        predicted = int(limit * walk_rows / len(matches) * 1.3) + 1
+        if predicted <= max_walk_rows:
+            rest = older_than(qs, start, recency_field)
+            more, start = walk(
+                rest,
+                condition,
+                fields=fields,
+                rows=max_walk_rows - walk_rows,
+                limit=limit - len(matches),
+                recency=recency_field,
+            )
+            matches += more
+    if start is not None:
+        return index()
+    return matches
+
+
+def newest_matching(
+    qs: QuerySet,
+    condition: Q,
+    *,
+    limit: int,
+    fields: tuple[str, ...] = ("pk", "updated_at"),
+    recency: str = "updated_at",
+    indexed: bool = False,
+) -> list[tuple]:
+    """`fields` (the pk first, `recency` among them) of the newest `limit` rows of `qs` matching `condition`,
+    for a model without the search columns (leads): walk_then_index(), whose index step is the plain filter
+    as the database plans it; with `indexed` (the condition's columns have trigram indexes), on PostgreSQL
+    the index step collects every match first, as the customer search's does (postgres.py): told to sort
+    the newest matches only, the planner walked all 100,000 leads for a fragment that none holds (274 ms)."""
+    qs = qs.order_by()
+
+    def index() -> list[tuple]:
+        matching = qs.filter(condition)
+        if indexed and connections[qs.db].vendor == "postgresql":
+            from kehu.core.search_backends.postgres import newest_of_all
+
+            return newest_of_all(matching.values_list(*fields), order=(fields.index(recency) + 1, 1), limit=limit)
+        return list(matching.order_by(f"-{recency}", "-pk").values_list(*fields)[:limit])
+
+    # The first walk sized by what is asked (the search box's ten: 500 rows), so that a rare fragment
+    # costs less before its index step; a frequent one still ends in it.
+    walk_rows = min(2000, 50 * limit)
+    return walk_then_index(
+        qs, condition, limit=limit, index=index, fields=fields, recency_field=recency, walk_rows=walk_rows
+    )
 
 
 def get_backend(using: str = "default") -> SearchBackend:

@@ -1,14 +1,12 @@
 """PostgreSQL: pg_trgm for 3+ characters, a GIN over 1- and 2-character name grams for shorter ones.
 
-Both indexes lead with organization_id (btree_gin), as every index here does. The index step runs in a
-MATERIALIZED CTE so that the planner cannot trade the GIN bitmap for a walk of the (organization,
+Both indexes lead with organization_id (btree_gin), as every index here does. The index step
+(newest_of_all, which the lead search uses too) runs in a MATERIALIZED CTE so that the planner cannot trade the GIN bitmap for a walk of the (organization,
 updated_at) index, the bad choice DESIGN.md measured for rare fragments; and without parallel workers,
 which made these millisecond queries slower on 2 cores.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.db import connections, transaction
 from django.db.models import QuerySet
@@ -22,12 +20,25 @@ def like_pattern(needle: str) -> str:
     return f"%{escaped}%"
 
 
+def newest_of_all(matching: QuerySet, *, order: tuple[int, int], limit: int) -> list[tuple]:
+    """The first `limit` rows of the values query `matching` by its columns `order` (recency, pk; 1-based),
+    both descending: every match collected first through the indexes (a MATERIALIZED CTE), then sorted.
+    In a transaction, with two local settings (they end with it, other queries keep theirs; one statement):
+    no parallel workers, and no sequential scan of the organisation, which is never cheaper here (the walk
+    before this step already answered the common fragments)."""
+    sql, params = matching.query.sql_with_params()
+    recency, pk = order
+    statement = f"WITH m AS MATERIALIZED ({sql}) SELECT * FROM m ORDER BY {recency:d} DESC, {pk:d} DESC LIMIT %s"  # noqa: S608
+    with transaction.atomic(using=matching.db), connections[matching.db].cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('max_parallel_workers_per_gather', '0', true), set_config('enable_seqscan', 'off', true)"
+        )
+        cursor.execute(statement, [*params, limit])
+        return [tuple(r) for r in cursor.fetchall()]
+
+
 class PostgresSearchBackend(SearchBackend):
     vendor = "postgresql"
-
-    def prepare(self, cursor: Any) -> None:
-        """Inside a transaction only (SET LOCAL): the settings end with it, other queries keep theirs."""
-        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
 
     def index_condition(self, qs: QuerySet, terms: Terms, spec: SearchSpec) -> QuerySet:
         table = qs.model._meta.db_table
@@ -46,15 +57,7 @@ class PostgresSearchBackend(SearchBackend):
 
     def index_matches(self, qs: QuerySet, terms: Terms, spec: SearchSpec, *, limit: int) -> list[tuple]:
         matching = self.index_condition(qs, terms, spec).values_list("pk", spec.title_field, spec.recency_field)
-        sql, params = matching.query.sql_with_params()
-        statement = f"WITH m AS MATERIALIZED ({sql}) SELECT * FROM m ORDER BY 3 DESC, 1 DESC LIMIT %s"  # noqa: S608
-        with transaction.atomic(using=qs.db), connections[qs.db].cursor() as cursor:
-            self.prepare(cursor)
-            # The CTE reads rows the index finds; a sequential scan of the organisation is never cheaper
-            # here (the walk already answered the common fragments).
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute(statement, [*params, limit])
-            return [tuple(r) for r in cursor.fetchall()]
+        return newest_of_all(matching, order=(3, 1), limit=limit)
 
     def filter(self, qs: QuerySet, terms: Terms, spec: SearchSpec) -> QuerySet:
         # The same rows as the LIKE predicate, in a form the GIN indexes serve.

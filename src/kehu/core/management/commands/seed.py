@@ -466,6 +466,7 @@ class PostgresWriter(Writer):
             if self.rebuild:
                 cursor.execute("DROP INDEX IF EXISTS cust_search_trgm")
                 cursor.execute("DROP INDEX IF EXISTS cust_search_grams")
+                cursor.execute("DROP INDEX IF EXISTS cust_search_walk")
         return self
 
     def __exit__(self, *exc: Any) -> None:
