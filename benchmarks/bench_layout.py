@@ -18,15 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_customers import cpu_calibration, measure, module_parser, organization_users  # noqa: E402
-from django.contrib.auth.decorators import login_required  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.http import HttpRequest, HttpResponse  # noqa: E402
-from django.template import engines  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.urls import clear_url_caches, path  # noqa: E402
+from bench_customers import cpu_calibration, measure, module_parser, organization_users
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.template import engines
+from django.test import Client
+from django.urls import clear_url_caches, path
 
-from kehu import urls  # noqa: E402
+from kehu import urls
 
 MINIMAL = '{% extends "base.html" %}{% block title %}Minimal{% endblock %}{% block content %}<p>x</p>{% endblock %}'
 

@@ -9,8 +9,8 @@ safe values as they are, everything else through `html.escape` (& < > " ' — Dj
 
 from __future__ import annotations
 
-from html import escape as _escape
 from collections.abc import Iterable
+from html import escape as _escape
 from typing import Any
 
 
