@@ -16,7 +16,6 @@ from kehu.core import choice_lists, custom_fields
 from kehu.core.fast_html import esc, options
 from kehu.customers import selectors
 from kehu.customers.list_columns import (
-    _CELLS,
     _DAY,
     _MINUTES,
     EMPTY,
@@ -68,10 +67,21 @@ def _reference_tier(customer: Any) -> SafeString:
 
 
 _REFERENCE_CELLS: dict[str, Any] = {
-    **_CELLS,
     "name": _reference_name,
     "tier": _reference_tier,
+    "stage": lambda c: ("text-nowrap", c.stage_label),
+    "kind": lambda c: ("text-nowrap", c.get_kind_display()),
+    "owner": lambda c: ("text-nowrap", c.owner or "—"),
+    "phone": lambda c: ("text-nowrap", c.phone or "—"),
+    "email": lambda c: ("text-break", c.email or "—"),
+    "industry": lambda c: ("", c.industry or "—"),
+    "source": lambda c: ("text-nowrap", c.get_source_display() or "—"),
+    "region": lambda c: ("", c.region or "—"),
     "tags": lambda c: ("", _reference_tags_html(c.tags.all())),
+    "next_follow_up_at": lambda c: ("text-nowrap small", _when(c.next_follow_up_at, _MINUTES)),
+    "last_contacted_at": lambda c: ("text-nowrap small", _when(c.last_contacted_at, _MINUTES)),
+    "updated_at": lambda c: ("text-nowrap small", _when(c.updated_at, _MINUTES)),
+    "created_at": lambda c: ("text-nowrap small", _when(c.created_at, _DAY)),
 }
 
 
@@ -139,20 +149,58 @@ def test_rows_are_the_format_html_rows(tenant_a: Any, language: str, selectable:
     _tricky_customers(tenant_a)
     actor = tenant_a.users["sales_manager"]
     with translation.override(language), choice_lists.cached():
-        page = selectors.customer_list_for(actor=actor)
+        page = selectors.customer_list_for(actor=actor)  # Customer instances with owner and tags
+        rows = selectors.customer_list_for(actor=actor, as_rows=True)  # what the list page renders
+        assert [c.pk for c in page.items] == [r.pk for r in rows.items] and len(rows.items) == len(TRICKY)
+        assert (rows.next_cursor, rows.previous_cursor) == (page.next_cursor, page.previous_cursor)
         definitions = custom_fields.definitions_for(actor.organization_id, "customers.customer")
         available = available_columns(actor.organization_id, definitions)
         for columns in (chosen_columns(None, available), available, list(reversed(available))):
             custom = [c.definition for c in columns if c.is_custom]
             users = custom_fields.users_for(actor.organization_id, custom, page.items)
             texts = [[custom_fields.display(d, c.custom.get(d.key), users) for d in custom] for c in page.items]
-            assert len(page.items) == len(TRICKY)
             expected = reference_rows_html(columns, page.items, texts, selectable=selectable)
-            assert rows_html(columns, page.items, texts, selectable=selectable) == expected
+            assert rows_html(columns, rows.items, texts, selectable=selectable) == expected
             for column in columns:
                 if not column.is_custom:
-                    assert cell_html(column, page.items[0]) == reference_cell_html(column, page.items[0])
+                    for customer, row in zip(page.items, rows.items, strict=True):
+                        assert cell_html(column, row) == reference_cell_html(column, customer)
     assert "<script>" not in expected and "&lt;script&gt;" in expected
+
+
+def test_rows_page_like_the_instances(tenant_a: Any) -> None:
+    """Every ordering and both directions give the same pages and cursors as instances or as rows."""
+    _tricky_customers(tenant_a)
+    actor = tenant_a.admin
+    for ordering in ("-updated_at", "name", "-name", "tier", "created_at"):
+        cursor, seen = None, []
+        while True:
+            page = selectors.customer_list_for(actor=actor, ordering=ordering, cursor=cursor, limit=2)
+            rows = selectors.customer_list_for(actor=actor, ordering=ordering, cursor=cursor, limit=2, as_rows=True)
+            assert [c.pk for c in page.items] == [r.pk for r in rows.items]
+            assert [[t.pk for t in c.tags.all()] for c in page.items] == [
+                [t.pk for t in r.tag_rows] for r in rows.items
+            ]
+            assert (rows.next_cursor, rows.previous_cursor) == (page.next_cursor, page.previous_cursor)
+            seen += [r.pk for r in rows.items]
+            if rows.previous_cursor:
+                back = selectors.customer_list_for(
+                    actor=actor, ordering=ordering, cursor=rows.previous_cursor, limit=2, as_rows=True
+                )
+                assert [r.pk for r in back.items] == seen[-len(rows.items) - len(back.items) : -len(rows.items)]
+            if not rows.next_cursor:
+                break
+            cursor = rows.next_cursor
+        assert len(seen) == len(set(seen)) == len(TRICKY)
+
+
+def test_rows_of_a_search_are_the_instances(tenant_a: Any) -> None:
+    _tricky_customers(tenant_a)
+    actor = tenant_a.admin
+    for ordering in ("-updated_at", "name"):
+        page = selectors.customer_list_for(actor=actor, filters={"search": "Jerry"}, ordering=ordering)
+        rows = selectors.customer_list_for(actor=actor, filters={"search": "Jerry"}, ordering=ordering, as_rows=True)
+        assert [r.pk for r in rows.items] == [c.pk for c in page.items] and rows.items
 
 
 def test_tag_pills_are_the_format_html_pills() -> None:

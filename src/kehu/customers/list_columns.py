@@ -143,7 +143,8 @@ def _tier(customer: Any) -> str:
     return f'<td><span class="badge text-bg-light border">{esc(customer.tier_label)}</span></td>'
 
 
-# Column key -> the whole <td> (a str), or (classes, value) for a plain cell.
+# Column key -> the whole <td> (a str), or (classes, value) for a plain cell, of a customer of the page: a
+# customers.selectors.CustomerRow (the attributes of a Customer, the tags as `tag_rows`).
 _CELLS: dict[str, Any] = {
     "name": _name,
     "tier": _tier,
@@ -155,7 +156,7 @@ _CELLS: dict[str, Any] = {
     "industry": lambda c: ("", c.industry or "—"),
     "source": lambda c: ("text-nowrap", c.get_source_display() or "—"),
     "region": lambda c: ("", c.region or "—"),
-    "tags": lambda c: ("", tags_html(c.tags.all())),
+    "tags": lambda c: ("", tags_html(c.tag_rows)),
     "next_follow_up_at": lambda c: ("text-nowrap small", _when(c.next_follow_up_at, _MINUTES)),
     "last_contacted_at": lambda c: ("text-nowrap small", _when(c.last_contacted_at, _MINUTES)),
     "updated_at": lambda c: ("text-nowrap small", _when(c.updated_at, _MINUTES)),

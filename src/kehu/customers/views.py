@@ -73,12 +73,17 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     limit = int(request.GET["limit"]) if request.GET.get("limit", "").isdigit() else selectors.DEFAULT_PAGE_SIZE
     try:
         page = selectors.customer_list_for(
-            actor=actor, filters=filters, ordering=ordering, cursor=request.GET.get("cursor"), limit=limit
+            actor=actor,
+            filters=filters,
+            ordering=ordering,
+            cursor=request.GET.get("cursor"),
+            limit=limit,
+            as_rows=True,
         )
     except ValidationFailed as exc:  # a stale cursor or an unknown sort column: the first page instead
         messages.warning(request, exc.message)
         ordering = selectors.DEFAULT_ORDERING
-        page = selectors.customer_list_for(actor=actor, filters=filters, ordering=ordering, limit=limit)
+        page = selectors.customer_list_for(actor=actor, filters=filters, ordering=ordering, limit=limit, as_rows=True)
     can_assign = can(actor, "assign", Customer)
     can_edit = can(actor, "edit", Customer)
     can_delete = can(actor, "delete", Customer)
