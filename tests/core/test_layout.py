@@ -71,3 +71,37 @@ def test_pages_show_the_navigation(tenant_a: Any) -> None:
     client.force_login(tenant_a.users["sales_rep"])
     html = client.get("/customers/").content.decode()
     assert 'data-module="customers"' in html and 'data-module="platform"' not in html
+
+
+def test_navigation_follows_role_modules_and_language(tenant_a: Any) -> None:
+    """The navigation is kept per everything it is made of: a role's new grants, the organisation's modules and
+    the user's language show on the next page without any invalidation."""
+    rep = tenant_a.users["sales_rep"]
+    client = Client()
+    client.force_login(rep)
+    assert 'data-module="customers"' in client.get("/customers/").content.decode()
+    role = tenant_a.role("sales_rep")
+    role.permissions = {**role.permissions, "service": {"actions": ["view"], "scope": "own"}}
+    role.save(update_fields=["permissions"])
+    org = tenant_a.org
+    if "service" not in org.enabled_modules:
+        org.enabled_modules = [*org.enabled_modules, "service"]
+        org.save(update_fields=["enabled_modules"])
+    html = client.get("/customers/").content.decode()
+    assert 'data-module="service"' in html
+    org.enabled_modules = [m for m in org.enabled_modules if m != "service"]
+    org.save(update_fields=["enabled_modules"])
+    html = client.get("/customers/").content.decode()
+    assert 'data-module="service"' not in html and 'data-module="customers"' in html
+    rep.language = "en"
+    rep.save(update_fields=["language"])
+    english = client.get("/customers/").content.decode()
+    rep.language = "zh-hans"
+    rep.save(update_fields=["language"])
+    chinese = client.get("/customers/").content.decode()
+    assert english != chinese
+    for html, language in ((english, "en"), (chinese, "zh-hans")):
+        with translation.override(language):
+            user = type(rep).objects.get(pk=rep.pk)
+            expected = nav_html(navigation_for(user), path="/customers/", is_org_admin=False)
+        assert expected in html
