@@ -222,3 +222,34 @@ def test_options_are_the_template_loop() -> None:
         format_html('<option value="{}">{}</option>', value, label) for value, label in choices
     )
     assert esc(1234567) == "1234567"
+
+
+HEADERS_REFERENCE = """{% load i18n %}{% for column, link in headers %}
+            <th scope="col" data-column="{{ column.key }}"{% if column.secondary %} class="kehu-table-responsive-hide"{% endif %}>{% if link %}{% include "customers/_sort.html" with column=column.sort label=column.label state=link.state target=link.ordering %}{% else %}{{ column.label }}{% endif %}</th>
+            {% endfor %}"""
+
+
+@pytest.mark.parametrize(
+    "query", ["", "ordering=name&tier=A", "ordering=-updated_at&cursor=abc&columns=name,tier", 'q=<&x="1"']
+)
+def test_headers_are_the_template_loop(tenant_a: Any, query: str) -> None:
+    from django.http import QueryDict
+    from django.template import engines
+    from django.test import RequestFactory
+
+    from kehu.customers.list_columns import headers_html
+    from kehu.customers.views import _sort_links
+
+    make_field(tenant_a, "text", key="note", label="<Note>")
+    definitions = custom_fields.definitions_for(tenant_a.org.pk, "customers.customer")
+    available = available_columns(tenant_a.org.pk, definitions)
+    request = RequestFactory().get("/customers/?" + query)
+    template = engines["django"].from_string(HEADERS_REFERENCE)
+    for language in ("zh-hans", "en"):
+        for ordering in ("-updated_at", "updated_at", "name", "-name", "tier", "-created_at"):
+            sort = _sort_links(ordering)
+            headers = [(c, sort.get(c.sort) if c.sort else None) for c in available]
+            with translation.override(language):
+                expected = template.render({"headers": headers, "request": request}, request)
+                assert headers_html(headers, QueryDict(query)) == expected
+    assert "aria-sort" in expected

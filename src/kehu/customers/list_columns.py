@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.template.defaulttags import querystring
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -218,6 +219,35 @@ def rows_html(
             )
         out.append(f'<tr data-customer="{customer.pk}">\n            {box}\n            {cells}\n          </tr>')
     return mark_safe("\n".join(out))  # noqa: S308 - every value above went through esc/escape
+
+
+def sort_link(query: Any, *, column: str, label: Any, state: str, target: str) -> str:
+    """customers/_sort.html (without its final line end) for a query string's QueryDict: the header's link that
+    sorts by `target`, with the current direction `state` ("asc", "desc" or "")."""
+    href = esc(querystring(None, query, ordering=target, cursor=None))
+    aria = (' aria-sort="ascending"' if state == "asc" else ' aria-sort="descending"') if state else ""
+    caret = {"asc": ' <i class="bi bi-caret-up-fill"></i>', "desc": ' <i class="bi bi-caret-down-fill"></i>'}
+    return (
+        f'<a class="link-body-emphasis text-decoration-none" href="{href}" data-sort="{esc(column)}"{aria}>'
+        f"{esc(label)}{caret.get(state, '')}</a>"
+    )
+
+
+def headers_html(headers: list[tuple[Column, dict[str, str] | None]], query: Any) -> SafeString:
+    """The list's column headers, (column, sort link state) each, as customers/list.html's loop over _sort.html
+    includes wrote them (tests/customers/test_list_rows.py keeps that template as the reference)."""
+    out = []
+    for column, link in headers:
+        css = ' class="kehu-table-responsive-hide"' if column.secondary else ""
+        if link:
+            inner = sort_link(
+                query, column=column.sort, label=column.label, state=link["state"], target=link["ordering"]
+            )
+            inner += "\n"  # the include's final line end
+        else:
+            inner = esc(column.label)
+        out.append(f'\n            <th scope="col" data-column="{esc(column.key)}"{css}>{inner}</th>\n            ')
+    return mark_safe("".join(out))  # noqa: S308 - every value is escaped
 
 
 def register() -> None:
