@@ -253,3 +253,19 @@ def test_headers_are_the_template_loop(tenant_a: Any, query: str) -> None:
                 expected = template.render({"headers": headers, "request": request}, request)
                 assert headers_html(headers, QueryDict(query)) == expected
     assert "aria-sort" in expected
+
+
+def test_owner_options_are_the_owner_choices(tenant_a: Any, tenant_b: Any) -> None:
+    """The list's colleague options ask "may view customers" once per role: the same colleagues, names and order
+    as owner_choices_for, which asks it of every colleague."""
+    from kehu.accounts.models import User
+
+    User.objects.filter(pk=tenant_a.users["sales_rep_2"].pk).update(is_active=False)
+    User.objects.filter(pk=tenant_a.users["analyst"].pk).update(role=None)  # a colleague without a role
+    for key, actor in tenant_a.users.items():
+        actor = User.objects.select_related("organization", "role").get(pk=actor.pk)
+        if not actor.is_active:
+            continue
+        expected = [(u.pk, str(u)) for u in selectors.owner_choices_for(actor=actor)]
+        assert selectors.owner_options_for(actor=actor) == expected, key
+    assert all(pk not in {u.pk for u in tenant_b.users.values()} for pk, _label in expected)
