@@ -9,6 +9,7 @@ safe values as they are, everything else through `html.escape` (& < > " ' — Dj
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from html import escape as _escape
 from typing import Any
 
@@ -21,3 +22,9 @@ def esc(value: Any) -> str:
     if html is not None:
         return str(html())
     return _escape(str(value))
+
+
+def options(choices: Iterable[tuple[Any, Any]]) -> str:
+    """`<option value="…">…</option>` for each (value, label): what a template's
+    `{% for %}<option value="{{ value }}">{{ label }}</option>{% endfor %}` writes for integer or text values."""
+    return "".join(f'<option value="{esc(value)}">{esc(label)}</option>' for value, label in choices)

@@ -67,16 +67,14 @@ class CustomerFilterForm(custom_fields.CustomFilterFormMixin, forms.Form):
                 field = self.fields[name]
                 options = choice_lists.options(actor.organization_id, list_key)
                 field.choices = [field.choices[0], *[(o.key, o.label) for o in options]]
-        # The tags and colleagues of the choices, kept for the page's bulk bar (read once per request).
-        self.tag_choices: list[Any] = []
-        self.owner_choices: list[Any] = []
+        # The tags and colleagues of the choices as (pk, label), kept for the page's bulk bar (read once per request).
+        self.tag_choices: list[tuple[int, str]] = []
+        self.owner_choices: list[tuple[int, str]] = []
         if with_choices and actor is not None:
-            self.tag_choices = list(selectors.tag_list_for(actor=actor))
-            self.owner_choices = selectors.owner_choices_for(actor=actor)
-            tags = [(t.pk, t.name) for t in self.tag_choices]
-            owners = [(u.pk, str(u)) for u in self.owner_choices]
-            self.fields["tag"].widget = forms.Select(choices=_blank(tags, _("Any tag")))
-            self.fields["owner"].widget = forms.Select(choices=_blank(owners, _("Any owner")))
+            self.tag_choices = list(selectors.tag_list_for(actor=actor).values_list("pk", "name"))
+            self.owner_choices = selectors.owner_options_for(actor=actor)
+            self.fields["tag"].widget = forms.Select(choices=_blank(self.tag_choices, _("Any tag")))
+            self.fields["owner"].widget = forms.Select(choices=_blank(self.owner_choices, _("Any owner")))
         # Custom fields (kehu.core.custom_fields): filter inputs named "custom.<key>" / "custom.<key>.min|max".
         # Loaded for the page's filter bar, or when the query names a custom field (not for every API list).
         wanted = with_choices or any(str(name).startswith("custom.") for name in (self.data or {}))

@@ -17,6 +17,7 @@ from kehu.customers.list_columns import (
     ORDERINGS,
     available_columns,
     chosen_columns,
+    headers_html,
     rows_html,
 )
 from kehu.customers.models import Customer
@@ -59,11 +60,13 @@ def list_context(
         [custom_fields.display(d, customer.custom.get(d.key), users) for d in custom_columns] for customer in page.items
     ]
     chosen_keys = [c.key for c in columns]
+    headers = [(c, sort.get(c.sort) if c.sort else None) for c in columns]
     context = CUSTOMER_VIEWS.bar_context(request, column_choices=[(c, c.key in chosen_keys) for c in available])
     return {
         **context,
         "columns": columns,
-        "headers": [(c, sort.get(c.sort) if c.sort else None) for c in columns],
+        "headers": headers,
+        "headers_html": headers_html(headers, request.GET),
         "rows_html": rows_html(columns, page.items, custom_texts, selectable=selectable),
         "custom_filters": form.custom_filter_fields,
     }
