@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import abc
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import operator
 import os
+import queue
 import re
 import sqlite3
 import tempfile
+import threading
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -37,7 +40,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connections, models, router, transaction
 from django.db.models import F, Lookup, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -94,6 +97,7 @@ class PendingRow:
     cells: list[str]
     values: dict[str, str]  # field name -> the cell's text
     fingerprint: str
+    prepared: Any = None  # what the adapter's prepare() made of the row ahead of its chunk, if anything
 
 
 class ImportAdapter(abc.ABC):
@@ -111,6 +115,14 @@ class ImportAdapter(abc.ABC):
     def begin(self, *, actor: Any, job: ImportJob, dry_run: bool) -> Any:
         """Per-run state (lookups loaded once: owners, tags, keys seen so far)."""
         return {}
+
+    def prepare(self, *, actor: Any, job: ImportJob, rows: list[PendingRow], state: Any) -> None:
+        """Optional: work on a chunk's rows that needs neither the database nor the other chunks (checking
+        and normalising the cells, say), stored in each row's `prepared` for `process_chunk`. A real run
+        calls it for chunk N+1 in a worker thread while chunk N is written (see `_prepared_chunks`): it
+        must only read `state`, and any database access there fails (the chunk is then prepared by
+        `process_chunk` itself). `process_chunk` must give the same results with or without it."""
+        return
 
     @abc.abstractmethod
     def process_chunk(
@@ -808,12 +820,15 @@ def _run_chunk(
     position: int,
     state: Any,
     seen: dict[str, int],
+    rows: list[PendingRow] | None = None,
 ) -> ImportJob:
+    """Check and write one chunk (`rows`: its PendingRows if already made, prepared) in one transaction."""
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
         if locked.status != Status.RUNNING or locked.processed_rows != position:
             raise _Stop()
-        rows = pending_rows(locked, chunk)
+        if rows is None or locked.mapping != job.mapping:  # none yet, or made with another mapping
+            rows = pending_rows(locked, chunk)
         results = _evaluate(actor, adapter, locked, rows, state, False, seen)
         outcomes = []
         counts = {Outcome.CREATED: 0, Outcome.UPDATED: 0, Outcome.SKIPPED: 0, Outcome.ERROR: 0}
@@ -855,6 +870,91 @@ def _run_chunk(
     return locked
 
 
+# A real run reads, maps and prepares chunk N+1 in a worker thread while this thread writes chunk N: the
+# database's work on a chunk (COPY, index upkeep, COMMIT) and Python's work on the next one overlap
+# (psycopg and sqlite3 release the GIL while they wait or run the statement; PostgreSQL is another process).
+# Everything that reads or writes the database stays here, in chunk order, in one transaction per chunk.
+PREPARE_AHEAD = True
+
+
+class _DatabaseInWorker(Exception):
+    """The adapter's prepare() touched the database from the worker thread."""
+
+
+def _prepare(actor: Any, adapter: ImportAdapter, job: ImportJob, rows: list[PendingRow], state: Any) -> None:
+    """adapter.prepare() in the worker thread, with its database connections blocked: a prepare that needs
+    the database (it would see another transaction's data) leaves the chunk unprepared instead."""
+    tripped: list[str] = []
+
+    def block(execute: Any, sql: str, *args: Any) -> Any:
+        tripped.append(sql)
+        raise _DatabaseInWorker(sql)
+
+    with contextlib.ExitStack() as stack:
+        for alias in connections:
+            stack.enter_context(connections[alias].execute_wrapper(block))
+        with contextlib.suppress(_DatabaseInWorker):
+            adapter.prepare(actor=actor, job=job, rows=rows, state=state)
+    if tripped:
+        for row in rows:
+            row.prepared = None
+        connections.close_all()  # this thread's connections, opened for nothing
+
+
+def _prepared_chunks(
+    actor: Any, adapter: ImportAdapter, job: ImportJob, state: Any, start: int
+) -> Iterator[tuple[list[tuple[int, list[str]]], list[PendingRow]]]:
+    """(chunk, its PendingRows, prepared) for the data rows after the first `start`, read one chunk ahead by
+    a worker thread (at most two chunks in memory). What the worker raises is raised here, in order."""
+    if not PREPARE_AHEAD:
+        for chunk in _chunks(iter_data_rows(job, start=start), CHUNK_SIZE):
+            yield chunk, pending_rows(job, chunk)
+        return
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+    language, zone = translation.get_language(), timezone.get_current_timezone()
+
+    def hand(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            with translation.override(language), timezone.override(zone):
+                for chunk in _chunks(iter_data_rows(job, start=start), CHUNK_SIZE):
+                    if stop.is_set():
+                        return
+                    rows = pending_rows(job, chunk)
+                    _prepare(actor, adapter, job, rows, state)
+                    if not hand((chunk, rows)):
+                        return
+            hand(done)
+        except BaseException as exc:  # handed to the main thread, which raises it
+            hand(exc)
+
+    worker = threading.Thread(target=work, name=f"import-{job.pk}-prepare", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            handoff.get_nowait()  # a worker blocked handing over sees `stop` within 0.1 s
+        worker.join()
+
+
 def _run(actor: Any, adapter: ImportAdapter, job: ImportJob) -> None:
     if job.total_rows is None:
         job.total_rows = count_data_rows(job)
@@ -863,9 +963,10 @@ def _run(actor: Any, adapter: ImportAdapter, job: ImportJob) -> None:
     seen: dict[str, int] = {}
     position = job.processed_rows
     try:
-        for chunk in _chunks(iter_data_rows(job, start=position), CHUNK_SIZE):
-            job = _run_chunk(actor, adapter, job, chunk, position, state, seen)
-            position = job.processed_rows
+        with contextlib.closing(_prepared_chunks(actor, adapter, job, state, position)) as chunks:
+            for chunk, rows in chunks:
+                job = _run_chunk(actor, adapter, job, chunk, position, state, seen, rows)
+                position = job.processed_rows
     except _Stop:
         return
     error_file = write_error_report(job) if job.error_count else ""

@@ -355,6 +355,7 @@ class CustomerImportAdapter(ImportAdapter):
             "can_create_tags": can(actor, "create", Tag),
             "tags": {t.name: t for t in selectors.tag_list_for(actor=actor)},
             "keys": {},  # (kind, value) -> record id or a pending Customer, across the whole run
+            "precompute_search": connections[router.db_for_write(Customer)].vendor == "postgresql",
             "lengths": {name: Customer._meta.get_field(name).max_length for name in TEXT_FIELDS},
             # The choices' labels in the reader's language too, so that an exported file imports back.
             "words": {
@@ -596,11 +597,20 @@ class CustomerImportAdapter(ImportAdapter):
 
     # One chunk -------------------------------------------------------------------------------------------
 
+    def prepare(self, *, actor: Any, job: Any, rows: list[PendingRow], state: dict[str, Any]) -> None:
+        """Ahead of the chunk (in the engine's worker thread): each row's check, and on PostgreSQL the search
+        columns a new customer made of the row alone would get. (clean, errors, search data or None)."""
+        precompute = state["precompute_search"]
+        for row in rows:
+            clean, errors = self.clean_row(actor, row.values, state)
+            row.prepared = (clean, errors, _search_columns(clean) if precompute and not errors else None)
+
     def process_chunk(
         self, *, actor: Any, job: Any, rows: list[PendingRow], state: dict[str, Any], dry_run: bool
     ) -> list[RowResult]:
         policy = job.policy
-        cleaned = [self.clean_row(actor, row.values, state) for row in rows]
+        prepared = [row.prepared or (*self.clean_row(actor, row.values, state), None) for row in rows]
+        cleaned = [(clean, errors) for clean, errors, _search in prepared]
         row_keys = [() if errors else self.match_keys(clean) for clean, errors in cleaned]
         wanted = {key for keys in row_keys for key in keys}
         existing = self._existing(actor, wanted - set(state["keys"]))
@@ -614,7 +624,7 @@ class CustomerImportAdapter(ImportAdapter):
         contact_updates: dict[int, Contact] = {}
         contact_creates: list[tuple[Customer, dict[str, Any]]] = []
         now = timezone.now()
-        for (clean, errors), keys in zip(cleaned, row_keys, strict=True):
+        for (clean, errors, search_columns), keys in zip(prepared, row_keys, strict=True):
             if errors:
                 results.append(RowResult(Outcome.ERROR, errors=errors))
                 continue
@@ -641,6 +651,7 @@ class CustomerImportAdapter(ImportAdapter):
                 # what later rows' contacts are matched by (only "update" folds a row into a new customer).
                 if not dry_run:
                     new = _New({**self._new_values(actor, clean, now), "custom": custom})
+                    new.search = search_columns
                     if contact:
                         new.contacts.append({**contact, "custom": contact_custom})
                 elif contact and policy == "update":
@@ -677,6 +688,7 @@ class CustomerImportAdapter(ImportAdapter):
                     if clean.get("custom"):
                         values["custom"] = {**match.values.get("custom", {}), **clean["custom"]}
                     match.values.update(values)
+                    match.search = None  # its names or contacts may have changed: computed when inserted
                 results.append(RowResult(Outcome.UPDATED))
                 creates.append((len(results) - 1, match, clean))
                 continue
@@ -983,21 +995,13 @@ class CustomerImportAdapter(ImportAdapter):
             extra = ("name_grams",)
             for item in new:
                 values = item.values
-                data = search.search_data_exact(
-                    name=values.get("name", ""),
-                    short_name=values.get("short_name", ""),
-                    phone=values.get("phone_normalized", ""),
-                    email=values.get("email_normalized", ""),
-                    contacts=[
-                        (c.get("name", ""), c.get("phone_normalized", ""), c.get("email_normalized", ""))
-                        for c in item.contacts
-                    ],
-                )
+                data = item.search  # computed ahead from the row (prepare), unless other rows folded into it
                 if data is None:
+                    data = _search_columns(values, item.contacts)
+                if data is _BY_TRIGGERS:
                     by_triggers.append(item)
-                    data = ("", "", [])
-                values["search_names"], values["search_text"], grams = data
-                values["name_grams"] = search.pg_text_array(grams)
+                    data = ("", "", "{}")
+                values["search_names"], values["search_text"], values["name_grams"] = data
         with search.precomputed_search(connection) if precompute else nullcontext():
             ids = imports.insert_rows(Customer, [n.values for n in new], returning=True, extra_columns=extra)
             for item, pk in zip(new, ids, strict=True):
@@ -1023,14 +1027,38 @@ class CustomerImportAdapter(ImportAdapter):
 
 
 class _New:
-    """A customer this import will create: its column values, its contacts, and its id once inserted."""
+    """A customer this import will create: its column values, its contacts, its search columns when
+    computed ahead (_search_columns) and its id once inserted."""
 
-    __slots__ = ("contacts", "pk", "values")
+    __slots__ = ("contacts", "pk", "search", "values")
 
     def __init__(self, values: dict[str, Any]) -> None:
         self.values = values
         self.contacts: list[dict[str, Any]] = []
+        self.search: Any = None
         self.pk: int | None = None
+
+
+_BY_TRIGGERS = ("triggers",)  # search columns the database computes (search_data_exact() declined)
+
+
+def _search_columns(values: dict[str, Any], contacts: list[dict[str, Any]] | None = None) -> Any:
+    """(search_names, search_text, name_grams as a text[] literal) of a new customer with these values
+    (clean values of a row, or the columns of a _New) and contacts (by default the row's own contact),
+    or _BY_TRIGGERS."""
+    if contacts is None:
+        contacts = [values["contact"]] if values.get("contact") else []
+    data = search.search_data_exact(
+        name=values.get("name", ""),
+        short_name=values.get("short_name", ""),
+        phone=values.get("phone_normalized", ""),
+        email=values.get("email_normalized", ""),
+        contacts=[(c.get("name", ""), c.get("phone_normalized", ""), c.get("email_normalized", "")) for c in contacts],
+    )
+    if data is None:
+        return _BY_TRIGGERS
+    names, text, grams = data
+    return names, text, search.pg_text_array(grams)
 
 
 _CHECKED = _New({})  # stands for every customer (without a contact) a dry run would create
