@@ -64,6 +64,8 @@ CONTACT_TEXT = (
     ("contact_wechat", "wechat", 64),
 )
 CONTACT_UPDATABLE = ("title", "department", "wechat", "phone", "email")
+# The contact's columns an import fills from the row (when not empty).
+CONTACT_COLUMNS = ("name", "title", "department", "wechat", "phone", "phone_normalized", "email", "email_normalized")
 CUSTOM_PREFIX = "custom."
 CONTACT_CUSTOM_PREFIX = "contact.custom."
 
@@ -598,21 +600,49 @@ class CustomerImportAdapter(ImportAdapter):
     # One chunk -------------------------------------------------------------------------------------------
 
     def prepare(self, *, actor: Any, job: Any, rows: list[PendingRow], state: dict[str, Any]) -> None:
-        """Ahead of the chunk (in the engine's worker thread): each row's check, and on PostgreSQL the search
-        columns a new customer made of the row alone would get. (clean, errors, search data or None)."""
-        precompute = state["precompute_search"]
+        """Ahead of the chunk (in the engine's worker thread): what each row is without looking at the
+        database or the other rows (_Prepared), and on PostgreSQL the search columns of the customer it
+        would create."""
+        search_ahead = state["precompute_search"]
         for row in rows:
-            clean, errors = self.clean_row(actor, row.values, state)
-            row.prepared = (clean, errors, _search_columns(clean) if precompute and not errors else None)
+            row.prepared = self._prepare_row(actor, row.values, state, new_values=True, search_ahead=search_ahead)
+
+    def _prepare_row(
+        self, actor: Any, values: dict[str, str], state: dict[str, Any], *, new_values: bool, search_ahead: bool
+    ) -> _Prepared:
+        """The row's check, match keys, and (when it has no errors) what a new customer made of it needs:
+        the custom values completed with defaults (or the errors of required ones left empty), and with
+        `new_values` its column values and contact."""
+        clean, errors = self.clean_row(actor, values, state)
+        row = _Prepared(clean, errors)
+        if errors:
+            return row
+        row.keys = self.match_keys(clean)
+        custom, new_errors = self._complete_custom(actor, CUSTOMER_TYPE, clean.get("custom", {}), state, CUSTOM_PREFIX)
+        contact = clean.get("contact")
+        if contact:
+            contact_custom, contact_errors = self._complete_custom(
+                actor, CONTACT_TYPE, contact.get("custom", {}), state, CONTACT_CUSTOM_PREFIX
+            )
+            new_errors.update(contact_errors)
+        row.new_errors = new_errors
+        if new_values and not new_errors:
+            row.values = {**self._new_values(actor, clean), "custom": custom}
+            row.contact = {**contact, "custom": contact_custom} if contact else None
+            if search_ahead:
+                row.search = _search_columns(clean)
+        return row
 
     def process_chunk(
         self, *, actor: Any, job: Any, rows: list[PendingRow], state: dict[str, Any], dry_run: bool
     ) -> list[RowResult]:
         policy = job.policy
-        prepared = [row.prepared or (*self.clean_row(actor, row.values, state), None) for row in rows]
-        cleaned = [(clean, errors) for clean, errors, _search in prepared]
-        row_keys = [() if errors else self.match_keys(clean) for clean, errors in cleaned]
-        wanted = {key for keys in row_keys for key in keys}
+        prepared: list[_Prepared] = [
+            row.prepared or self._prepare_row(actor, row.values, state, new_values=not dry_run, search_ahead=False)
+            for row in rows
+        ]
+        cleaned = [(row.clean, row.errors) for row in prepared]
+        wanted = {key for row in prepared for key in row.keys}
         existing = self._existing(actor, wanted - set(state["keys"]))
         # Contacts of the existing customers that rows with a contact match (update policy): one query.
         contacts = self._contacts_of(actor, policy, cleaned, existing, state)
@@ -624,7 +654,8 @@ class CustomerImportAdapter(ImportAdapter):
         contact_updates: dict[int, Contact] = {}
         contact_creates: list[tuple[Customer, dict[str, Any]]] = []
         now = timezone.now()
-        for (clean, errors, search_columns), keys in zip(prepared, row_keys, strict=True):
+        for row in prepared:
+            clean, errors, keys = row.clean, row.errors, row.keys
             if errors:
                 results.append(RowResult(Outcome.ERROR, errors=errors))
                 continue
@@ -635,25 +666,17 @@ class CustomerImportAdapter(ImportAdapter):
                     if match is not None:
                         break
             if match is None:
-                custom, errors = self._complete_custom(
-                    actor, CUSTOMER_TYPE, clean.get("custom", {}), state, CUSTOM_PREFIX
-                )
-                contact = clean.get("contact")
-                if contact:
-                    contact_custom, contact_errors = self._complete_custom(
-                        actor, CONTACT_TYPE, contact.get("custom", {}), state, CONTACT_CUSTOM_PREFIX
-                    )
-                    errors.update(contact_errors)
-                if errors:
-                    results.append(RowResult(Outcome.ERROR, errors=errors))
+                if row.new_errors:
+                    results.append(RowResult(Outcome.ERROR, errors=row.new_errors))
                     continue
+                contact = clean.get("contact")
                 # A check only needs to know that the key is taken: no values kept (memory stays flat), except
                 # what later rows' contacts are matched by (only "update" folds a row into a new customer).
                 if not dry_run:
-                    new = _New({**self._new_values(actor, clean, now), "custom": custom})
-                    new.search = search_columns
-                    if contact:
-                        new.contacts.append({**contact, "custom": contact_custom})
+                    new = _New(row.values)
+                    new.search = row.search
+                    if row.contact:
+                        new.contacts.append(row.contact)
                 elif contact and policy == "update":
                     new = _New({})
                     new.contacts.append(_contact_keys(contact))
@@ -684,7 +707,7 @@ class CustomerImportAdapter(ImportAdapter):
                     results.append(RowResult(Outcome.ERROR, errors=errors))
                     continue
                 if not dry_run:
-                    values = self._new_values(actor, clean, now, only_filled=True)
+                    values = self._new_values(actor, clean, only_filled=True)
                     if clean.get("custom"):
                         values["custom"] = {**match.values.get("custom", {}), **clean["custom"]}
                     match.values.update(values)
@@ -851,23 +874,20 @@ class CustomerImportAdapter(ImportAdapter):
         return same, False
 
     @staticmethod
-    def _contact_row(
-        actor: Any, customer_id: int, owner_id: int | None, contact: dict[str, Any], now: Any, primary: bool
-    ) -> dict[str, Any]:
-        row = {
+    def _created(actor: Any, now: Any) -> dict[str, Any]:
+        """The columns every record an import creates shares (insert_rows' defaults)."""
+        return {
             "organization_id": actor.organization_id,
-            "customer_id": customer_id,
-            "owner_id": owner_id,
             "created_by_id": actor.pk,
             "updated_by_id": actor.pk,
             "created_at": now,
             "updated_at": now,
-            "is_primary": primary,
-            "custom": contact.get("custom") or {},
         }
-        for name in ("name", "title", "department", "wechat", "phone", "phone_normalized", "email", "email_normalized"):
-            if contact.get(name):
-                row[name] = contact[name]
+
+    @staticmethod
+    def _contact_row(customer_id: int, owner_id: int | None, contact: dict[str, Any], primary: bool) -> dict[str, Any]:
+        row = {name: contact[name] for name in CONTACT_COLUMNS if contact.get(name)}
+        row.update(customer_id=customer_id, owner_id=owner_id, is_primary=primary, custom=contact.get("custom") or {})
         return row
 
     def _write_contacts(
@@ -878,10 +898,10 @@ class CustomerImportAdapter(ImportAdapter):
         now: Any,
     ) -> None:
         rows = [
-            self._contact_row(actor, customer.pk, customer.owner_id, contact, now, contact.get("is_primary", False))
+            self._contact_row(customer.pk, customer.owner_id, contact, contact.get("is_primary", False))
             for customer, contact in creates
         ]
-        imports.insert_rows(Contact, rows)
+        imports.insert_rows(Contact, rows, defaults=self._created(actor, now))
         if updates:
             Contact.objects.bulk_update(
                 list(updates.values()),
@@ -899,7 +919,9 @@ class CustomerImportAdapter(ImportAdapter):
             )
 
     @staticmethod
-    def _new_values(actor: Any, clean: dict[str, Any], now: Any, only_filled: bool = False) -> dict[str, Any]:
+    def _new_values(actor: Any, clean: dict[str, Any], only_filled: bool = False) -> dict[str, Any]:
+        """A new customer's columns from the row (what all new ones share: _created()); with `only_filled`,
+        the columns the row fills (folded into a customer an earlier row creates)."""
         values = {name: clean[name] for name in UPDATABLE if name in clean}
         for derived in ("phone_normalized", "email_normalized"):
             if derived in clean:
@@ -909,13 +931,6 @@ class CustomerImportAdapter(ImportAdapter):
         if only_filled:
             return values
         values.setdefault("owner_id", actor.pk)
-        values.update(
-            organization_id=actor.organization_id,
-            created_by_id=actor.pk,
-            updated_by_id=actor.pk,
-            created_at=now,
-            updated_at=now,
-        )
         return values
 
     @staticmethod
@@ -1003,15 +1018,18 @@ class CustomerImportAdapter(ImportAdapter):
                     data = ("", "", "{}")
                 values["search_names"], values["search_text"], values["name_grams"] = data
         with search.precomputed_search(connection) if precompute else nullcontext():
-            ids = imports.insert_rows(Customer, [n.values for n in new], returning=True, extra_columns=extra)
+            created = self._created(actor, now)
+            ids = imports.insert_rows(
+                Customer, [n.values for n in new], returning=True, extra_columns=extra, defaults=created
+            )
             for item, pk in zip(new, ids, strict=True):
                 item.pk = pk
             contacts = [
-                self._contact_row(actor, item.pk, item.values["owner_id"], contact, now, position == 0)
+                self._contact_row(item.pk, item.values["owner_id"], contact, position == 0)
                 for item in new
                 for position, contact in enumerate(item.contacts)
             ]
-            imports.insert_rows(Contact, contacts)
+            imports.insert_rows(Contact, contacts, defaults=created)
         search.refresh(connection, [item.pk for item in by_triggers])
 
     @staticmethod
@@ -1024,6 +1042,22 @@ class CustomerImportAdapter(ImportAdapter):
                 state["tags"][name] = tag
             tags.append(tag)
         return tags
+
+
+class _Prepared:
+    """One row as CustomerImportAdapter._prepare_row() found it, before matching: its clean values and
+    errors, match keys, and for a new customer the errors of its custom values (new_errors), its column
+    values and contact (None until asked for) and its search columns (None: computed when inserted)."""
+
+    __slots__ = ("clean", "contact", "errors", "keys", "new_errors", "search", "values")
+
+    def __init__(self, clean: dict[str, Any], errors: dict[str, str]) -> None:
+        self.clean, self.errors = clean, errors
+        self.keys: list[tuple[str, str]] = []
+        self.new_errors: dict[str, str] = {}
+        self.values: dict[str, Any] | None = None
+        self.contact: dict[str, Any] | None = None
+        self.search: Any = None
 
 
 class _New:
@@ -1058,7 +1092,7 @@ def _search_columns(values: dict[str, Any], contacts: list[dict[str, Any]] | Non
     if data is None:
         return _BY_TRIGGERS
     names, text, grams = data
-    return names, text, search.pg_text_array(grams)
+    return names, text, imports.pg_text_array(grams)
 
 
 _CHECKED = _New({})  # stands for every customer (without a contact) a dry run would create
