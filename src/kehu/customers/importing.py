@@ -343,9 +343,20 @@ class CustomerImportAdapter(ImportAdapter):
         # The custom-field columns of the job's mapping (fixed while it runs), so that a row's check does not
         # look through every cell for them.
         mapped = list((job.mapping or {}).values())  # in the order of the row's values (pending_rows)
+        by_key = {kind: {d.key: d for d in defs} for kind, defs in definitions.items()}
+        # A user-type cell is checked against the database (an active colleague): such files are checked
+        # chunk by chunk in the writing thread, not ahead (prepare).
+        user_columns = [
+            name
+            for prefix, kind in ((CUSTOM_PREFIX, CUSTOMER_TYPE), (CONTACT_CUSTOM_PREFIX, CONTACT_TYPE))
+            for name in mapped
+            if name.startswith(prefix)
+            and getattr(by_key[kind].get(name[len(prefix) :]), "field_type", None) == FieldType.USER
+        ]
         return {
+            "prepare_ahead": not user_columns,
             "definitions": definitions,
-            "definitions_by_key": {kind: {d.key: d for d in defs} for kind, defs in definitions.items()},
+            "definitions_by_key": by_key,
             "custom_columns": {
                 prefix: [name for name in mapped if name.startswith(prefix)]
                 for prefix in (CUSTOM_PREFIX, CONTACT_CUSTOM_PREFIX)
@@ -603,6 +614,8 @@ class CustomerImportAdapter(ImportAdapter):
         """Ahead of the chunk (in the engine's worker thread): what each row is without looking at the
         database or the other rows (_Prepared), and on PostgreSQL the search columns of the customer it
         would create."""
+        if not state["prepare_ahead"]:
+            return
         search_ahead = state["precompute_search"]
         for row in rows:
             row.prepared = self._prepare_row(actor, row.values, state, new_values=True, search_ahead=search_ahead)
