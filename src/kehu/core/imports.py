@@ -919,12 +919,14 @@ def _prepared_chunks(
     actor: Any, adapter: ImportAdapter, job: ImportJob, state: Any, start: int
 ) -> Iterator[tuple[list[tuple[int, list[str]]], list[PendingRow]]]:
     """(chunk, its PendingRows, prepared) for the data rows after the first `start`, read one chunk ahead by
-    a worker thread (at most two chunks in memory). What the worker raises is raised here, in order."""
+    a worker thread: it prepares the next chunk while the caller works on the one it was handed last (two
+    chunks in memory). What the worker raises is raised here, in order."""
     if not PREPARE_AHEAD:
         for chunk in _chunks(iter_data_rows(job, start=start), CHUNK_SIZE):
             yield chunk, pending_rows(job, chunk)
         return
     handoff: queue.Queue[Any] = queue.Queue(maxsize=1)
+    ahead = threading.Semaphore(1)  # released when the caller takes a chunk: the worker may read the next
     stop = threading.Event()
     done = object()
     language, zone = translation.get_language(), timezone.get_current_timezone()
@@ -942,6 +944,9 @@ def _prepared_chunks(
         try:
             with translation.override(language), timezone.override(zone):
                 for chunk in _chunks(iter_data_rows(job, start=start), CHUNK_SIZE):
+                    while not ahead.acquire(timeout=0.1):
+                        if stop.is_set():
+                            return
                     if stop.is_set():
                         return
                     rows = pending_rows(job, chunk)
@@ -961,6 +966,7 @@ def _prepared_chunks(
                 return
             if isinstance(item, BaseException):
                 raise item
+            ahead.release()
             yield item
     finally:
         stop.set()
