@@ -64,6 +64,8 @@ CONTACT_TEXT = (
     ("contact_wechat", "wechat", 64),
 )
 CONTACT_UPDATABLE = ("title", "department", "wechat", "phone", "email")
+# The contact's columns an import fills from the row (when not empty).
+CONTACT_COLUMNS = ("name", "title", "department", "wechat", "phone", "phone_normalized", "email", "email_normalized")
 CUSTOM_PREFIX = "custom."
 CONTACT_CUSTOM_PREFIX = "contact.custom."
 
@@ -341,9 +343,20 @@ class CustomerImportAdapter(ImportAdapter):
         # The custom-field columns of the job's mapping (fixed while it runs), so that a row's check does not
         # look through every cell for them.
         mapped = list((job.mapping or {}).values())  # in the order of the row's values (pending_rows)
+        by_key = {kind: {d.key: d for d in defs} for kind, defs in definitions.items()}
+        # A user-type cell is checked against the database (an active colleague): such files are checked
+        # chunk by chunk in the writing thread, not ahead (prepare).
+        user_columns = [
+            name
+            for prefix, kind in ((CUSTOM_PREFIX, CUSTOMER_TYPE), (CONTACT_CUSTOM_PREFIX, CONTACT_TYPE))
+            for name in mapped
+            if name.startswith(prefix)
+            and getattr(by_key[kind].get(name[len(prefix) :]), "field_type", None) == FieldType.USER
+        ]
         return {
+            "prepare_ahead": not user_columns,
             "definitions": definitions,
-            "definitions_by_key": {kind: {d.key: d for d in defs} for kind, defs in definitions.items()},
+            "definitions_by_key": by_key,
             "custom_columns": {
                 prefix: [name for name in mapped if name.startswith(prefix)]
                 for prefix in (CUSTOM_PREFIX, CONTACT_CUSTOM_PREFIX)
@@ -355,6 +368,7 @@ class CustomerImportAdapter(ImportAdapter):
             "can_create_tags": can(actor, "create", Tag),
             "tags": {t.name: t for t in selectors.tag_list_for(actor=actor)},
             "keys": {},  # (kind, value) -> record id or a pending Customer, across the whole run
+            "precompute_search": connections[router.db_for_write(Customer)].vendor == "postgresql",
             "lengths": {name: Customer._meta.get_field(name).max_length for name in TEXT_FIELDS},
             # The choices' labels in the reader's language too, so that an exported file imports back.
             "words": {
@@ -596,13 +610,52 @@ class CustomerImportAdapter(ImportAdapter):
 
     # One chunk -------------------------------------------------------------------------------------------
 
+    def prepare(self, *, actor: Any, job: Any, rows: list[PendingRow], state: dict[str, Any]) -> None:
+        """Ahead of the chunk (in the engine's worker thread): what each row is without looking at the
+        database or the other rows (_Prepared), and on PostgreSQL the search columns of the customer it
+        would create."""
+        if not state["prepare_ahead"]:
+            return
+        search_ahead = state["precompute_search"]
+        for row in rows:
+            row.prepared = self._prepare_row(actor, row.values, state, new_values=True, search_ahead=search_ahead)
+
+    def _prepare_row(
+        self, actor: Any, values: dict[str, str], state: dict[str, Any], *, new_values: bool, search_ahead: bool
+    ) -> _Prepared:
+        """The row's check, match keys, and (when it has no errors) what a new customer made of it needs:
+        the custom values completed with defaults (or the errors of required ones left empty), and with
+        `new_values` its column values and contact."""
+        clean, errors = self.clean_row(actor, values, state)
+        row = _Prepared(clean, errors)
+        if errors:
+            return row
+        row.keys = self.match_keys(clean)
+        custom, new_errors = self._complete_custom(actor, CUSTOMER_TYPE, clean.get("custom", {}), state, CUSTOM_PREFIX)
+        contact = clean.get("contact")
+        if contact:
+            contact_custom, contact_errors = self._complete_custom(
+                actor, CONTACT_TYPE, contact.get("custom", {}), state, CONTACT_CUSTOM_PREFIX
+            )
+            new_errors.update(contact_errors)
+        row.new_errors = new_errors
+        if new_values and not new_errors:
+            row.values = {**self._new_values(actor, clean), "custom": custom}
+            row.contact = {**contact, "custom": contact_custom} if contact else None
+            if search_ahead:
+                row.search = _search_columns(clean)
+        return row
+
     def process_chunk(
         self, *, actor: Any, job: Any, rows: list[PendingRow], state: dict[str, Any], dry_run: bool
     ) -> list[RowResult]:
         policy = job.policy
-        cleaned = [self.clean_row(actor, row.values, state) for row in rows]
-        row_keys = [() if errors else self.match_keys(clean) for clean, errors in cleaned]
-        wanted = {key for keys in row_keys for key in keys}
+        prepared: list[_Prepared] = [
+            row.prepared or self._prepare_row(actor, row.values, state, new_values=not dry_run, search_ahead=False)
+            for row in rows
+        ]
+        cleaned = [(row.clean, row.errors) for row in prepared]
+        wanted = {key for row in prepared for key in row.keys}
         existing = self._existing(actor, wanted - set(state["keys"]))
         # Contacts of the existing customers that rows with a contact match (update policy): one query.
         contacts = self._contacts_of(actor, policy, cleaned, existing, state)
@@ -614,7 +667,8 @@ class CustomerImportAdapter(ImportAdapter):
         contact_updates: dict[int, Contact] = {}
         contact_creates: list[tuple[Customer, dict[str, Any]]] = []
         now = timezone.now()
-        for (clean, errors), keys in zip(cleaned, row_keys, strict=True):
+        for row in prepared:
+            clean, errors, keys = row.clean, row.errors, row.keys
             if errors:
                 results.append(RowResult(Outcome.ERROR, errors=errors))
                 continue
@@ -625,24 +679,17 @@ class CustomerImportAdapter(ImportAdapter):
                     if match is not None:
                         break
             if match is None:
-                custom, errors = self._complete_custom(
-                    actor, CUSTOMER_TYPE, clean.get("custom", {}), state, CUSTOM_PREFIX
-                )
-                contact = clean.get("contact")
-                if contact:
-                    contact_custom, contact_errors = self._complete_custom(
-                        actor, CONTACT_TYPE, contact.get("custom", {}), state, CONTACT_CUSTOM_PREFIX
-                    )
-                    errors.update(contact_errors)
-                if errors:
-                    results.append(RowResult(Outcome.ERROR, errors=errors))
+                if row.new_errors:
+                    results.append(RowResult(Outcome.ERROR, errors=row.new_errors))
                     continue
+                contact = clean.get("contact")
                 # A check only needs to know that the key is taken: no values kept (memory stays flat), except
                 # what later rows' contacts are matched by (only "update" folds a row into a new customer).
                 if not dry_run:
-                    new = _New({**self._new_values(actor, clean, now), "custom": custom})
-                    if contact:
-                        new.contacts.append({**contact, "custom": contact_custom})
+                    new = _New(row.values)
+                    new.search = row.search
+                    if row.contact:
+                        new.contacts.append(row.contact)
                 elif contact and policy == "update":
                     new = _New({})
                     new.contacts.append(_contact_keys(contact))
@@ -673,10 +720,11 @@ class CustomerImportAdapter(ImportAdapter):
                     results.append(RowResult(Outcome.ERROR, errors=errors))
                     continue
                 if not dry_run:
-                    values = self._new_values(actor, clean, now, only_filled=True)
+                    values = self._new_values(actor, clean, only_filled=True)
                     if clean.get("custom"):
                         values["custom"] = {**match.values.get("custom", {}), **clean["custom"]}
                     match.values.update(values)
+                    match.search = None  # its names or contacts may have changed: computed when inserted
                 results.append(RowResult(Outcome.UPDATED))
                 creates.append((len(results) - 1, match, clean))
                 continue
@@ -839,23 +887,20 @@ class CustomerImportAdapter(ImportAdapter):
         return same, False
 
     @staticmethod
-    def _contact_row(
-        actor: Any, customer_id: int, owner_id: int | None, contact: dict[str, Any], now: Any, primary: bool
-    ) -> dict[str, Any]:
-        row = {
+    def _created(actor: Any, now: Any) -> dict[str, Any]:
+        """The columns every record an import creates shares (insert_rows' defaults)."""
+        return {
             "organization_id": actor.organization_id,
-            "customer_id": customer_id,
-            "owner_id": owner_id,
             "created_by_id": actor.pk,
             "updated_by_id": actor.pk,
             "created_at": now,
             "updated_at": now,
-            "is_primary": primary,
-            "custom": contact.get("custom") or {},
         }
-        for name in ("name", "title", "department", "wechat", "phone", "phone_normalized", "email", "email_normalized"):
-            if contact.get(name):
-                row[name] = contact[name]
+
+    @staticmethod
+    def _contact_row(customer_id: int, owner_id: int | None, contact: dict[str, Any], primary: bool) -> dict[str, Any]:
+        row = {name: contact[name] for name in CONTACT_COLUMNS if contact.get(name)}
+        row.update(customer_id=customer_id, owner_id=owner_id, is_primary=primary, custom=contact.get("custom") or {})
         return row
 
     def _write_contacts(
@@ -866,10 +911,10 @@ class CustomerImportAdapter(ImportAdapter):
         now: Any,
     ) -> None:
         rows = [
-            self._contact_row(actor, customer.pk, customer.owner_id, contact, now, contact.get("is_primary", False))
+            self._contact_row(customer.pk, customer.owner_id, contact, contact.get("is_primary", False))
             for customer, contact in creates
         ]
-        imports.insert_rows(Contact, rows)
+        imports.insert_rows(Contact, rows, defaults=self._created(actor, now))
         if updates:
             Contact.objects.bulk_update(
                 list(updates.values()),
@@ -887,7 +932,9 @@ class CustomerImportAdapter(ImportAdapter):
             )
 
     @staticmethod
-    def _new_values(actor: Any, clean: dict[str, Any], now: Any, only_filled: bool = False) -> dict[str, Any]:
+    def _new_values(actor: Any, clean: dict[str, Any], only_filled: bool = False) -> dict[str, Any]:
+        """A new customer's columns from the row (what all new ones share: _created()); with `only_filled`,
+        the columns the row fills (folded into a customer an earlier row creates)."""
         values = {name: clean[name] for name in UPDATABLE if name in clean}
         for derived in ("phone_normalized", "email_normalized"):
             if derived in clean:
@@ -897,13 +944,6 @@ class CustomerImportAdapter(ImportAdapter):
         if only_filled:
             return values
         values.setdefault("owner_id", actor.pk)
-        values.update(
-            organization_id=actor.organization_id,
-            created_by_id=actor.pk,
-            updated_by_id=actor.pk,
-            created_at=now,
-            updated_at=now,
-        )
         return values
 
     @staticmethod
@@ -983,31 +1023,26 @@ class CustomerImportAdapter(ImportAdapter):
             extra = ("name_grams",)
             for item in new:
                 values = item.values
-                data = search.search_data_exact(
-                    name=values.get("name", ""),
-                    short_name=values.get("short_name", ""),
-                    phone=values.get("phone_normalized", ""),
-                    email=values.get("email_normalized", ""),
-                    contacts=[
-                        (c.get("name", ""), c.get("phone_normalized", ""), c.get("email_normalized", ""))
-                        for c in item.contacts
-                    ],
-                )
+                data = item.search  # computed ahead from the row (prepare), unless other rows folded into it
                 if data is None:
+                    data = _search_columns(values, item.contacts)
+                if data is _BY_TRIGGERS:
                     by_triggers.append(item)
-                    data = ("", "", [])
-                values["search_names"], values["search_text"], grams = data
-                values["name_grams"] = search.pg_text_array(grams)
+                    data = ("", "", "{}")
+                values["search_names"], values["search_text"], values["name_grams"] = data
         with search.precomputed_search(connection) if precompute else nullcontext():
-            ids = imports.insert_rows(Customer, [n.values for n in new], returning=True, extra_columns=extra)
+            created = self._created(actor, now)
+            ids = imports.insert_rows(
+                Customer, [n.values for n in new], returning=True, extra_columns=extra, defaults=created
+            )
             for item, pk in zip(new, ids, strict=True):
                 item.pk = pk
             contacts = [
-                self._contact_row(actor, item.pk, item.values["owner_id"], contact, now, position == 0)
+                self._contact_row(item.pk, item.values["owner_id"], contact, position == 0)
                 for item in new
                 for position, contact in enumerate(item.contacts)
             ]
-            imports.insert_rows(Contact, contacts)
+            imports.insert_rows(Contact, contacts, defaults=created)
         search.refresh(connection, [item.pk for item in by_triggers])
 
     @staticmethod
@@ -1022,15 +1057,55 @@ class CustomerImportAdapter(ImportAdapter):
         return tags
 
 
-class _New:
-    """A customer this import will create: its column values, its contacts, and its id once inserted."""
+class _Prepared:
+    """One row as CustomerImportAdapter._prepare_row() found it, before matching: its clean values and
+    errors, match keys, and for a new customer the errors of its custom values (new_errors), its column
+    values and contact (None until asked for) and its search columns (None: computed when inserted)."""
 
-    __slots__ = ("contacts", "pk", "values")
+    __slots__ = ("clean", "contact", "errors", "keys", "new_errors", "search", "values")
+
+    def __init__(self, clean: dict[str, Any], errors: dict[str, str]) -> None:
+        self.clean, self.errors = clean, errors
+        self.keys: list[tuple[str, str]] = []
+        self.new_errors: dict[str, str] = {}
+        self.values: dict[str, Any] | None = None
+        self.contact: dict[str, Any] | None = None
+        self.search: Any = None
+
+
+class _New:
+    """A customer this import will create: its column values, its contacts, its search columns when
+    computed ahead (_search_columns) and its id once inserted."""
+
+    __slots__ = ("contacts", "pk", "search", "values")
 
     def __init__(self, values: dict[str, Any]) -> None:
         self.values = values
         self.contacts: list[dict[str, Any]] = []
+        self.search: Any = None
         self.pk: int | None = None
+
+
+_BY_TRIGGERS = ("triggers",)  # search columns the database computes (search_data_exact() declined)
+
+
+def _search_columns(values: dict[str, Any], contacts: list[dict[str, Any]] | None = None) -> Any:
+    """(search_names, search_text, name_grams as a text[] literal) of a new customer with these values
+    (clean values of a row, or the columns of a _New) and contacts (by default the row's own contact),
+    or _BY_TRIGGERS."""
+    if contacts is None:
+        contacts = [values["contact"]] if values.get("contact") else []
+    data = search.search_data_exact(
+        name=values.get("name", ""),
+        short_name=values.get("short_name", ""),
+        phone=values.get("phone_normalized", ""),
+        email=values.get("email_normalized", ""),
+        contacts=[(c.get("name", ""), c.get("phone_normalized", ""), c.get("email_normalized", "")) for c in contacts],
+    )
+    if data is None:
+        return _BY_TRIGGERS
+    names, text, grams = data
+    return names, text, imports.pg_text_array(grams)
 
 
 _CHECKED = _New({})  # stands for every customer (without a contact) a dry run would create

@@ -99,17 +99,6 @@ def search_data_exact(
     return search_data(name=name, short_name=short_name, phone=phone, email=email, contacts=contacts)
 
 
-def pg_text_array(values: list[str]) -> str:
-    """A text[] literal ('{"a","b"}'): COPY takes it as the column's text, faster than the driver's
-    list adaptation (which was a tenth of a bulk import's time)."""
-    if not values:
-        return "{}"
-    body = '","'.join(values)
-    if "\\" in body or body.count('"') != 2 * (len(values) - 1):  # a value holds a quote or a backslash
-        body = '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
-    return '{"' + body + '"}'
-
-
 def name_grams(names: str) -> list[str]:
     """Every 1- and 2-character substring of each line that holds no whitespace, sorted."""
     grams = set()

@@ -204,10 +204,15 @@ class LeadImportAdapter(ImportAdapter):
                     found.setdefault(key, lead)
         return found
 
+    def prepare(self, *, actor: Any, job: Any, rows: list[PendingRow], state: dict[str, Any]) -> None:
+        """Each row's check, ahead of its chunk (in the engine's worker thread; it reads only `state`)."""
+        for row in rows:
+            row.prepared = self.clean_row(actor, row.values, state)
+
     def process_chunk(
         self, *, actor: Any, job: Any, rows: list[PendingRow], state: dict[str, Any], dry_run: bool
     ) -> list[RowResult]:
-        cleaned = [self.clean_row(actor, row.values, state) for row in rows]
+        cleaned = [row.prepared or self.clean_row(actor, row.values, state) for row in rows]
         wanted = {key for clean, errors in cleaned if not errors for key in self.match_keys(clean)}
         existing = self._existing(actor, wanted - set(state["keys"]))
         results: list[RowResult] = []
