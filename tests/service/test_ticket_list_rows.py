@@ -168,16 +168,39 @@ def test_rows_are_byte_identical_to_the_format_html_implementation(tenant_a, lan
     with translation.override(language):
         page = ticket_selectors.ticket_list_for(actor=agent, ordering="resolution_due_at", limit=50)
         assert len(page.items) == len(TRICKY)
-        for ticket, shown in zip(page.items, custom_fields.shown_many(list(page.items), definitions), strict=True):
-            ticket.custom_shown = shown
+        # The reference renders Ticket models as the list read them before (with their relations); the list
+        # now reads TicketRow values: the same bytes either way.
+        models = ticket_selectors.tickets_with_relations_for(actor=agent).in_bulk([t.pk for t in page.items])
+        tickets = [models[t.pk] for t in page.items]
+        for items in (page.items, tickets):
+            for ticket, shown in zip(items, custom_fields.shown_many(list(items), definitions), strict=True):
+                ticket.custom_shown = shown
         reference = FormatHtmlRows()
         for bulk in (True, False):
-            expected = "".join(reference.row(t, bulk_enabled=bulk) for t in page.items)
+            expected = "".join(reference.row(t, bulk_enabled=bulk) for t in tickets)
             got = ticket_list_rows.rows_html(page.items, bulk_enabled=bulk)
             assert str(got) == expected
+            assert str(ticket_list_rows.rows_html(tickets, bulk_enabled=bulk)) == expected
             assert "<script>" not in got and "&lt;script&gt;" in got
-        for ticket in page.items:
-            assert str(ticket_list_rows.badges_html(ticket)) == str(reference.badges(ticket))
-            assert str(ticket_list_rows.row_html(ticket, bulk_enabled=True)) == str(
+        for row, ticket in zip(page.items, tickets, strict=True):
+            assert str(ticket_list_rows.badges_html(row)) == str(reference.badges(ticket))
+            assert str(ticket_list_rows.row_html(row, bulk_enabled=True)) == str(
                 reference.row(ticket, bulk_enabled=True)
             )
+
+
+def test_the_pickers_colleagues_are_assignee_choices_for_without_the_models(tenant_a):
+    """assignee_refs_for (the list's and the ticket page's pickers) names the same colleagues, in the same
+    order, as assignee_choices_for (the User models the forms assign): the roles that may not edit tickets
+    (sales, for one) are left out, inactive colleagues too."""
+    from kehu.accounts.models import User
+
+    manager = tenant_a.users["service_manager"]
+    User.objects.filter(pk=tenant_a.users["service_agent"].pk).update(name="Zed <b>")
+    full = [(u.pk, str(u)) for u in ticket_selectors.assignee_choices_for(actor=manager)]
+    refs = [(u.pk, str(u)) for u in ticket_selectors.assignee_refs_for(actor=manager)]
+    assert refs == full
+    names = {name for _pk, name in refs}
+    assert "Zed <b>" in names
+    assert set(tenant_a.users) - {"service_agent"}  # other roles exist: some can, some cannot edit tickets
+    assert len(refs) < User.objects.filter(organization=tenant_a.org, is_active=True).count()

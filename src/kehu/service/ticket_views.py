@@ -169,7 +169,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
         "can_assign": can_assign,
         "can_take": can(actor, "take", ticket) and ticket.owner_id != actor.pk,
         "can_delete": can(actor, "delete", ticket),
-        "assignees": ticket_selectors.assignee_choices_for(actor=actor) if can_assign else [],
+        "assignees": ticket_selectors.assignee_refs_for(actor=actor) if can_assign else [],
         "next_statuses": [
             (value, label)
             for value, label in Ticket.Status.choices
