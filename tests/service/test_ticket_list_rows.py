@@ -19,7 +19,7 @@ from kehu.service import ticket_list_rows, ticket_selectors
 from kehu.service.templatetags.ticket_tags import DueText
 from kehu.service.ticket_models import Ticket
 from kehu.service.ticket_services import TICKET_TYPE
-from tests.customers.factories import make_customer, make_tag
+from tests.customers.factories import make_contact, make_customer, make_tag
 from tests.service.ticket_factories import make_queue, make_ticket
 
 pytestmark = pytest.mark.django_db
@@ -134,6 +134,7 @@ def _tickets(tenant: Any) -> list[Ticket]:
     made = []
     for i, text in enumerate(TRICKY):
         customer = make_customer(tenant, name=TRICKY[(i + 1) % len(TRICKY)]) if i % 2 == 0 else None
+        contact = make_contact(tenant, customer, name=TRICKY[3]) if i == 0 else None
         ticket = make_ticket(
             tenant,
             agent if i != 1 else None,
@@ -142,6 +143,7 @@ def _tickets(tenant: Any) -> list[Ticket]:
             requester_email="" if i == 4 else f"c{i}@example.com",
             queue=queue if i % 3 else None,
             customer=customer,
+            contact=contact,
             priority=("low", "normal", "high", "urgent", "normal")[i],
             channel=("email", "phone", "web", "api", "email")[i],
             custom={"ref": TRICKY[i], "site": "https://example.com/?a=1&b=<2>"},
@@ -204,3 +206,26 @@ def test_the_pickers_colleagues_are_assignee_choices_for_without_the_models(tena
     assert "Zed <b>" in names
     assert set(tenant_a.users) - {"service_agent"}  # other roles exist: some can, some cannot edit tickets
     assert len(refs) < User.objects.filter(organization=tenant_a.org, is_active=True).count()
+
+
+def test_the_api_list_writes_the_same_json_from_rows_as_from_models(tenant_a):
+    """GET /api/v1/tickets/ writes ticket_data of TicketRow values: the same dict as of the Ticket models (every
+    field of the documented shape, the assignee with e-mail, queue, customer, contact, tags, custom values)."""
+    from kehu.service.ticket_api import TicketOutputSerializer, ticket_data
+
+    manager = tenant_a.users["service_manager"]
+    custom_fields.definition_create(actor=manager, record_type=TICKET_TYPE, key="ref", label="ref", field_type="text")
+    custom_fields.definition_create(actor=manager, record_type=TICKET_TYPE, key="site", label="site", field_type="url")
+    made = _tickets(tenant_a)
+    agent = tenant_a.users["service_agent"]
+    page = ticket_selectors.ticket_list_for(actor=agent, ordering="-updated_at", limit=50)
+    assert {type(row) for row in page.items} == {ticket_selectors.TicketRow}
+    models = ticket_selectors.tickets_with_relations_for(actor=agent).in_bulk([t.pk for t in made])
+    assert len(page.items) == len(made)
+    for row in page.items:
+        data = ticket_data(row)
+        assert data == ticket_data(models[row.pk])
+        assert set(data) == set(TicketOutputSerializer().fields)
+    assert any(ticket_data(row)["tags"] for row in page.items)
+    assert any(ticket_data(row)["contact"] for row in page.items)
+    assert any(ticket_data(row)["contact"] is None for row in page.items)
