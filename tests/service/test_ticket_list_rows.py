@@ -229,3 +229,25 @@ def test_the_api_list_writes_the_same_json_from_rows_as_from_models(tenant_a):
     assert any(ticket_data(row)["tags"] for row in page.items)
     assert any(ticket_data(row)["contact"] for row in page.items)
     assert any(ticket_data(row)["contact"] is None for row in page.items)
+
+
+@pytest.mark.parametrize(
+    "format_string", ["Y-m-d H:i", "Y-m-d H:i:s", "Y年n月j日 H:i", "m/d/Y P", "G:i", r"\Y Y \\ d", "j. n. Y", "c", ""]
+)
+def test_date_formatter_writes_what_dateformat_writes(format_string):
+    from datetime import datetime as dt
+
+    from django.utils import dateformat
+
+    from kehu.service.templatetags.ticket_tags import date_formatter
+
+    write = date_formatter(format_string)
+    zone = timezone.get_current_timezone()
+    for value in (
+        dt(2026, 1, 2, 3, 4, 5, tzinfo=zone),
+        dt(2026, 12, 31, 23, 59, 59, 999999, tzinfo=zone),
+        dt(2026, 11, 27, 0, 0, tzinfo=zone),
+        dt(2026, 6, 9, 12, 0, tzinfo=zone),
+        dt(5, 3, 7, 9, 8, tzinfo=zone),
+    ):
+        assert write(value) == dateformat.format(value, format_string)

@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from kehu.core.fast_html import esc
-from kehu.service.templatetags.ticket_tags import DueText
+from kehu.service.templatetags.ticket_tags import DueText, date_formatter
 from kehu.service.ticket_models import Ticket
 
 CHANNEL_ICONS = {"email": "envelope", "phone": "telephone", "web": "globe"}
@@ -37,6 +37,7 @@ class _Labels:
         self.answered = f'<i class="bi bi-check2 text-success" title="{esc(_("Answered"))}"></i>'
         self.select = _("Select ticket #%(number)s")
         self.zone = timezone.get_current_timezone()
+        self.minute = date_formatter("Y-m-d H:i")
         self._kinds: dict[tuple[int, str], str] = {}
 
     def url(self, pk: int) -> str:
@@ -97,7 +98,7 @@ def _row(ticket: Any, bulk_enabled: bool, labels: _Labels) -> str:
     owner = esc(str(ticket.owner)) if ticket.owner_id else labels.unassigned
     first = labels.answered if ticket.first_responded_at else esc(labels.due(ticket, ticket.first_response_due_at))
     updated = ticket.updated_at
-    updated = esc(dateformat.format(updated.astimezone(labels.zone), "Y-m-d H:i")) if updated else ""
+    updated = esc(labels.minute(updated.astimezone(labels.zone))) if updated else ""
     priority_label = labels.priority.get(priority)
     parts.append(
         f'<td class="text-nowrap">#{esc(number)}</td><td><a href="{labels.url(pk)}" data-testid="ticket-link">'

@@ -10,11 +10,12 @@ from typing import Any
 
 from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from kehu.core.fast_html import esc
+from kehu.service.templatetags.ticket_tags import date_formatter
 
 _MARKER = 987654321987
 
@@ -31,6 +32,7 @@ class MessageRenderer:
         self.not_sent = _("not sent: %(error)s")
         self.download = esc(reverse("service:ticket_attachment", args=[_MARKER])).replace(str(_MARKER), "{}")
         self.zone = timezone.get_current_timezone()
+        self.minute, self.second = date_formatter("Y-m-d H:i"), date_formatter("Y-m-d H:i:s")
 
     def _local(self, value: Any) -> Any:
         # What the template's date filter is given: the time in the current time zone.
@@ -59,7 +61,7 @@ class MessageRenderer:
         if message.sent_at:
             state = (
                 '<span class="text-body-secondary" title="'
-                f'{esc(dateformat.format(self._local(message.sent_at), "Y-m-d H:i:s"))}">'
+                f'{esc(self.second(self._local(message.sent_at)))}">'
                 f'<i class="bi bi-envelope-check"></i> {self.sent}</span>\n      '
             )
         elif message.send_error:
@@ -97,7 +99,7 @@ class MessageRenderer:
             '  <header class="d-flex flex-wrap gap-2 align-items-baseline small mb-2">\n'
             f"    {self._header(message)}\n"
             f'    <time class="ms-auto text-body-secondary" datetime="{esc(created.isoformat())}">'
-            f"{esc(dateformat.format(created, 'Y-m-d H:i'))}</time>\n"
+            f"{esc(self.minute(created))}</time>\n"
             "  </header>\n"
             f'  <div class="kehu-ticket-body" data-testid="message-body">{linebreaksbr(message.body)}</div>\n'
             f"  {self._files(message)}\n"
