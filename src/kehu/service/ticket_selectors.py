@@ -567,7 +567,8 @@ def customer_contacts_for(*, actor: Any, ticket: Ticket) -> list[Contact]:
 
 
 def past_tickets_for(*, actor: Any, ticket: Ticket, limit: int = 10) -> list[Ticket]:
-    """The customer's (else the requester's) other tickets the actor sees, newest first."""
+    """The customer's (else the requester's) other tickets the actor sees, newest first: what the ticket page
+    lists of them (number, subject, status, when), not their whole rows."""
     qs = Ticket.objects.visible_to(actor).exclude(pk=ticket.pk)
     if ticket.customer_id:
         qs = qs.filter(customer_id=ticket.customer_id)
@@ -575,7 +576,8 @@ def past_tickets_for(*, actor: Any, ticket: Ticket, limit: int = 10) -> list[Tic
         qs = qs.filter(requester_email=ticket.requester_email)
     else:
         return []
-    return list(qs.select_related("owner").order_by("-created_at", "-pk")[:limit])
+    fields = ("id", "organization_id", "number", "subject", "status", "created_at")
+    return list(qs.only(*fields).order_by("-created_at", "-pk")[:limit])
 
 
 def customer_orders_for(*, actor: Any, ticket: Ticket, limit: int = 5) -> list[Any] | None:
