@@ -86,3 +86,35 @@ def test_the_conversation_is_byte_identical_to_the_template(tenant_a, language, 
         got = ticket_message_html.conversation_html(messages)
         assert str(got) == expected
         assert "<script>" not in got and "&lt;script&gt;" in got and "<br>" in got
+
+
+def test_the_api_writes_what_the_documented_message_serializer_writes(tenant_a, rf):
+    """GET /api/v1/tickets/<id>/messages/ and /api/v1/ticket-messages/ write message_data: the same JSON as
+    TicketMessageOutputSerializer (authors or none, sent times, errors, files with their download address)."""
+    from rest_framework.request import Request
+
+    from kehu.service.ticket_api import TicketMessageOutputSerializer, message_data
+
+    ticket = _conversation(tenant_a)
+    agent = tenant_a.users["service_agent"]
+    request = Request(rf.get("/api/v1/ticket-messages/"))
+    messages = ticket_selectors.ticket_messages_for(actor=agent, ticket=ticket)
+    assert any(m.attachments.all() for m in messages) and any(m.author_id is None for m in messages)
+    for message in messages:
+        for context in ({"request": request}, {}):
+            expected = TicketMessageOutputSerializer(message, context=context).data
+            assert message_data(message, request=context.get("request")) == expected
+            assert list(message_data(message)) == list(expected)
+
+
+def test_the_conversation_api_reads_its_queries_and_writes_every_message(tenant_a, client):
+    ticket = _conversation(tenant_a)
+    client.force_login(tenant_a.users["service_agent"])
+    data = client.get(f"/api/v1/tickets/{ticket.pk}/messages/").json()
+    assert len(data) == 9 and [m["kind"] for m in data].count("customer") == 4
+    files = [f for m in data for f in m["attachments"]]
+    assert len(files) == 2 and all(f["download_url"].startswith("http://testserver/api/v1/") for f in files)
+    listed = client.get(f"/api/v1/ticket-messages/?ticket={ticket.pk}").json()
+    assert [m["id"] for m in listed["results"]] == [m["id"] for m in data]
+    one = client.get(f"/api/v1/ticket-messages/{data[0]['id']}/").json()
+    assert one == data[0]
