@@ -291,8 +291,8 @@ class _TagList(list):
         return self
 
 
-# The columns a list row reads (the list's cells and the API's ticket_data): every field but the SLA
-# bookkeeping, and of the relations only their names.
+# The columns a list row reads (the list's cells and the API's ticket_data), and of the relations only their
+# names (and the assignee's e-mail).
 ROW_FIELDS = (
     "id",
     "organization_id",
