@@ -90,7 +90,7 @@ class TicketFilterForm(custom_fields.CustomFilterFormMixin, forms.Form):
         if with_choices and actor is not None:
             queues = ticket_selectors.queue_choices_for(actor=actor)
             self.fields["queue"].widget = forms.Select(choices=_blank(queues, _("Any queue")))
-            self.assignees = ticket_selectors.assignee_choices_for(actor=actor)  # the page's bulk form reuses it
+            self.assignees = ticket_selectors.assignee_refs_for(actor=actor)  # the page's bulk form reuses it
             people = [(str(u.pk), str(u)) for u in self.assignees]
             self.fields["assignee"].widget = forms.Select(
                 choices=_blank([("me", _("Me")), ("unassigned", _("Unassigned")), *people], _("Anyone"))

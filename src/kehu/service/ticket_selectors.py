@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -209,8 +210,16 @@ def _decode(cursor: str, ordering: str, name: str) -> tuple[str, Any, int]:
     return direction, value, pk
 
 
-def keyset_page(qs: QuerySet, *, ordering: str | None, cursor: str | None, limit: int) -> Page:
-    """Rows after (or, for a "previous" cursor, before) the cursor's row, in `ordering` then id; no COUNT."""
+def keyset_page(
+    qs: QuerySet,
+    *,
+    ordering: str | None,
+    cursor: str | None,
+    limit: int,
+    fetch: Callable[[QuerySet, list[int]], dict[int, Any]] | None = None,
+) -> Page:
+    """Rows after (or, for a "previous" cursor, before) the cursor's row, in `ordering` then id; no COUNT.
+    `fetch(qs, ids)` reads the page's rows by id ({id: row}, each with its `sort_key`); by default the models."""
     name, descending = parse_ordering(ordering)
     ordering = f"-{name}" if descending else name
     limit = max(1, min(int(limit or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
@@ -229,7 +238,7 @@ def keyset_page(qs: QuerySet, *, ordering: str | None, cursor: str | None, limit
     # from an index alone when one holds the sort key and the scope's columns (ticket_active_due,
     # ticket_org_updated), so the database does not read the full row of every candidate it passes over.
     keys = list(qs.order_by(*order).values_list("pk", flat=True)[: limit + 1])
-    found = qs.order_by().in_bulk(keys) if keys else {}
+    found = (fetch(qs, keys) if fetch else qs.order_by().in_bulk(keys)) if keys else {}
     rows = [found[pk] for pk in keys if pk in found]
     has_more = len(rows) > limit
     rows = rows[:limit]
@@ -256,6 +265,115 @@ def with_list_relations(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
     )
 
 
+class TicketRef:
+    """The assignee, queue, customer or contact of a list row: id and name (and e-mail), what lists show."""
+
+    __slots__ = ("email", "name", "pk")
+
+    def __init__(self, pk: int, name: str, email: str = "") -> None:
+        self.pk, self.name, self.email = pk, name, email
+
+    def __str__(self) -> str:  # as User, Queue, Customer and Contact print themselves
+        return self.name
+
+
+class TagRef:
+    """A tag of a list row (the pill's id, name and colour)."""
+
+    __slots__ = ("colour", "name", "pk")
+
+    def __init__(self, pk: int, name: str, colour: str) -> None:
+        self.pk, self.name, self.colour = pk, name, colour
+
+
+class _TagList(list):
+    def all(self) -> list[Any]:  # read as the model's `ticket.tags.all()`
+        return self
+
+
+# The columns a list row reads (the list's cells and the API's ticket_data), and of the relations only their
+# names (and the assignee's e-mail).
+ROW_FIELDS = (
+    "id",
+    "organization_id",
+    "number",
+    "subject",
+    "kind",
+    "priority",
+    "channel",
+    "status",
+    "requester_email",
+    "requester_name",
+    "owner_id",
+    "queue_id",
+    "customer_id",
+    "contact_id",
+    "assignment_reason",
+    "assigned_at",
+    "custom",
+    "first_responded_at",
+    "first_response_due_at",
+    "resolution_due_at",
+    "resolved_at",
+    "closed_at",
+    "last_customer_message_at",
+    "follow_up_of_id",
+    "version",
+    "created_at",
+    "updated_at",
+)
+_ROW_RELATED = ("owner__name", "owner__email", "queue__name", "customer__name", "contact__name")
+
+
+class TicketRow:
+    """A ticket of a list page read with values(): its columns and its relations' names, no model instances
+    (a page of 50 built some 250 models with every column of their assignee, queue, customer and contact,
+    a fifth of the list's Python). It answers what the list's cells (ticket_list_rows) and the API's
+    ticket_data read from a Ticket, under the same names."""
+
+    __slots__ = (*ROW_FIELDS, "sort_key", "owner", "queue", "customer", "contact", "tags", "custom_shown")
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        for name in ROW_FIELDS:
+            setattr(self, name, values[name])
+        self.sort_key = values["sort_key"]
+        owner = values["owner_id"]
+        self.owner = None if owner is None else TicketRef(owner, values["owner__name"], values["owner__email"])
+        queue, customer, contact = values["queue_id"], values["customer_id"], values["contact_id"]
+        self.queue = None if queue is None else TicketRef(queue, values["queue__name"])
+        self.customer = None if customer is None else TicketRef(customer, values["customer__name"])
+        self.contact = None if contact is None else TicketRef(contact, values["contact__name"])
+        self.tags = _TagList()
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    key = Ticket.key
+    is_open = Ticket.is_open
+    kind_label = Ticket.kind_label
+
+
+def _list_rows(organization_id: int) -> Callable[[QuerySet, list[int]], dict[int, TicketRow]]:
+    def fetch(qs: QuerySet, ids: list[int]) -> dict[int, TicketRow]:
+        rows = {
+            v["id"]: TicketRow(v)
+            for v in qs.order_by().filter(pk__in=ids).values(*ROW_FIELDS, *_ROW_RELATED, "sort_key")
+        }
+        links = (
+            TicketTag.objects.filter(organization_id=organization_id, ticket_id__in=ids)
+            .order_by("tag__name")
+            .values_list("ticket_id", "tag_id", "tag__name", "tag__colour")
+        )
+        for ticket_id, tag_id, name, colour in links:
+            row = rows.get(ticket_id)
+            if row is not None:
+                row.tags.append(TagRef(tag_id, name, colour))
+        return rows
+
+    return fetch
+
+
 def ticket_list_for(
     *,
     actor: Any,
@@ -264,10 +382,13 @@ def ticket_list_for(
     cursor: str | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> Page:
-    """One page of the tickets the actor sees: filtered, sorted on the whitelist, keyset-paginated (two
-    queries: the rows with assignee, queue, customer and contact, and their tags)."""
-    qs = with_list_relations(ticket_queryset_for(actor=actor, filters=filters))
-    return keyset_page(qs, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit)
+    """One page of the tickets the actor sees: filtered, sorted on the whitelist, keyset-paginated (three
+    queries: the page's ids, their rows with the names of assignee, queue, customer and contact, and their
+    tags). The items are TicketRow: read-only rows for lists and the API's list, not Ticket models."""
+    qs = ticket_queryset_for(actor=actor, filters=filters)
+    return keyset_page(
+        qs, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit, fetch=_list_rows(actor.organization_id)
+    )
 
 
 def tickets_with_relations_for(*, actor: Any) -> QuerySet[Ticket]:
@@ -446,7 +567,8 @@ def customer_contacts_for(*, actor: Any, ticket: Ticket) -> list[Contact]:
 
 
 def past_tickets_for(*, actor: Any, ticket: Ticket, limit: int = 10) -> list[Ticket]:
-    """The customer's (else the requester's) other tickets the actor sees, newest first."""
+    """The customer's (else the requester's) other tickets the actor sees, newest first: what the ticket page
+    lists of them (number, subject, status, when), not their whole rows."""
     qs = Ticket.objects.visible_to(actor).exclude(pk=ticket.pk)
     if ticket.customer_id:
         qs = qs.filter(customer_id=ticket.customer_id)
@@ -454,7 +576,8 @@ def past_tickets_for(*, actor: Any, ticket: Ticket, limit: int = 10) -> list[Tic
         qs = qs.filter(requester_email=ticket.requester_email)
     else:
         return []
-    return list(qs.select_related("owner").order_by("-created_at", "-pk")[:limit])
+    fields = ("id", "organization_id", "number", "subject", "status", "created_at")
+    return list(qs.only(*fields).order_by("-created_at", "-pk")[:limit])
 
 
 def customer_orders_for(*, actor: Any, ticket: Ticket, limit: int = 5) -> list[Any] | None:
@@ -589,6 +712,31 @@ def assignee_choices_for(*, actor: Any) -> list[Any]:
             by_role[user.role_id] = can(user, "edit", Ticket)
         if by_role[user.role_id]:
             chosen.append(user)
+    return chosen
+
+
+def assignee_refs_for(*, actor: Any) -> list[TicketRef]:
+    """assignee_choices_for as (id, name) for the pages' pickers, without a User model per colleague (with
+    their role and organisation: some 190 models on every list and ticket page of a manager). "May edit
+    tickets" is asked once per role, of a user of that role in the actor's organisation."""
+    from kehu.accounts.models import Role, User
+
+    rows = (
+        User.objects.visible_to(actor)
+        .filter(is_active=True)
+        .order_by("name", "email")
+        .values_list("pk", "name", "role_id", "role__permissions")
+    )
+    by_role: dict[Any, bool] = {}
+    chosen = []
+    for pk, name, role_id, permissions in rows:
+        if role_id not in by_role:
+            probe = User(organization=actor.organization, is_active=True)
+            if role_id is not None:
+                probe.role = Role(pk=role_id, organization_id=actor.organization_id, permissions=permissions)
+            by_role[role_id] = can(probe, "edit", Ticket)
+        if by_role[role_id]:
+            chosen.append(TicketRef(pk, name))
     return chosen
 
 

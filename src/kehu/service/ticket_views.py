@@ -25,6 +25,7 @@ from kehu.service import (
     ticket_assignment,
     ticket_config_services,
     ticket_list_rows,
+    ticket_message_html,
     ticket_panels,
     ticket_selectors,
     ticket_services,
@@ -158,6 +159,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
     return {
         "ticket": ticket,
         "messages_": conversation,
+        "conversation": ticket_message_html.conversation_html(conversation),  # the template's markup, in Python
         "history": ticket_selectors.ticket_history_for(actor=actor, ticket=ticket),
         "follow_ups": ticket_selectors.follow_ups_for(actor=actor, ticket=ticket),
         "custom_values": [v for v in custom_fields.shown(ticket, definitions) if v.text],
@@ -169,7 +171,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
         "can_assign": can_assign,
         "can_take": can(actor, "take", ticket) and ticket.owner_id != actor.pk,
         "can_delete": can(actor, "delete", ticket),
-        "assignees": ticket_selectors.assignee_choices_for(actor=actor) if can_assign else [],
+        "assignees": ticket_selectors.assignee_refs_for(actor=actor) if can_assign else [],
         "next_statuses": [
             (value, label)
             for value, label in Ticket.Status.choices

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django import template
@@ -14,6 +16,43 @@ from django.utils.translation import gettext as _
 
 register = template.Library()
 
+# The format characters date_formatter() writes itself (what Django's DateFormat gives for them); a format
+# with any other (P, a, N, e, ...) goes to dateformat.format.
+_PLAIN = {
+    "Y": lambda d: f"{d.year:04d}",
+    "m": lambda d: f"{d.month:02d}",
+    "n": lambda d: str(d.month),
+    "d": lambda d: f"{d.day:02d}",
+    "j": lambda d: str(d.day),
+    "H": lambda d: f"{d.hour:02d}",
+    "G": lambda d: str(d.hour),
+    "i": lambda d: f"{d.minute:02d}",
+    "s": lambda d: f"{d.second:02d}",
+}
+
+
+@lru_cache(maxsize=64)
+def date_formatter(format_string: str) -> Callable[[datetime], str]:
+    """dateformat.format(value, format_string) as a function, the format parsed once: the ticket list writes
+    two dates per row (the due time's exact time on hover, the last change), and Django parses the format
+    and builds a DateFormat for each. Formats of digits and literals only (Y-m-d H:i, Y年n月j日 H:i) are
+    written directly; others fall back to Django (tests compare the two)."""
+    pieces = dateformat.re_formatchars.split(format_string)
+    codes = pieces[1::2]
+    if not all(code in _PLAIN for code in codes):
+        return lambda value: dateformat.format(value, format_string)
+    parts: list[Any] = []
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            parts.append(_PLAIN[piece])
+        elif piece:
+            parts.append(dateformat.re_escaped.sub(r"\1", piece))
+
+    def write(value: datetime) -> str:
+        return "".join(part if type(part) is str else part(value) for part in parts)
+
+    return write
+
 
 class DueText:
     """A due time as time left ("3 hours left"), or how long it is overdue (red while the ticket is open);
@@ -23,13 +62,13 @@ class DueText:
     def __init__(self, now: datetime | None = None) -> None:
         self.now = now or timezone.now()
         self.zone = timezone.get_current_timezone()
-        self.exact_format = formats.get_format("SHORT_DATETIME_FORMAT")
+        self.exact = date_formatter(formats.get_format("SHORT_DATETIME_FORMAT"))
 
     def __call__(self, ticket: Any, due: datetime | None) -> SafeString | str:
         if due is None:
             return "—"
         now = self.now
-        exact = dateformat.format(due.astimezone(self.zone), self.exact_format)
+        exact = self.exact(due.astimezone(self.zone))
         if due < now:
             text = _("%(since)s overdue") % {"since": timesince(due, now, depth=1)}
             css = "text-nowrap text-danger fw-medium" if ticket.is_open else "text-nowrap"
