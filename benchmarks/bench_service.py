@@ -142,8 +142,14 @@ def intake_rate(queue: Queue, n: int, run: str, send) -> dict:
         return execute(sql, params, many, context)
 
     opening = mails(queue, n, run)
+    backend = []  # this connection's PostgreSQL server process (the in-process case's database work)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = [cursor.fetchone()[0]]
     start = time.perf_counter()
     cpu_start = time.process_time()  # this process: the intake, and the SMTP client and server threads
+    pg_start = process_cpu(backend)
     timings = []
     with connection.execute_wrapper(count):
         for raw in opening:
@@ -152,9 +158,11 @@ def intake_rate(queue: Queue, n: int, run: str, send) -> dict:
             timings.append((time.perf_counter() - t) * 1000)
     opened_queries = len(queries)
     cpu_new = time.process_time() - cpu_start
+    pg_new = process_cpu(backend) - pg_start
     answer = replies(queue, n, run)
     replies_start = time.perf_counter()
     cpu_replies_start = time.process_time()
+    pg_replies_start = process_cpu(backend)
     queries.clear()
     with connection.execute_wrapper(count):
         for raw in answer:
@@ -163,6 +171,7 @@ def intake_rate(queue: Queue, n: int, run: str, send) -> dict:
             timings.append((time.perf_counter() - t) * 1000)
     end = time.perf_counter()
     cpu = cpu_new + time.process_time() - cpu_replies_start
+    pg_cpu = pg_new + process_cpu(backend) - pg_replies_start
     timings_sorted = sorted(timings)
     threaded = TicketMessage.objects.filter(
         organization_id=queue.organization_id, message_id__startswith=f"<reply.{run}."
@@ -177,6 +186,7 @@ def intake_rate(queue: Queue, n: int, run: str, send) -> dict:
         "threaded": threaded,
         "n": len(timings),
         "cpu_ms": cpu * 1000 / max(len(timings), 1),
+        "pg_cpu_ms": pg_cpu * 1000 / max(len(timings), 1) if backend else None,
     }
 
 
@@ -284,6 +294,7 @@ def smtp_parallel_rate(queue: Queue, n: int, run: str, processes: int, clients: 
         "threaded": threaded,
         "n": len(timings),
         "cpu_ms": cpu * 1000 / max(len(timings), 1),
+        "pg_cpu_ms": None,
     }
 
 
@@ -361,6 +372,7 @@ def main() -> None:
     result = smtp_rate(queue, args.mails, run + "b")
     if result is not None:
         result["queries_new"] = result["queries_reply"] = None  # the daemon's worker threads: not counted here
+        result["pg_cpu_ms"] = None  # nor their database connection
         intake.append(("SMTP: smtplib → aiosmtpd → intake", result))
         print(f"  SMTP intake: {result['rate']:.0f} messages/s", file=sys.stderr)
     for count in [int(p) for p in args.processes.split(",") if p.strip() and int(p) > 1]:
@@ -376,15 +388,16 @@ def main() -> None:
     )
     print(
         "| e-mail intake | messages | messages/s | new tickets/s | p50 ms | p95 ms | queries per new | "
-        "queries per reply | replies threaded | Python CPU ms per message |"
+        "queries per reply | replies threaded | Python CPU ms per message | PostgreSQL CPU ms per message |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, r in intake:
         per_new = "—" if r["queries_new"] is None else f"{r['queries_new']:.0f}"
         per_reply = "—" if r["queries_reply"] is None else f"{r['queries_reply']:.0f}"
         print(
             f"| {label} | {r['n']} | {r['rate']:.0f} | {r['new_rate']:.0f} | {r['median']:.1f} | {r['p95']:.1f} | "
-            f"{per_new} | {per_reply} | {r['threaded']}/{r['n'] // 2} | {r['cpu_ms']:.1f} |"
+            f"{per_new} | {per_reply} | {r['threaded']}/{r['n'] // 2} | {r['cpu_ms']:.1f} | "
+            f"{'—' if r['pg_cpu_ms'] is None else format(r['pg_cpu_ms'], '.1f')} |"
         )
 
 
