@@ -202,3 +202,32 @@ def test_the_smtp_daemon_with_two_worker_processes_takes_mail_from_several_conne
     tickets = Ticket.objects.filter(organization=tenant_a.org).exclude(number=1)
     assert sorted(t.subject for t in tickets) == [f"并行 {i}" for i in range(4)]
     assert sorted(t.number for t in tickets) == [2, 3, 4, 5]
+
+
+def test_a_worker_process_that_dies_fails_its_message_with_451_and_the_workers_start_again(tenant_a, queue):
+    import os
+    import signal
+
+    port = _free_port()
+    handler = IntakeHandler(processes=2)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        os.kill(handler.workers.pids()[0], signal.SIGKILL)
+        raw = build(From="k@example.com", To="support@a.test", Subject="重启之后", Message_ID="<k@ex>", body="x")
+        answers = []
+        for _attempt in range(5):  # as a relay retries a 451
+            try:
+                with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
+                    client.sendmail("k@example.com", ["support@a.test"], raw)
+                answers.append(250)
+                break
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
+                code = exc.smtp_code if isinstance(exc, smtplib.SMTPDataError) else exc.recipients["support@a.test"][0]
+                answers.append(code)
+                time.sleep(0.5)
+    finally:
+        controller.stop()
+        handler.close()
+    assert answers[-1] == 250 and set(answers[:-1]) <= {451}
+    assert Ticket.objects.filter(organization=tenant_a.org, subject="重启之后").count() == 1

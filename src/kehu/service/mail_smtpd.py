@@ -168,7 +168,12 @@ class IntakeHandler:
         return await asyncio.wrap_future(self.workers.submit(fn, *args))
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
-        if not await self._run(_known_address, address):
+        try:
+            known = await self._run(_known_address, address)
+        except Exception:  # the database failed, or a worker process died: the sender tries again later
+            log.exception("mail_smtpd: recipient check failed")
+            return "451 4.3.0 Temporary failure, please try again later"
+        if not known:
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
