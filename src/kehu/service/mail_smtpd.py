@@ -116,7 +116,9 @@ def _in_process(fn: Callable[..., Any], *args: Any) -> Any:
 class ProcessWorkers:
     """`count` worker processes (started fresh, not forked from the daemon's threads) that run the database
     work, each keeping its connection between jobs; a job goes to whichever is free. A process that dies
-    (killed, out of memory) fails its job, which the sender retries (451), and the pool is started again."""
+    (killed, out of memory) fails its job, which the sender retries (451), and the pool is started again.
+    Started processes import the caller's main module again: a script that makes them needs the usual
+    `if __name__ == "__main__":` guard (`kehu` and pytest have it)."""
 
     def __init__(self, count: int) -> None:
         self.count = count
@@ -160,16 +162,21 @@ class IntakeHandler:
     def __init__(self, workers: int = 1, *, processes: int = 1) -> None:
         self.processes = processes
         self.workers: Workers | ProcessWorkers = ProcessWorkers(processes) if processes > 1 else Workers(workers)
+        # The recipient check mostly reads the cached routes: with worker processes, in a thread of the daemon
+        # (its own connection, for an address the cache does not know) rather than a hand-over to a process.
+        self.checks: Workers | ProcessWorkers = Workers(1) if processes > 1 else self.workers
 
     def close(self) -> None:
         self.workers.close()
+        if self.checks is not self.workers:
+            self.checks.close()
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.wrap_future(self.workers.submit(fn, *args))
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
         try:
-            known = await self._run(_known_address, address)
+            known = await asyncio.wrap_future(self.checks.submit(_known_address, address))
         except Exception:  # the database failed, or a worker process died: the sender tries again later
             log.exception("mail_smtpd: recipient check failed")
             return "451 4.3.0 Temporary failure, please try again later"
