@@ -68,7 +68,9 @@ def _load_members(organization_id: int) -> dict[int, list[Any]]:
         .values_list("queue_id", "user_id")
     )
     users = User.objects.filter(organization_id=organization_id, pk__in={user_id for _queue, user_id in pairs})
-    allowed = {u.pk: u for u in users.select_related("role", "organization") if can(u, "edit", Ticket)}
+    # Without the password hash: the lists are pickled into the shared cache (Redis in production).
+    users = users.select_related("role", "organization").defer("password")
+    allowed = {u.pk: u for u in users if can(u, "edit", Ticket)}
     members: dict[int, list[Any]] = {}
     for queue_id, user_id in sorted(pairs, key=lambda pair: pair[1]):
         if user_id in allowed:
