@@ -142,8 +142,14 @@ def intake_rate(queue: Queue, n: int, run: str, send) -> dict:
         return execute(sql, params, many, context)
 
     opening = mails(queue, n, run)
+    backend = []  # this connection's PostgreSQL server process (the in-process case's database work)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = [cursor.fetchone()[0]]
     start = time.perf_counter()
     cpu_start = time.process_time()  # this process: the intake, and the SMTP client and server threads
+    pg_start = process_cpu(backend)
     timings = []
     with connection.execute_wrapper(count):
         for raw in opening:
@@ -152,9 +158,11 @@ def intake_rate(queue: Queue, n: int, run: str, send) -> dict:
             timings.append((time.perf_counter() - t) * 1000)
     opened_queries = len(queries)
     cpu_new = time.process_time() - cpu_start
+    pg_new = process_cpu(backend) - pg_start
     answer = replies(queue, n, run)
     replies_start = time.perf_counter()
     cpu_replies_start = time.process_time()
+    pg_replies_start = process_cpu(backend)
     queries.clear()
     with connection.execute_wrapper(count):
         for raw in answer:
@@ -163,6 +171,7 @@ def intake_rate(queue: Queue, n: int, run: str, send) -> dict:
             timings.append((time.perf_counter() - t) * 1000)
     end = time.perf_counter()
     cpu = cpu_new + time.process_time() - cpu_replies_start
+    pg_cpu = pg_new + process_cpu(backend) - pg_replies_start
     timings_sorted = sorted(timings)
     threaded = TicketMessage.objects.filter(
         organization_id=queue.organization_id, message_id__startswith=f"<reply.{run}."
@@ -177,6 +186,7 @@ def intake_rate(queue: Queue, n: int, run: str, send) -> dict:
         "threaded": threaded,
         "n": len(timings),
         "cpu_ms": cpu * 1000 / max(len(timings), 1),
+        "pg_cpu_ms": pg_cpu * 1000 / max(len(timings), 1) if backend else None,
     }
 
 
@@ -206,10 +216,96 @@ def smtp_rate(queue: Queue, n: int, run: str) -> dict | None:
         handler.close()
 
 
+def process_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes have used so far, from /proc/<pid>/stat."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def smtp_parallel_rate(queue: Queue, n: int, run: str, processes: int, clients: int) -> dict | None:
+    """The SMTP daemon with `processes` worker processes (kehu mail_smtpd --processes), fed by `clients` smtplib
+    connections at once (as a relay delivers): n/2 new tickets, then n/2 replies to them, each half shared out
+    between the connections. The CPU column adds the worker processes' CPU (from /proc) to this process's."""
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError:
+        return None
+    import threading
+
+    from kehu.service.mail_smtpd import MAX_BYTES, IntakeHandler
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = IntakeHandler(processes=processes)  # returns once every worker process is up
+    pids = handler.workers.pids()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, data_size_limit=MAX_BYTES)
+    controller.start()
+    timings: list[float] = []
+
+    def deliver_all(raws: list[bytes]) -> None:
+        def client(share: list[bytes]) -> None:
+            with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+                for raw in share:
+                    t = time.perf_counter()
+                    smtp.sendmail("customer@guest-mail.cn", [queue.email], raw)
+                    timings.append((time.perf_counter() - t) * 1000)
+
+        threads = [threading.Thread(target=client, args=(raws[i::clients],)) for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    try:
+        opening = mails(queue, n, run)
+        cpu_start, workers_start = time.process_time(), process_cpu(pids)
+        start = time.perf_counter()
+        deliver_all(opening)
+        opened = time.perf_counter()
+        cpu_new = time.process_time() - cpu_start
+        answer = replies(queue, n, run)
+        cpu_replies_start = time.process_time()
+        replies_start = time.perf_counter()
+        deliver_all(answer)
+        end = time.perf_counter()
+        cpu = cpu_new + time.process_time() - cpu_replies_start + process_cpu(pids) - workers_start
+    finally:
+        controller.stop()
+        handler.close()
+    timings_sorted = sorted(timings)
+    threaded = TicketMessage.objects.filter(
+        organization_id=queue.organization_id, message_id__startswith=f"<reply.{run}."
+    ).count()
+    return {
+        "rate": len(timings) / ((opened - start) + (end - replies_start)),
+        "new_rate": len(opening) / max(opened - start, 1e-9),
+        "median": statistics.median(timings_sorted),
+        "p95": timings_sorted[int(len(timings_sorted) * 0.95) - 1],
+        "queries_new": None,
+        "queries_reply": None,
+        "threaded": threaded,
+        "n": len(timings),
+        "cpu_ms": cpu * 1000 / max(len(timings), 1),
+        "pg_cpu_ms": None,
+    }
+
+
 def main() -> None:
     roles_all = ("service_agent", "service_manager", "administrator")
     parser = module_parser(__doc__, roles_all)
     parser.add_argument("--mails", type=int, default=400, help="Messages per intake case (half new, half replies).")
+    parser.add_argument(
+        "--processes", default="2", help="Worker processes of the parallel SMTP cases, comma-separated (0: none)."
+    )
+    parser.add_argument("--connections", type=int, default=4, help="SMTP client connections of the parallel cases.")
     args = parser.parse_args()
     org, users = organization_users(args.org, roles_all)
     agent = users["service_agent"]
@@ -276,23 +372,32 @@ def main() -> None:
     result = smtp_rate(queue, args.mails, run + "b")
     if result is not None:
         result["queries_new"] = result["queries_reply"] = None  # the daemon's worker threads: not counted here
+        result["pg_cpu_ms"] = None  # nor their database connection
         intake.append(("SMTP: smtplib → aiosmtpd → intake", result))
         print(f"  SMTP intake: {result['rate']:.0f} messages/s", file=sys.stderr)
+    for count in [int(p) for p in args.processes.split(",") if p.strip() and int(p) > 1]:
+        result = smtp_parallel_rate(queue, args.mails, f"{run}p{count}", count, args.connections)
+        if result is not None:
+            label = f"SMTP, {count} worker processes, {args.connections} client connections"
+            intake.append((label, result))
+            print(f"  {label}: {result['rate']:.0f} messages/s", file=sys.stderr)
     print(
         f'\nE-mail intake, CPU check {before:.0f} ms before and {cpu_calibration():.0f} ms after; "Python CPU ms": '
-        "this process's CPU time per message (SMTP: client and daemon threads both), without the database server's.\n"
+        "this process's CPU time per message (SMTP: client and daemon threads both; with worker processes, theirs "
+        "added), without the database server's.\n"
     )
     print(
         "| e-mail intake | messages | messages/s | new tickets/s | p50 ms | p95 ms | queries per new | "
-        "queries per reply | replies threaded | Python CPU ms per message |"
+        "queries per reply | replies threaded | Python CPU ms per message | PostgreSQL CPU ms per message |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, r in intake:
         per_new = "—" if r["queries_new"] is None else f"{r['queries_new']:.0f}"
         per_reply = "—" if r["queries_reply"] is None else f"{r['queries_reply']:.0f}"
         print(
             f"| {label} | {r['n']} | {r['rate']:.0f} | {r['new_rate']:.0f} | {r['median']:.1f} | {r['p95']:.1f} | "
-            f"{per_new} | {per_reply} | {r['threaded']}/{r['n'] // 2} | {r['cpu_ms']:.1f} |"
+            f"{per_new} | {per_reply} | {r['threaded']}/{r['n'] // 2} | {r['cpu_ms']:.1f} | "
+            f"{'—' if r['pg_cpu_ms'] is None else format(r['pg_cpu_ms'], '.1f')} |"
         )
 
 

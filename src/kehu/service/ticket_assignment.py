@@ -3,6 +3,11 @@
 Who can get a ticket: the queue's active members who may work with tickets and are not away (AgentStatus).
 Every choice carries its reason (a key of REASONS, kept on the ticket and in the audit entry with a line of
 detail), so that the ticket page can say why its assignee has it.
+
+Who can get a ticket is read for every new ticket (every e-mail), and changes seldom: each organisation's queues
+with their available members are kept in the cache (kehu.core.org_cache, "service_queue_members") until a
+membership, an agent's away status, a user, a role or the organisation changes (the receivers below). Only the
+open tickets per member are counted for every ticket, under the queue's lock (ticket_services.auto_assign).
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
+from kehu.accounts.models import Organization, Role, User
+from kehu.core import org_cache
 from kehu.core.permissions import can
 from kehu.service.ticket_models import OPEN_STATUSES, AgentStatus, Queue, Ticket
 
@@ -41,32 +48,41 @@ class Choice:
     detail: str = ""
 
 
-def _members(queue: Queue, *, with_open_counts: bool = False) -> list[Any]:
-    """The queue's active members who are not away, by id, in one query; `with_open_counts` adds each one's
-    open tickets as `open_n` (a correlated COUNT(*) per member over the (organization, owner, status, ...)
-    index, answered from the index alone), so the intake pays one round trip where it paid three."""
-    away = AgentStatus.objects.filter(organization_id=queue.organization_id, away=True).values("user_id")
-    members = (
-        queue.members.filter(organization_id=queue.organization_id, is_active=True)
-        .exclude(pk__in=away)
-        .select_related("role", "organization")
-        .order_by("pk")
-    )
-    if with_open_counts:
-        open_tickets = (
-            Ticket.objects.filter(
-                organization_id=queue.organization_id,
-                deleted_at__isnull=True,
-                owner_id=OuterRef("pk"),
-                status__in=OPEN_STATUSES,
-            )
-            .order_by()
-            .values("owner_id")
-            .annotate(n=Count("*"))
-            .values("n")
+MEMBERS = "service_queue_members"  # the org_cache name
+
+
+def members_changed(organization_id: int) -> None:
+    """Who may get the organisation's tickets may have changed (call in the change's transaction)."""
+    org_cache.changed(MEMBERS, organization_id)
+
+
+def _load_members(organization_id: int) -> dict[int, list[Any]]:
+    """Every queue's active members who are not away and may work with tickets, by id (two queries, once per
+    change). The users come with their role and organisation (the permission check, the notification)."""
+    away = AgentStatus.objects.filter(organization_id=organization_id, away=True).values("user_id")
+    pairs = list(
+        Queue.members.through.objects.filter(
+            queue__organization_id=organization_id, user__organization_id=organization_id, user__is_active=True
         )
-        members = members.annotate(open_n=Coalesce(Subquery(open_tickets), 0))
-    return [u for u in members if can(u, "edit", Ticket)]
+        .exclude(user_id__in=away)
+        .values_list("queue_id", "user_id")
+    )
+    users = User.objects.filter(organization_id=organization_id, pk__in={user_id for _queue, user_id in pairs})
+    # Without the password hash: the lists are pickled into the shared cache (Redis in production).
+    users = users.select_related("role", "organization").defer("password")
+    allowed = {u.pk: u for u in users if can(u, "edit", Ticket)}
+    members: dict[int, list[Any]] = {}
+    for queue_id, user_id in sorted(pairs, key=lambda pair: pair[1]):
+        if user_id in allowed:
+            members.setdefault(queue_id, []).append(allowed[user_id])
+    return members
+
+
+def _members(queue: Queue) -> list[Any]:
+    """The queue's available members by id, from the organisation's cached lists (the same objects each time:
+    read them, do not change them)."""
+    organization_id = queue.organization_id
+    return org_cache.get(MEMBERS, organization_id, lambda: _load_members(organization_id)).get(queue.pk, [])
 
 
 def available_members(queue: Queue) -> list[Any]:
@@ -89,10 +105,9 @@ def open_counts(organization_id: int, user_ids: list[int]) -> dict[int, int]:
     return counts
 
 
-def _least_open(candidates: list[Any], reason: str) -> Choice:
-    """`candidates` carry `open_n` (_members(with_open_counts=True))."""
-    user = min(candidates, key=lambda u: (u.open_n, u.pk))
-    return Choice(user, reason, f"{user.open_n}")
+def _least_open(candidates: list[Any], counts: dict[int, int], reason: str) -> Choice:
+    user = min(candidates, key=lambda u: (counts[u.pk], u.pk))
+    return Choice(user, reason, f"{counts[user.pk]}")
 
 
 def _round_robin(queue: Queue, candidates: list[Any]) -> Choice:
@@ -106,19 +121,20 @@ def choose(queue: Queue | None, ticket: Ticket) -> Choice:
     cursor) and records the choice (ticket_services.auto_assign)."""
     if queue is None or not queue.is_active or queue.assignment == Queue.Assignment.MANUAL:
         return Choice(None, "manual")
-    # Round robin needs no counts; the other methods read them with the members (one query).
-    candidates = _members(queue, with_open_counts=queue.assignment != Queue.Assignment.ROUND_ROBIN)
+    candidates = _members(queue)
     if not candidates:
         return Choice(None, queue.assignment)
-    if queue.assignment == Queue.Assignment.ROUND_ROBIN:
+    if queue.assignment == Queue.Assignment.ROUND_ROBIN:  # needs no counts
         return _round_robin(queue, candidates)
+    # Counted now, under the queue's lock: a ticket given away a moment ago by another process is counted.
+    counts = open_counts(queue.organization_id, [u.pk for u in candidates])
     if queue.assignment == Queue.Assignment.SKILL:
         skilled_ids = {int(pk) for pk in (queue.skills or {}).get(ticket.kind, []) if str(pk).isdigit()}
         skilled = [u for u in candidates if u.pk in skilled_ids]
         if skilled:
-            return _least_open(skilled, "skill")
-        return _least_open(candidates, "skill_fallback")
-    return _least_open(candidates, "least_open")
+            return _least_open(skilled, counts, "skill")
+        return _least_open(candidates, counts, "skill_fallback")
+    return _least_open(candidates, counts, "least_open")
 
 
 def queue_load(queue: Queue) -> list[tuple[Any, int, bool]]:
@@ -131,3 +147,27 @@ def queue_load(queue: Queue) -> list[tuple[Any, int, bool]]:
     )
     counts = open_counts(queue.organization_id, [u.pk for u in members])
     return [(u, counts.get(u.pk, 0), u.pk in away) for u in members]
+
+
+# What the cached member lists depend on; writes outside the services too (factories, the demo data, admin).
+def _organization_of(instance: Any) -> int | None:
+    return instance.pk if isinstance(instance, Organization) else getattr(instance, "organization_id", None)
+
+
+def _member_input_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if sender is User and set(kwargs.get("update_fields") or ()) <= {"last_login"} and kwargs.get("update_fields"):
+        return  # a sign-in
+    organization_id = _organization_of(instance)
+    if organization_id is not None:
+        members_changed(organization_id)
+
+
+def _membership_changed(sender: Any, instance: Any, action: str, **kwargs: Any) -> None:
+    if action in ("post_add", "post_remove", "post_clear"):
+        members_changed(instance.organization_id)
+
+
+for _model in (Queue, AgentStatus, User, Role, Organization):
+    post_save.connect(_member_input_changed, sender=_model, dispatch_uid=f"kehu-queue-members-{_model.__name__}")
+    post_delete.connect(_member_input_changed, sender=_model, dispatch_uid=f"kehu-queue-members-del-{_model.__name__}")
+m2m_changed.connect(_membership_changed, sender=Queue.members.through, dispatch_uid="kehu-queue-members-m2m")

@@ -473,19 +473,26 @@ def _set_owner(actor: Any, ticket: Ticket, owner: Any, reason: str, detail: str 
     return bool(_set_owners(actor, [ticket], owner, reason, detail))
 
 
-def _set_owners(actor: Any, tickets: Sequence[Ticket], owner: Any, reason: str, detail: str = "") -> list[Ticket]:
+def _set_owners(
+    actor: Any, tickets: Sequence[Ticket], owner: Any, reason: str, detail: str = "", *, written: bool = False
+) -> list[Ticket]:
     """Give the locked `tickets` to `owner` (None: unassigned): one write, the audit entries, the "assigned"
-    hooks, and one notification to the new assignee for the batch. The tickets that moved."""
+    hooks, and one notification to the new assignee for the batch. The tickets that moved. `written`: new
+    tickets whose row was inserted with the owner (_create), unassigned before: all but the write."""
     after = getattr(owner, "pk", None)
-    moved = [t for t in tickets if t.owner_id != after]
-    if not moved:
-        return []
-    before = {t.pk: t.owner_id for t in moved}
-    _write_many(
-        moved,
-        actor,
-        {"owner_id": after, "assigned_at": _now() if after else None, "assignment_reason": reason if after else ""},
-    )
+    if written:
+        moved = list(tickets)
+        before: dict[int, int | None] = dict.fromkeys((t.pk for t in moved), None)
+    else:
+        moved = [t for t in tickets if t.owner_id != after]
+        if not moved:
+            return []
+        before = {t.pk: t.owner_id for t in moved}
+        _write_many(
+            moved,
+            actor,
+            {"owner_id": after, "assigned_at": _now() if after else None, "assignment_reason": reason if after else ""},
+        )
     changes: list[tuple[Ticket, dict[str, Any]]] = []
     for ticket in moved:
         ticket.owner = owner
@@ -522,19 +529,29 @@ def _notify_assigned(*, actor: Any, owner: Any, tickets: list[Ticket], reason: s
     notify(recipient=owner, title=title, body=body, url=url)
 
 
+def _auto_choice(ticket: Ticket) -> tuple[ticket_assignment.Choice, Queue | None]:
+    """Whom the ticket's queue gives it to by its method, and the queue, whose row stays locked to the commit:
+    round robin's cursor moves one step per ticket, and least-open counts the tickets given a moment ago, even
+    when tickets arrive at once (several intake processes)."""
+    if ticket.owner_id is not None or ticket.queue_id is None:
+        return ticket_assignment.Choice(ticket.owner, "manual"), None
+    queue = Queue.objects.select_for_update().get(pk=ticket.queue_id)
+    return ticket_assignment.choose(queue, ticket), queue
+
+
+def _move_cursor(queue: Queue | None, choice: ticket_assignment.Choice) -> None:
+    if queue is not None and choice.user is not None and queue.assignment == Queue.Assignment.ROUND_ROBIN:
+        Queue.objects.filter(pk=queue.pk).update(last_assigned=choice.user)
+
+
 def auto_assign(*, actor: Any, ticket: Ticket) -> ticket_assignment.Choice:
     """Give an unassigned ticket to a member of its queue by the queue's method (no permission check: the
-    system does it on create). Holds the queue row locked while choosing, so round robin's cursor moves
-    one step per ticket even when tickets arrive at once."""
-    if ticket.owner_id is not None or ticket.queue_id is None:
-        return ticket_assignment.Choice(ticket.owner, "manual")
-    queue = Queue.objects.select_for_update().get(pk=ticket.queue_id)
-    choice = ticket_assignment.choose(queue, ticket)
-    if choice.user is None:
+    system does it on create). See _auto_choice."""
+    choice, queue = _auto_choice(ticket)
+    if choice.user is None or queue is None:
         return choice
     _set_owner(actor, ticket, choice.user, choice.reason, choice.detail)
-    if queue.assignment == Queue.Assignment.ROUND_ROBIN:
-        Queue.objects.filter(pk=queue.pk).update(last_assigned=choice.user)
+    _move_cursor(queue, choice)
     return choice
 
 
@@ -660,6 +677,15 @@ def _create(
         **fields,
     )
     validate(ticket, exclude=[*_TRUSTED, "number"])
+    # The assignee is chosen first and written with the row (no UPDATE after it); the assignment is recorded
+    # (audit, hooks, notification) after the creation, as a later assignment is. Locks: the queue's row, then
+    # the ticket counter, in that order for every creation.
+    assignee, reason, detail, locked_queue = owner, owner_reason or "manual", "", None
+    if owner is None and auto:
+        choice, locked_queue = _auto_choice(ticket)
+        assignee, reason, detail = choice.user, choice.reason, choice.detail
+    if assignee is not None:
+        ticket.owner, ticket.assigned_at, ticket.assignment_reason = assignee, ticket.created_at, reason
     ticket.number = next_number(organization_id)
     if body:  # the first message is the customer's, at the ticket's creation (written with the row)
         ticket.last_customer_message_at = ticket.created_at
@@ -696,10 +722,9 @@ def _create(
         # The closed ticket's history names its follow-up, as the follow-up names it.
         _audit(actor, "ticket.follow_up", follow_up_of, {"ticket": ticket.pk, "number": ticket.number})
     ticket_hooks.ticket_changed(ticket, "created", channel=ticket.channel)
-    if owner is not None:
-        _set_owner(actor, ticket, owner, owner_reason or "manual")
-    elif auto:
-        auto_assign(actor=actor, ticket=ticket)
+    if assignee is not None:
+        _set_owners(actor, [ticket], assignee, reason, detail, written=True)
+        _move_cursor(locked_queue, ticket_assignment.Choice(assignee, reason))
     ticket._first_message = message  # for callers that answer with it
     return ticket
 
@@ -1078,11 +1103,13 @@ def _customer_message(
     references: str = "",
     files: Sequence[Any] = (),
     raw_attachments: Sequence[Any] = (),
+    locked: bool = False,
 ) -> TicketMessage:
     """Append a customer's message (the caller holds the transaction and checked the permission). Reopens a
-    pending or resolved ticket."""
+    pending or resolved ticket. `locked`: the caller read the ticket FOR UPDATE in this transaction."""
     checked = _check_files(files)
-    _lock(ticket)
+    if not locked:
+        _lock(ticket)
     message = TicketMessage.objects.create(
         organization_id=ticket.organization_id,
         ticket=ticket,

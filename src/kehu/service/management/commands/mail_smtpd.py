@@ -18,12 +18,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1).")
         parser.add_argument("--port", type=int, default=2525, help="Port to listen on (default 2525).")
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=1,
+            help="Worker processes taking messages in parallel (default 1: one, in the daemon; PostgreSQL only "
+            "gains from more, about one per core).",
+        )
 
-    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
-        handler = IntakeHandler()
+    def handle(self, *args: Any, host: str, port: int, processes: int, **options: Any) -> None:
+        handler = IntakeHandler(processes=max(processes, 1))
         controller = Controller(handler, hostname=host, port=port, data_size_limit=MAX_BYTES)
         controller.start()
-        self.stdout.write(f"Receiving mail on {host}:{port} (Ctrl+C stops).")
+        workers = f", {processes} worker processes" if processes > 1 else ""
+        self.stdout.write(f"Receiving mail on {host}:{port}{workers} (Ctrl+C stops).")
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_args: stop.set())
