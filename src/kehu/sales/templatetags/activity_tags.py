@@ -23,7 +23,11 @@ PANEL_OPEN_LIMIT = 10
 PANEL_RECENT_LIMIT = 5
 
 
-def panel_context(request: Any, *, customer: Any = None, lead: Any = None, opportunity: Any = None) -> dict[str, Any]:
+def panel_context(
+    request: Any, *, customer: Any = None, lead: Any = None, opportunity: Any = None, here: str = ""
+) -> dict[str, Any]:
+    """`here`: the page the panel is on (where its forms return), when it is not the request's own path (a
+    panel loaded by htmx after its page)."""
     from kehu.sales.activity_forms import QuickLogForm
     from kehu.sales.activity_views import _mark
 
@@ -43,7 +47,8 @@ def panel_context(request: Any, *, customer: Any = None, lead: Any = None, oppor
         .order_by("-done_at", "-scheduled_at", "-pk")[:PANEL_RECENT_LIMIT]
     )
     can_create = can(actor, "create", Activity) and can(actor, "view", record)
-    here = request.get_full_path() if request.method == "GET" else request.POST.get("next", "")
+    if not here:
+        here = request.get_full_path() if request.method == "GET" else request.POST.get("next", "")
     query = urlencode({name: record.pk, "next": here})
     return {
         "show": True,
