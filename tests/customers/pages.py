@@ -9,7 +9,9 @@ from typing import Any
 from django.urls import reverse
 
 # The placeholders of customers/detail.html: <div data-testid="...-placeholder" hx-get="URL" ...>...</div>
-_PLACEHOLDER = re.compile(r'<div[^>]* data-testid="(?:timeline|panels)-placeholder" hx-get="([^"]+)"[^>]*>.*?</div>', re.S)
+_PLACEHOLDER = re.compile(
+    r'<div[^>]* data-testid="(?:timeline|panels)-placeholder" hx-get="([^"]+)"[^>]*>.*?</div>', re.S
+)
 
 
 def customer_page(client: Any, customer: Any, *, response: Any = None) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.urls import reverse
 
 from kehu.customers import panels
 from tests.customers.factories import make_customer

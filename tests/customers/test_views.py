@@ -25,8 +25,8 @@ def admin_client(client, tenant_a):
 
 
 # The customer's page as a sales manager, sales on (session, user, the team's members, customer and tags,
-# contacts, custom fields, every timeline provider, duplicates, colleagues, files, the activity and opportunity
-# panels, the lists' labels). benchmarks/RESULTS.md has the figure at scale.
+# contacts, custom fields, duplicates, colleagues, files); its timeline (every module's providers) and its
+# panels (activities, opportunities) come right after it. benchmarks/RESULTS.md has the figures at scale.
 PAGE_QUERIES = 9  # 28 before session 4, 24 with the timeline and panels in the page (before session 5)
 TIMELINE_QUERIES = 16  # customers:timeline, loaded by htmx right after the page: every module's providers
 PANELS_QUERIES = 9  # customers:panels, likewise: the activity and opportunity panels
