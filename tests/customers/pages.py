@@ -14,16 +14,17 @@ _PLACEHOLDER = re.compile(
 )
 
 
-def customer_page(client: Any, customer: Any, *, response: Any = None) -> str:
+def customer_page(client: Any, customer: Any, *, response: Any = None, **extra: Any) -> str:
     """The HTML of the customer's page with its loaded parts in place of their placeholders (as htmx swaps
-    them: outerHTML). `response`: the page already fetched (e.g. after a redirect); else it is fetched."""
+    them: outerHTML). `response`: the page already fetched (e.g. after a redirect); else it is fetched.
+    `extra`: for every request (e.g. HTTP_ACCEPT_LANGUAGE)."""
     if response is None:
-        response = client.get(reverse("customers:detail", args=[getattr(customer, "pk", customer)]))
+        response = client.get(reverse("customers:detail", args=[getattr(customer, "pk", customer)]), **extra)
     assert response.status_code == 200, response.status_code
     page = response.content.decode()
 
     def load(match: re.Match) -> str:
-        part = client.get(match.group(1).replace("&amp;", "&"), headers={"HX-Request": "true"})
+        part = client.get(match.group(1).replace("&amp;", "&"), headers={"HX-Request": "true"}, **extra)
         assert part.status_code == 200, part.status_code
         return part.content.decode()
 

@@ -2,9 +2,11 @@
 is 403, conflicts keep the user's input."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from kehu.customers import services
 from kehu.customers.models import Contact, Customer, Tag
@@ -28,8 +30,8 @@ def admin_client(client, tenant_a):
 # contacts, custom fields, duplicates, colleagues, files); its timeline (every module's providers) and its
 # panels (activities, opportunities) come right after it. benchmarks/RESULTS.md has the figures at scale.
 PAGE_QUERIES = 9  # 28 before session 4, 24 with the timeline and panels in the page (before session 5)
-TIMELINE_QUERIES = 16  # customers:timeline, loaded by htmx right after the page: every module's providers
-PANELS_QUERIES = 9  # customers:panels, likewise: the activity and opportunity panels
+TIMELINE_QUERIES = 15  # customers:timeline, loaded by htmx right after the page: every module's providers
+PANELS_QUERIES = 8  # customers:panels, likewise: the activity and opportunity panels
 
 
 def html(response):
@@ -138,6 +140,7 @@ def test_the_detail_page_has_fields_timeline_and_contacts(rep_client, tenant_a):
 
 def test_the_detail_page_reads_a_fixed_number_of_queries(client, tenant_a, django_assert_max_num_queries):
     from tests.customers.note_factories import make_attachment, make_note
+    from tests.sales.activity_factories import make_activity
     from tests.sales.commerce_factories import make_quote
 
     manager = tenant_a.users["sales_manager"]  # a team scope: the team's members are read once
@@ -160,12 +163,19 @@ def test_the_detail_page_reads_a_fixed_number_of_queries(client, tenant_a, djang
         make_note(tenant_a, customer, body=f"笔记{n}")
         make_attachment(tenant_a, customer, name=f"文件{n}.pdf")
         make_quote(tenant_a, customer=customer)
+        owner = (tenant_a.users["sales_rep"], tenant_a.users["sales_rep_2"], manager)[n]  # the panel reads each team
+        make_activity(
+            tenant_a, owner, customer=customer, subject=f"拜访{n}", starts_at=timezone.now() + timedelta(days=1)
+        )
+        make_activity(tenant_a, owner, customer=customer, subject=f"电话{n}", status="done")
+        customer.refresh_from_db()  # a done activity touches the customer (last contacted)
         services.customer_update(actor=tenant_a.admin, customer=customer, expected_version=None, data={"notes": str(n)})
     for part in parts:
         with django_assert_max_num_queries(len(empty[part].captured_queries)):
             client.get(part, headers=hx[part])
     body = customer_page(client, customer)
     assert body.count("data-contact=") == 3 and body.count("data-attachment=") == 3
+    assert body.count('data-kind="activity.') == 6 and body.count("data-activity=") == 6
     assert body.count('data-kind="note"') == 3 and body.count('data-kind="attachment"') == 3
 
 

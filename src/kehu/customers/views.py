@@ -251,7 +251,7 @@ def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """The customer page's timeline (htmx loads it when the page has loaded), and its older items (the
     "show older" button: `?before=`)."""
     actor = request.user
-    customer = selectors.customer_get_for(actor=actor, pk=pk)
+    customer = selectors.customer_get_for(actor=actor, pk=pk, tags=False)
     try:
         before = datetime.fromisoformat(request.GET.get("before", ""))
     except ValueError:
@@ -267,7 +267,7 @@ def customer_panels(request: HttpRequest, pk: int) -> HttpResponse:
     opportunities), loaded by htmx when the page has loaded."""
     from kehu.customers import panels
 
-    customer = selectors.customer_get_for(actor=request.user, pk=pk)
+    customer = selectors.customer_get_for(actor=request.user, pk=pk, tags=False)
     html = mark_safe("".join(panels.render(request, customer)))  # noqa: S308 - each block is (panels.render)
     return _customer_part(request, customer, html, _("More on this customer"), card=False)
 
