@@ -400,7 +400,7 @@ def test_no_panel_when_sales_is_not_enabled(client, tenant_a):
     org.save(update_fields=["enabled_modules"])
     client.force_login(tenant_a.admin)
     customer = Customer.objects.get(pk=make_customer(tenant_a).pk)
-    body = html(client.get(reverse("customers:detail", args=[customer.pk])))
+    body = customer_page(client, customer)
     assert 'data-testid="activity-panel"' not in body and 'data-testid="log-activity-link"' not in body
 
 
