@@ -214,12 +214,16 @@ def test_issue_3_done_when(new_page, tenant_a, tmp_path):
     assert released.owner_id == colleague.pk
 
     # 5. The timelines: the import on an imported customer, the merge, the release and the claim.
+    # (the timeline comes right after the page, loaded by htmx: wait for it before counting)
     page.goto(reverse("customers:detail", args=[target.pk]))
+    page.get_by_test_id("timeline").wait_for()
     assert page.get_by_test_id("timeline").locator("[data-kind='customers.import']").count() == 1
     page.goto(reverse("customers:detail", args=[first.pk]))
+    page.get_by_test_id("timeline").wait_for()
     assert page.get_by_test_id("timeline").locator("[data-kind='customer.merge']").count() == 1
     other.goto(reverse("customers:detail", args=[released.pk]))
     timeline = other.get_by_test_id("timeline")
+    timeline.wait_for()
     for kind in ("customers.import", "customer.release", "customer.claim"):
         assert timeline.locator(f"[data-kind='{kind}']").count() == 1, kind
     assert "客户已转向竞争对手" in timeline.locator("[data-kind='customer.release']").inner_text()

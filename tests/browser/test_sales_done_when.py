@@ -154,6 +154,7 @@ def test_issue_4_done_when(new_page, tenant_a, smtp_server):
     # The customer's timeline shows the conversion, the stage change, the quote, the order and the payments.
     page.goto(reverse("customers:detail", args=[existing.pk]))
     timeline = page.get_by_test_id("timeline")
+    timeline.wait_for()  # loaded by htmx right after the page
     for kind in (
         "lead.convert",
         "opportunity.stage_change",

@@ -20,6 +20,7 @@ from tests.customers.note_factories import (
     make_note,
     upload,
 )
+from tests.customers.pages import customer_page
 
 BIN = "/customers/recycle-bin/notes/"
 NOTES = "/api/v1/notes/"
@@ -68,7 +69,7 @@ def test_the_second_tab_lists_deleted_notes_and_files_and_restores_a_note_with_i
     assert live(Note, note.pk) and live(Attachment, attached.pk) and not live(Attachment, alone.pk)
     entry = AuditEntry.objects.get(action="note.restore", target_id=str(note.pk))
     assert entry.actor == tenant_a.admin and entry.changes["attachments"] == [attached.pk]
-    detail = client.get(f"/customers/{customer.pk}/").content.decode()
+    detail = customer_page(client, customer)
     assert "带附件的备注" in detail and "合同.pdf" in detail
 
     response = client.post(f"/customers/attachments/{alone.pk}/restore/", {"next": "bin"})

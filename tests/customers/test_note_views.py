@@ -11,6 +11,7 @@ from kehu.customers import mentions
 from kehu.customers.note_models import Attachment, Note
 from tests.customers.factories import make_customer
 from tests.customers.note_factories import EXE, make_attachment, make_note, upload
+from tests.customers.pages import customer_page
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def test_the_customer_page_has_the_note_box_the_files_panel_and_notes_on_the_tim
     make_note(tenant_a, customer, author=rep, body="电话沟通 <b>重要</b>")
     attachment = make_attachment(tenant_a, customer, actor=rep, name="报价单.pdf")
 
-    body = html(rep_client.get(reverse("customers:detail", args=[customer.pk])))
+    body = customer_page(rep_client, customer)
 
     assert 'data-testid="note-form"' in body and "data-mention-input" in body
     assert f'data-mention-url="{reverse("customers:mention_suggestions", args=[customer.pk])}"' in body
@@ -78,7 +79,7 @@ def test_writing_a_note_with_mentions_tells_who_cannot_see_the_customer(rep_clie
     assert note.body == text and Attachment.objects.get(note=note).original_name == "纪要.pdf"
     assert Notification.objects.filter(recipient=manager).exists()
     assert not Notification.objects.filter(recipient=teammate).exists()
-    assert f"@{manager} @{teammate} 请看" in html(response)  # on the timeline, rendered
+    assert f"@{manager} @{teammate} 请看" in customer_page(rep_client, customer, response=response)  # on the timeline
 
 
 def test_a_refused_note_keeps_what_was_typed_and_names_the_problem(rep_client, rep, tenant_a):

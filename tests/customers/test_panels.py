@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.urls import reverse
 
 from kehu.customers import panels
 from tests.customers.factories import make_customer
+from tests.customers.pages import customer_page
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def test_blocks_render_at_their_place(client, tenant_a, registered):
     user = tenant_a.users["sales_rep"]
     client.force_login(user)
     customer = make_customer(tenant_a, user)
-    body = client.get(reverse("customers:detail", args=[customer.pk])).content.decode()
+    body = customer_page(client, customer)
     header, column = body.split('data-testid="fields"', 1)
     assert 'data-testid="test-action"' in header and 'data-testid="test-action"' not in column
     assert 'data-testid="test-panel"' in column and 'data-testid="test-panel"' not in header
@@ -45,7 +45,7 @@ def test_the_activity_panel_comes_before_the_opportunities(client, tenant_a):
     user = tenant_a.users["sales_rep"]
     client.force_login(user)
     customer = make_customer(tenant_a, user)
-    body = client.get(reverse("customers:detail", args=[customer.pk])).content.decode()
+    body = customer_page(client, customer)
     assert body.index('data-testid="activity-panel"') < body.index('data-testid="customer-opportunities"')
 
 

@@ -5,6 +5,7 @@ from django.urls import reverse
 from kehu.core.models import AuditEntry
 from kehu.customers.models import Customer, PoolSettings
 from tests.customers.factories import make_contact, make_customer, make_deleted_customer, make_pool_customer
+from tests.customers.pages import customer_page
 
 
 def html(response):
@@ -56,7 +57,7 @@ def test_release_from_the_detail_page_needs_a_reason_and_shows_on_the_timeline(c
     assert owner_of(customer) == rep.pk
     response = client.post(reverse("customers:release", args=[customer.pk]), {"reason": "客户已转向竞品"})
     assert response.status_code == 302 and owner_of(customer) is None
-    body = html(client.get(reverse("customers:detail", args=[customer.pk])))
+    body = customer_page(client, customer)
     assert 'data-kind="customer.release"' in body and "客户已转向竞品" in body
 
 

@@ -2,13 +2,16 @@
 is 403, conflicts keep the user's input."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from kehu.customers import services
 from kehu.customers.models import Contact, Customer, Tag
 from tests.customers.factories import make_contact, make_customer, make_tag
+from tests.customers.pages import customer_page
 
 
 @pytest.fixture
@@ -24,9 +27,11 @@ def admin_client(client, tenant_a):
 
 
 # The customer's page as a sales manager, sales on (session, user, the team's members, customer and tags,
-# contacts, custom fields, every timeline provider, duplicates, colleagues, files, the activity and opportunity
-# panels, the lists' labels). benchmarks/RESULTS.md has the figure at scale.
-PAGE_QUERIES = 24  # 28 before session 4
+# contacts, custom fields, duplicates, colleagues, files); its timeline (every module's providers) and its
+# panels (activities, opportunities) come right after it. benchmarks/RESULTS.md has the figures at scale.
+PAGE_QUERIES = 9  # 28 before session 4, 24 with the timeline and panels in the page (before session 5)
+TIMELINE_QUERIES = 15  # customers:timeline, loaded by htmx right after the page: every module's providers
+PANELS_QUERIES = 8  # customers:panels, likewise: the activity and opportunity panels
 
 
 def html(response):
@@ -125,7 +130,7 @@ def test_the_detail_page_has_fields_timeline_and_contacts(rep_client, tenant_a):
     customer = make_customer(tenant_a, owner=rep, name="详情公司", phone="010-8888 6666")
     make_contact(tenant_a, customer, name="联系人甲", is_primary=True)
     services.customer_update(actor=rep, customer=customer, expected_version=1, data={"tier": "B"})
-    body = html(rep_client.get(reverse("customers:detail", args=[customer.pk])))
+    body = customer_page(rep_client, customer)
     assert 'data-testid="fields"' in body and "010-8888 6666" in body
     assert 'data-testid="timeline"' in body and 'data-kind="customer.update"' in body
     assert 'data-testid="contacts"' in body and "联系人甲" in body
@@ -135,24 +140,42 @@ def test_the_detail_page_has_fields_timeline_and_contacts(rep_client, tenant_a):
 
 def test_the_detail_page_reads_a_fixed_number_of_queries(client, tenant_a, django_assert_max_num_queries):
     from tests.customers.note_factories import make_attachment, make_note
+    from tests.sales.activity_factories import make_activity
     from tests.sales.commerce_factories import make_quote
 
     manager = tenant_a.users["sales_manager"]  # a team scope: the team's members are read once
     customer = make_customer(tenant_a, owner=tenant_a.users["sales_rep"], name="查询计数")
     client.force_login(manager)
     url = reverse("customers:detail", args=[customer.pk])
+    parts = {  # the page, and what htmx loads into it right after
+        url: PAGE_QUERIES,
+        reverse("customers:timeline", args=[customer.pk]): TIMELINE_QUERIES,
+        reverse("customers:panels", args=[customer.pk]): PANELS_QUERIES,
+    }
+    hx = {part: {"HX-Request": "true"} if part != url else {} for part in parts}
     client.get(url)  # the session's first write and the caches of the process out of the way
-    with django_assert_max_num_queries(PAGE_QUERIES) as empty:
-        client.get(url)
+    empty = {}
+    for part, most in parts.items():
+        with django_assert_max_num_queries(most) as empty[part]:
+            client.get(part, headers=hx[part])
     for n in range(3):  # more of everything on the page: the same queries
         make_contact(tenant_a, customer, name=f"联系人{n}")
         make_note(tenant_a, customer, body=f"笔记{n}")
         make_attachment(tenant_a, customer, name=f"文件{n}.pdf")
         make_quote(tenant_a, customer=customer)
+        owner = (tenant_a.users["sales_rep"], tenant_a.users["sales_rep_2"], manager)[n]  # the panel reads each team
+        make_activity(
+            tenant_a, owner, customer=customer, subject=f"拜访{n}", starts_at=timezone.now() + timedelta(days=1)
+        )
+        make_activity(tenant_a, owner, customer=customer, subject=f"电话{n}", status="done")
+        customer.refresh_from_db()  # a done activity touches the customer (last contacted)
         services.customer_update(actor=tenant_a.admin, customer=customer, expected_version=None, data={"notes": str(n)})
-    with django_assert_max_num_queries(len(empty.captured_queries)):
-        body = html(client.get(url))
+    for part in parts:
+        with django_assert_max_num_queries(len(empty[part].captured_queries)):
+            client.get(part, headers=hx[part])
+    body = customer_page(client, customer)
     assert body.count("data-contact=") == 3 and body.count("data-attachment=") == 3
+    assert body.count('data-kind="activity.') == 6 and body.count("data-activity=") == 6
     assert body.count('data-kind="note"') == 3 and body.count('data-kind="attachment"') == 3
 
 
@@ -164,15 +187,48 @@ def test_the_timeline_escapes_what_it_shows_and_pages_with_show_older(rep_client
     for n in range(3):
         services.customer_update(actor=rep, customer=customer, expected_version=None, data={"notes": f"<i>{n}</i>"})
     monkeypatch.setattr(views, "TIMELINE_PAGE", 2)
-    body = html(rep_client.get(reverse("customers:detail", args=[customer.pk])))
+    body = customer_page(rep_client, customer)
     timeline = body[body.index('data-testid="timeline"') :]
     assert "<i>" not in timeline and "&lt;i&gt;2&lt;/i&gt;" in timeline  # the change's text, escaped
     assert timeline.count("<li class=") == 2 and 'hx-swap="outerHTML"' in timeline
     older = re.search(r'hx-get="([^"]+)"', timeline).group(1).replace("&amp;", "&")
     assert older.startswith(reverse("customers:timeline", args=[customer.pk]) + "?before=")
-    rest = html(rep_client.get(older))
+    rest = html(rep_client.get(older, headers={"HX-Request": "true"}))
     assert rest.startswith('<ol class="list-unstyled mb-0" data-testid="timeline">')
     assert rest.count("<li class=") == 2 and "customer.create" in rest  # the update of 0, then the creation
+
+
+def test_the_timeline_and_the_panels_come_after_the_page_and_open_without_javascript(rep_client, tenant_a):
+    rep = tenant_a.users["sales_rep"]
+    customer = make_customer(tenant_a, owner=rep, name="<b>分段</b>")
+    services.customer_update(actor=rep, customer=customer, expected_version=1, data={"tier": "B"})
+    page = html(rep_client.get(reverse("customers:detail", args=[customer.pk])))
+    timeline_url, panels_url = (reverse(f"customers:{name}", args=[customer.pk]) for name in ("timeline", "panels"))
+    assert 'data-kind="customer.update"' not in page and 'data-testid="activity-panel"' not in page
+    for url in (timeline_url, panels_url):  # htmx loads it; the same URL is a link without JavaScript
+        assert f'hx-get="{url}" hx-trigger="load" hx-swap="outerHTML"' in page and f'href="{url}"' in page
+    part = html(rep_client.get(timeline_url, headers={"HX-Request": "true"}))
+    assert part.startswith('<ol class="list-unstyled mb-0" data-testid="timeline">') and "<html" not in part
+    part = html(rep_client.get(panels_url, headers={"HX-Request": "true"}))
+    assert part.lstrip().startswith("<section") and 'data-testid="activity-panel"' in part and "<html" not in part
+    # Without JavaScript: a page of its own, under the customer's name, with a way back.
+    own = html(rep_client.get(timeline_url))
+    assert "<html" in own and 'data-kind="customer.update"' in own and "&lt;b&gt;分段&lt;/b&gt;" in own
+    assert f'href="{customer.get_absolute_url()}"' in own
+    own = html(rep_client.get(panels_url))
+    assert "<html" in own and 'data-testid="activity-panel"' in own and 'data-testid="customer-opportunities"' in own
+    # The activity panel's forms return to the customer's page, not to the part they came with.
+    assert f"next={customer.get_absolute_url().replace('/', '%2F')}" in own
+
+
+def test_a_user_without_other_modules_gets_no_panels(client, tenant_a, monkeypatch):
+    from kehu.customers import panels
+
+    monkeypatch.setattr(panels, "_registry", {})
+    client.force_login(tenant_a.users["sales_rep"])
+    customer = make_customer(tenant_a, owner=tenant_a.users["sales_rep"])
+    page = html(client.get(reverse("customers:detail", args=[customer.pk])))
+    assert 'data-testid="panels-placeholder"' not in page and 'data-testid="timeline-placeholder"' in page
 
 
 def test_other_peoples_customers_are_404_on_every_page(rep_client, tenant_a, tenant_b):
@@ -180,7 +236,7 @@ def test_other_peoples_customers_are_404_on_every_page(rep_client, tenant_a, ten
     foreign = make_customer(tenant_b)
     contact = make_contact(tenant_a, colleague)
     for customer in (colleague, foreign):
-        for name in ("detail", "edit", "timeline", "contact_create"):
+        for name in ("detail", "edit", "timeline", "panels", "contact_create"):
             assert rep_client.get(reverse(f"customers:{name}", args=[customer.pk])).status_code == 404
         assert rep_client.post(reverse("customers:edit", args=[customer.pk]), {"name": "x"}).status_code == 404
         assert rep_client.post(reverse("customers:delete", args=[customer.pk])).status_code == 404

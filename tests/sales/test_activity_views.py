@@ -15,6 +15,7 @@ from kehu.customers.models import Customer
 from kehu.sales import activity_services as services
 from kehu.sales.activity_models import Activity
 from tests.customers.factories import make_contact, make_customer
+from tests.customers.pages import customer_page
 from tests.sales.activity_factories import make_activity
 
 pytestmark = pytest.mark.django_db
@@ -371,7 +372,7 @@ def test_the_customer_page_has_the_panel_the_button_and_activities_on_the_timeli
         tenant_a, rep, customer=customer, subject="planned follow-up", starts_at=timezone.now() + timedelta(days=1)
     )
     services.activity_log(actor=rep, subject="first call", customer=customer, outcome="interested")
-    body = html(rep_client.get(reverse("customers:detail", args=[customer.pk])))
+    body = customer_page(rep_client, customer)
     assert 'data-testid="log-activity-link"' in body and 'data-testid="activity-panel"' in body
     panel = body.split('data-testid="activity-panel"', 1)[1].split("</section>", 1)[0]
     assert "planned follow-up" in panel and "first call" in panel
@@ -399,7 +400,7 @@ def test_no_panel_when_sales_is_not_enabled(client, tenant_a):
     org.save(update_fields=["enabled_modules"])
     client.force_login(tenant_a.admin)
     customer = Customer.objects.get(pk=make_customer(tenant_a).pk)
-    body = html(client.get(reverse("customers:detail", args=[customer.pk])))
+    body = customer_page(client, customer)
     assert 'data-testid="activity-panel"' not in body and 'data-testid="log-activity-link"' not in body
 
 

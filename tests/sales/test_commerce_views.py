@@ -12,6 +12,7 @@ from django.urls import reverse
 from kehu.sales import commerce_services as services
 from kehu.sales.commerce_models import Order, Payment, PriceList, Product, Quote
 from tests.customers.factories import make_contact, make_customer
+from tests.customers.pages import customer_page
 from tests.sales.commerce_factories import (
     make_instalment,
     make_order,
@@ -243,7 +244,7 @@ def test_customer_page_shows_the_transaction_history(tenant_a, as_user):
     customer = make_customer(tenant_a)
     order = make_order(tenant_a, customer=customer, confirmed=True)
     make_payment(tenant_a, order, amount=D("30.00"))
-    html = page(client.get(reverse("customers:detail", args=[customer.pk]), **EN))
+    html = customer_page(client, customer, **EN)
     assert f"Order {order.number} created" in html and "outstanding ¥1,100.00" in html
     assert "Payment of ¥30.00 received" in html
     history = page(client.get(reverse("sales:order_list") + f"?customer={customer.pk}", **EN))

@@ -9,6 +9,7 @@ from django.urls import reverse
 from kehu.sales import activity_services, lead_services
 from kehu.sales.activity_models import Activity
 from tests.customers.factories import make_customer
+from tests.customers.pages import customer_page
 from tests.sales.activity_factories import make_activity
 from tests.sales.factories import make_opportunity
 from tests.sales.lead_factories import make_qualified_lead
@@ -77,6 +78,6 @@ def test_a_converted_leads_activities_show_on_the_customers_timeline(rep_client,
     assert planned.customer == conversion.customer and planned.lead == lead
     assert planned.contact == conversion.contact and planned.opportunity == conversion.opportunity
     assert Activity.objects.filter(lead=lead, customer=conversion.customer).count() == 2
-    body = rep_client.get(reverse("customers:detail", args=[conversion.customer.pk])).content.decode()
+    body = customer_page(rep_client, conversion.customer)
     timeline = body.split('data-testid="timeline"', 1)[1]
     assert "intro visit" in timeline

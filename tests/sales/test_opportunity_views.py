@@ -14,6 +14,7 @@ from django.utils import timezone
 from kehu.sales import opportunity_services as services
 from kehu.sales.models import Opportunity, Pipeline, Stage
 from tests.customers.factories import make_contact, make_customer
+from tests.customers.pages import customer_page
 from tests.sales.factories import make_opportunity
 
 pytestmark = pytest.mark.django_db
@@ -339,7 +340,7 @@ def test_the_customer_page_shows_the_panel_and_the_timeline(client, en):
     opportunity = make_opportunity(en, customer=customer, name="面板商机", amount=Decimal("10"))
     services.mark_won(actor=en.admin, opportunity=opportunity)
     client.force_login(en.users["sales_rep"])
-    html = client.get(reverse("customers:detail", args=[customer.pk]), **EN).content.decode()
+    html = customer_page(client, customer, **EN)
     assert 'data-testid="customer-opportunities"' in html and "面板商机" in html
     assert 'data-kind="opportunity.create"' in html and 'data-kind="opportunity.won"' in html
     assert "Opportunity 面板商机 won" in html
@@ -351,7 +352,7 @@ def test_the_panel_is_absent_without_the_sales_module(client, en):
     en.org.enabled_modules = [m for m in en.org.enabled_modules if m != "sales"]
     en.org.save(update_fields=["enabled_modules"])
     client.force_login(en.users["sales_rep"])
-    html = client.get(reverse("customers:detail", args=[customer.pk])).content.decode()
+    html = customer_page(client, customer)
     assert "不应出现" not in html and 'data-testid="customer-opportunities"' not in html
 
 

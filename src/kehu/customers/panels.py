@@ -10,6 +10,8 @@ A module registers a block once, in its AppConfig.ready():
 `my_panel(request, customer)` returns the block's HTML (rendered from the module's own template), or ""
 for nothing, showing only what `request.user` may see. Blocks of modules the user may not view are skipped.
 Places: "column" (the right-hand column, under the contacts; the default) and "actions" (the header buttons).
+The page renders its header buttons itself; the column's blocks are loaded by htmx right after the page
+(customers:panels), so `request` is then that request, not the page's: link back with the customer's URL.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ def register(panel: Panel, *, module: str, order: int = 100, place: str = "colum
         module=module, order=order, panel=panel, place=place
     )
     return panel
+
+
+def shown(actor: Any, *, place: str = "column") -> bool:
+    """Whether some block at `place` is of a module the actor may view (the customer's page then loads the
+    column's blocks after itself: customers.views.customer_panels)."""
+    return any(r.place == place and can(actor, "view", r.module) for r in _registry.values())
 
 
 def render(request: Any, customer: Any, *, place: str = "column") -> list[SafeString]:

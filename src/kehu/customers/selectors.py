@@ -338,11 +338,14 @@ def _search_page_ids(base: QuerySet, query: str, *, ordering: str, cursor: str |
     return customer_search.search_ids(newer, query, limit=customer_search.LIST_LIMIT, rank=False)
 
 
-def customer_get_for(*, actor: Any, pk: Any) -> Customer:
+def customer_get_for(*, actor: Any, pk: Any, tags: bool = True) -> Customer:
+    """`tags=False`: without reading its tags (the parts of its page loaded after it do not show them)."""
     from kehu.customers.pool_selectors import customers_visible_or_pool_for  # the pool: open before claiming
 
     qs = customers_visible_or_pool_for(actor).select_related("owner__team", "created_by")
-    return _get(qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name"))), pk)
+    if tags:
+        qs = qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+    return _get(qs, pk)
 
 
 def customers_for_bulk(*, actor: Any, ids: list[Any]) -> list[Customer]:

@@ -16,6 +16,7 @@ urlpatterns = [
     path("tags/<int:pk>/delete/", views.tag_delete, name="tag_delete"),
     path("<int:pk>/", views.customer_detail, name="detail"),
     path("<int:pk>/timeline/", views.customer_timeline, name="timeline"),
+    path("<int:pk>/panels/", views.customer_panels, name="panels"),
     path("<int:pk>/edit/", views.customer_edit, name="edit"),
     path("<int:pk>/delete/", views.customer_delete, name="delete"),
     path("<int:pk>/restore/", views.customer_restore, name="restore"),

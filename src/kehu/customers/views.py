@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -206,6 +206,12 @@ def _versioned_edit(
 
 @login_required
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The customer's page: header, fields, contacts, note box and files. The timeline (every module's
+    providers: 9+ queries) and the other modules' panels (activities, opportunities) are loaded by htmx
+    right after the page (customer_timeline, customer_panels), each with a link for a browser without
+    JavaScript: the page itself stays within its budget whatever the modules add."""
+    from kehu.customers import panels
+
     actor = request.user
     customer = selectors.customer_get_for(actor=actor, pk=pk)
     can_assign = can(actor, "assign", customer)
@@ -218,16 +224,12 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "customer": customer,
         "custom_values": custom_fields.shown(customer, definitions[CUSTOMER_TYPE]),
         "contacts": contacts,
-        "timeline_html": timeline.items_html(
-            selectors.customer_timeline(actor=actor, customer=customer, limit=TIMELINE_PAGE),
-            customer_pk=customer.pk,
-            limit=TIMELINE_PAGE,
-        ),
         "duplicates": selectors.customer_duplicates_for(actor=actor, customer=customer),
         "can_edit": can(actor, "edit", customer),
         "can_delete": can(actor, "delete", customer),
         "can_assign": can_assign,
         "owners": selectors.owner_choices_for(actor=actor) if can_assign else [],
+        "has_panels": panels.shown(actor),
     }
     # Notes and attachments (feature "notes"): the note box and the files panel.
     from kehu.customers.note_views import detail_context as notes_context
@@ -237,25 +239,44 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     from kehu.customers.pool_views import detail_context as pool_context
 
     context.update(pool_context(actor, customer))
-    # Blocks of other modules (kehu.customers.panels): panels (activities, opportunities) and header buttons.
-    from kehu.customers import panels
-
-    context["panels"] = panels.render(request, customer)
+    # Header buttons of other modules (kehu.customers.panels); their panels come with customer_panels.
     context["panel_actions"] = panels.render(request, customer, place="actions")
     return render(request, "customers/detail.html", context)
 
 
+def _customer_part(request: HttpRequest, customer: Customer, html: SafeString, title: str, card: bool) -> HttpResponse:
+    """A part of the customer's page loaded after it: the bare HTML for htmx, a page of its own otherwise
+    (the link of a browser without JavaScript, or "show older" opened in a new tab)."""
+    if request.htmx:
+        return HttpResponse(html)
+    context = {"customer": customer, "part": html, "title": title, "card": card}
+    return render(request, "customers/detail_part.html", context)
+
+
 @login_required
 def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
-    """Older timeline items (the "show older" button of the detail page)."""
+    """The customer page's timeline (htmx loads it when the page has loaded), and its older items (the
+    "show older" button: `?before=`)."""
     actor = request.user
-    customer = selectors.customer_get_for(actor=actor, pk=pk)
+    customer = selectors.customer_get_for(actor=actor, pk=pk, tags=False)
     try:
         before = datetime.fromisoformat(request.GET.get("before", ""))
     except ValueError:
         before = None
     items = selectors.customer_timeline(actor=actor, customer=customer, limit=TIMELINE_PAGE, before=before)
-    return HttpResponse(timeline.items_html(items, customer_pk=customer.pk, limit=TIMELINE_PAGE))
+    html = timeline.items_html(items, customer_pk=customer.pk, limit=TIMELINE_PAGE)
+    return _customer_part(request, customer, html, _("Timeline"), card=True)
+
+
+@login_required
+def customer_panels(request: HttpRequest, pk: int) -> HttpResponse:
+    """The panels other modules add to the customer's page (kehu.customers.panels: activities,
+    opportunities), loaded by htmx when the page has loaded."""
+    from kehu.customers import panels
+
+    customer = selectors.customer_get_for(actor=request.user, pk=pk, tags=False)
+    html = mark_safe("".join(panels.render(request, customer)))  # noqa: S308 - each block is (panels.render)
+    return _customer_part(request, customer, html, _("More on this customer"), card=False)
 
 
 @login_required

@@ -627,7 +627,9 @@ def activity_timeline(
         When(status=Activity.Status.DONE, then=F("done_at")),
         default=F("created_at"),
     )
-    qs = activities_for(actor=actor, customer=customer).annotate(timeline_at=happened)
+    # Only what an item shows is joined (the owner, the contact): not the customer at hand, its lead or opportunity.
+    qs = activities_for(actor=actor, customer=customer).select_related(None).select_related("owner", "contact")
+    qs = qs.annotate(timeline_at=happened)
     if before is not None:
         qs = qs.filter(timeline_at__lt=before)
     tz = org_timezone(actor.organization)

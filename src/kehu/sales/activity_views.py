@@ -491,7 +491,8 @@ def customer_panel(request: HttpRequest, customer: Any) -> str:
 
     from kehu.sales.templatetags.activity_tags import panel_context
 
-    context = panel_context(request, customer=customer)
+    # Loaded by htmx after the customer's page (customers:panels): its forms return to that page.
+    context = panel_context(request, customer=customer, here=customer.get_absolute_url())
     if not context.get("show"):
         return ""
     return render_to_string("sales/activity/_panel.html", context, request=request)

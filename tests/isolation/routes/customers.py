@@ -28,7 +28,7 @@ api_route(list_url="/api/v1/tags/", detail_url="/api/v1/tags/{id}/", factory=mak
 ui_page(
     list_url_name="customers:list",
     detail_url_name="customers:detail",
-    get_url_names=("customers:timeline", "customers:edit", "customers:contact_create"),
+    get_url_names=("customers:timeline", "customers:panels", "customers:edit", "customers:contact_create"),
     post_url_names=("customers:edit", "customers:delete", "customers:restore", "customers:contact_create"),
     factory=make_customer,
     module="customers",

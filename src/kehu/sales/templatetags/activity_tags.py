@@ -23,7 +23,11 @@ PANEL_OPEN_LIMIT = 10
 PANEL_RECENT_LIMIT = 5
 
 
-def panel_context(request: Any, *, customer: Any = None, lead: Any = None, opportunity: Any = None) -> dict[str, Any]:
+def panel_context(
+    request: Any, *, customer: Any = None, lead: Any = None, opportunity: Any = None, here: str = ""
+) -> dict[str, Any]:
+    """`here`: the page the panel is on (where its forms return), when it is not the request's own path (a
+    panel loaded by htmx after its page)."""
     from kehu.sales.activity_forms import QuickLogForm
     from kehu.sales.activity_views import _mark
 
@@ -36,14 +40,19 @@ def panel_context(request: Any, *, customer: Any = None, lead: Any = None, oppor
     if record is None:
         return {"show": False}
     filters = {name: record}
-    open_activities = _mark(actor, list(selectors.open_activities_for(actor=actor, **filters)[:PANEL_OPEN_LIMIT]))
-    recent = list(
+    open_activities = _mark(
+        actor, _rows(selectors.open_activities_for(actor=actor, **filters)[:PANEL_OPEN_LIMIT], name, record)
+    )
+    recent = _rows(
         selectors.activities_for(actor=actor, **filters)
         .exclude(status=Activity.Status.PLANNED)
-        .order_by("-done_at", "-scheduled_at", "-pk")[:PANEL_RECENT_LIMIT]
+        .order_by("-done_at", "-scheduled_at", "-pk")[:PANEL_RECENT_LIMIT],
+        name,
+        record,
     )
     can_create = can(actor, "create", Activity) and can(actor, "view", record)
-    here = request.get_full_path() if request.method == "GET" else request.POST.get("next", "")
+    if not here:
+        here = request.get_full_path() if request.method == "GET" else request.POST.get("next", "")
     query = urlencode({name: record.pk, "next": here})
     return {
         "show": True,
@@ -61,6 +70,16 @@ def panel_context(request: Any, *, customer: Any = None, lead: Any = None, oppor
         "here": here,
         "org_tz": selectors.org_timezone(actor.organization),
     }
+
+
+def _rows(qs: Any, name: str, record: Any) -> list[Activity]:
+    """The panel's activities with what their rows and the policy read: the owner's team (scope "team and
+    sub-teams"), without a query per owner; the record of the panel is at hand, not joined again."""
+    related = [r for r in selectors.RELATED if r != name and r != "owner"]
+    rows = list(qs.select_related(None).select_related("owner__team", *related))
+    for activity in rows:
+        setattr(activity, name, record)
+    return rows
 
 
 @register.inclusion_tag("sales/activity/_panel.html", takes_context=True)
