@@ -193,6 +193,7 @@ def main() -> None:
         ("API search, 4 phone digits (8013)", "GET", f"{api}?search=8013"),
         ("API search, email fragment (info12)", "GET", f"{api}?search=info12"),
         (f"Search box, 2 characters ({common})", "GET", f"/search/?q={quote(common)}"),
+        (f"Search box, rare 2 characters ({rare})", "GET", f"/search/?q={quote(rare)}"),
         ("UI detail page with timeline", "GET", f"{ui}{detail_id}/"),
         ("API detail", "GET", f"{api}{detail_id}/"),
         ("API create (POST)", "POST", api),
