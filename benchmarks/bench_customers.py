@@ -196,6 +196,7 @@ def main() -> None:
         ("API search, 4 phone digits (8013)", "GET", f"{api}?search=8013"),
         ("API search, email fragment (info12)", "GET", f"{api}?search=info12"),
         (f"Search box, 2 characters ({common})", "GET", f"/search/?q={quote(common)}"),
+        (f"Search box, rare 2 characters ({rare})", "GET", f"/search/?q={quote(rare)}"),
         # The page, then what htmx loads into it right after (customers.views.customer_detail): each its own case.
         ("UI detail page", "GET", f"{ui}{detail_id}/"),
         ("UI detail page: its timeline (htmx)", "GET", f"{ui}{detail_id}/timeline/"),

@@ -22,8 +22,8 @@ from kehu.core import custom_fields
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
-from kehu.core.search import SearchHit
-from kehu.core.search_backends import newest_matching
+from kehu.core.search import Hits, SearchHit, bounded_hits
+from kehu.core.search_backends import MIN_TRIGRAM_LENGTH, newest_matching, newest_walked
 from kehu.customers.normalize import phone_search_digits
 from kehu.sales.lead_models import AssignmentRule, Lead, LeadSettings, LeadSource, WebForm
 
@@ -503,16 +503,24 @@ def lead_history(*, actor: Any, lead: Lead, limit: int = 50) -> list[HistoryItem
 # Global search and the customer timeline -------------------------------------------------------------------
 
 
-def search_provider(*, actor: Any, query: str, limit: int = 10) -> list[SearchHit]:
+def search_provider(*, actor: Any, query: str, limit: int = 10) -> Hits:
     """Leads for the global search box: a fragment of the name, company or email, or phone digits, newest
-    first: a walk of the newest leads, then the trigram indexes on PostgreSQL (search_indexes.py)."""
-    if len(query.strip()) < 1:
-        return []
+    first: a walk of the newest leads, then the trigram indexes on PostgreSQL (search_indexes.py). A 1-2
+    character fragment, which no index serves (an unbounded search read every lead: 1.75 s at 300,000),
+    is looked for among the newest leads only, with a link to the list when they were not all seen."""
+    query = query.strip()
+    if not query:
+        return Hits()
     fields = ("pk", "updated_at", "name", "company", "phone", "status")
-    rows = newest_matching(Lead.objects.visible_to(actor), search_q(query), limit=limit, fields=fields, indexed=True)
+    visible = Lead.objects.visible_to(actor)
+    complete = True
+    if len(query) < MIN_TRIGRAM_LENGTH:
+        rows, complete = newest_walked(visible, search_q(query), limit=limit, fields=fields)
+    else:
+        rows = newest_matching(visible, search_q(query), limit=limit, fields=fields, indexed=True)
     labels = dict(Lead.Status.choices)
     kind = _("Lead")
-    return [
+    hits = [
         SearchHit(
             title=name,
             subtitle=" · ".join(part for part in (company, phone, str(labels.get(status, ""))) if part),
@@ -521,6 +529,7 @@ def search_provider(*, actor: Any, query: str, limit: int = 10) -> list[SearchHi
         )
         for pk, _updated_at, name, company, phone, status in rows
     ]
+    return bounded_hits(hits, complete=complete, list_url=reverse("sales:lead_list"), query=query)
 
 
 def customer_timeline(*, actor: Any, customer: Any, limit: int, before: datetime | None = None) -> list[Any]:
