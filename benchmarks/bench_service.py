@@ -326,6 +326,11 @@ def main() -> None:
             f"/service/tickets/{ticket.pk}/customer-timeline/",
             everyone,
         ),
+        (
+            "Ticket page's side panels: suggestions, contacts, other tickets (htmx, after the page)",
+            f"/service/tickets/{ticket.pk}/side-panels/",
+            everyone,
+        ),
         ("Ticket, API", f"/api/v1/tickets/{ticket.pk}/", everyone),
         ("Ticket conversation, API", f"/api/v1/tickets/{ticket.pk}/messages/", everyone),
         ("Ticket search: 发票 (UI)", "/service/tickets/?search=发票", everyone),
@@ -344,6 +349,11 @@ def main() -> None:
                 continue
             if args.skip and args.skip.lower() in label.lower():
                 continue
+            # What htmx loads after the page is asked for as htmx asks (the side panels answer a plain request
+            # with a page of their own, for browsers without scripts).
+            client.defaults["HTTP_HX_REQUEST"] = "true"
+            if "htmx" not in label:
+                del client.defaults["HTTP_HX_REQUEST"]
             result = measure(client, "GET", path.format(q=queue_filter[who]), args.requests, args.warmup)
             rows.append((label, who, result))
             print(f"  {label} [{who}]: p95 {result['p95']:.1f} ms", file=sys.stderr)

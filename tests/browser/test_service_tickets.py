@@ -47,6 +47,9 @@ def test_an_agent_answers_an_emailed_ticket_and_the_reply_threads_back(page, ten
     assert "王强" in page.get_by_test_id("conversation").inner_text()
     # The customer's timeline beside the ticket arrives right after the page (its own request, htmx).
     expect(page.get_by_test_id("customer-timeline-items")).to_contain_text(f"#{ticket.number}")
+    # So do the side panels (contacts, other tickets, suggested articles): htmx swaps the placeholder's link.
+    expect(page.get_by_test_id("contacts")).to_contain_text("王强")
+    expect(page.get_by_test_id("side-panels-link")).to_have_count(0)
     page.get_by_test_id("take").click()
     page.wait_for_selector("[data-testid=assignment-reason]")
     assert str(agent) in page.get_by_test_id("assignee").inner_text()

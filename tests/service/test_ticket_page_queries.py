@@ -12,16 +12,22 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework import serializers
 
-from kehu.service import ticket_visibility
+from kehu.service import sla_panels, sla_services, ticket_visibility
+from kehu.service.sla_models import TicketSla
 from tests.customers.factories import make_contact, make_customer, make_tag
+from tests.service.sla_factories import make_policy
 from tests.service.ticket_factories import make_attachment, make_canned, make_message, make_queue, make_ticket
 
 pytestmark = pytest.mark.django_db
 
 # Session, user, the actor's queues (one query), the ticket with its tags, custom fields, conversation with
-# files, history, follow-ups, canned replies, contacts, other tickets, ticket types, the SLA panel and the
-# knowledge suggestions: the customer timeline comes in its own request.
-TICKET_PAGE_QUERIES = 18
+# files, history, follow-ups, canned replies, ticket types and the SLA panel: the side panels (suggested
+# articles, the customer's contacts, other tickets and orders) and the customer timeline come in their own
+# requests, after the page.
+TICKET_PAGE_QUERIES = 12
+# Session, user, the actor's queues, the ticket with its customer, the knowledge panel (the first message,
+# the articles, the help centre), contacts, other tickets.
+SIDE_PANELS_QUERIES = 9
 LIST_PAGE_QUERIES = 13
 API_LIST_QUERIES = 6
 API_TICKET_QUERIES = 6
@@ -52,7 +58,7 @@ def test_the_ticket_page_reads_the_same_queries_however_long_the_conversation(te
     path = reverse("service:ticket_detail", args=[ticket.pk])
     agent_client.get(path)  # caches (ticket types, translations) warm
     short, html = _count(agent_client, path)
-    assert short <= TICKET_PAGE_QUERIES
+    assert short == TICKET_PAGE_QUERIES
 
     for i in range(5):
         make_message(tenant_a, ticket, body=f"第{i}条备注")
@@ -61,17 +67,64 @@ def test_the_ticket_page_reads_the_same_queries_however_long_the_conversation(te
     make_ticket(tenant_a, agent, customer=customer, subject="再早一些的问题")
     long, html = _count(agent_client, path)
     assert long == short
-    # Everything beside the ticket is still on the page: conversation, files, contacts, other tickets,
-    # the SLA and knowledge panels, the canned replies; the timeline box loads itself from its address.
+    # What the agent reads and answers with is on the page: conversation, files, the SLA panel, the canned
+    # replies; the side panels and the timeline box load themselves from their addresses.
     assert html.count('data-testid="message"') == 1 + 5 + 5 and html.count("报告.txt") == 5
-    assert "周婷" in html and "李雷" in html
-    assert f"#{earlier.number} 上个月的问题" in html and "再早一些的问题" in html
-    assert 'data-panel="sla_panel"' in html and 'data-panel="suggestions_panel"' in html
-    assert 'data-testid="canned-picker"' in html
+    assert 'data-panel="sla_panel"' in html and 'data-testid="canned-picker"' in html
+    assert 'data-panel="suggestions_panel"' not in html and "周婷" not in html
+    assert f"#{earlier.number} 上个月的问题" not in html  # the other tickets: in the side panels
+    panels_url = reverse("service:ticket_side_panels", args=[ticket.pk])
+    box = re.search(r'<div[^>]*data-testid="side-panels"[^>]*>', html).group(0)
+    assert f'hx-get="{panels_url}"' in box and 'hx-trigger="load"' in box and 'hx-swap="outerHTML"' in box
+    assert f'href="{panels_url}"' in html  # without scripts: the side panels as a page
+    assert "service/knowledge.js" in html  # "Insert link" works on what htmx puts in
     timeline_url = reverse("service:ticket_customer_timeline", args=[ticket.pk])
     box = re.search(r'<section[^>]*data-testid="customer-timeline"[^>]*>', html).group(0)
     assert f'hx-get="{timeline_url}"' in box and 'hx-trigger="load"' in box
     assert reverse("customers:detail", args=[customer.pk]) in html  # without scripts: the customer's timeline
+
+
+def test_the_side_panels_read_the_same_queries_for_more_contacts_and_tickets(tenant_a, agent_client):
+    agent = tenant_a.users["service_agent"]
+    customer = make_customer(tenant_a, name="南京金陵医药连锁有限公司")
+    make_contact(tenant_a, customer, name="周婷", email="zhou@jinling.cn")
+    earlier = make_ticket(tenant_a, agent, customer=customer, subject="上个月的问题")
+    ticket = make_ticket(tenant_a, agent, customer=customer, subject="这次的问题", requester_email="zhou@jinling.cn")
+    make_message(tenant_a, ticket, body="打印机连不上网络")
+    path = reverse("service:ticket_side_panels", args=[ticket.pk])
+    htmx = {"HTTP_HX_REQUEST": "true"}
+    agent_client.get(path, **htmx)
+    with CaptureQueriesContext(connection) as ctx:
+        response = agent_client.get(path, **htmx)
+    few, html = len(ctx.captured_queries), response.content.decode()
+    assert response.status_code == 200 and few == SIDE_PANELS_QUERIES
+    assert html.lstrip().startswith("<div") and "<html" not in html  # the fragment alone, no layout
+    for _i in range(3):
+        make_contact(tenant_a, customer, name="李雷", email="li@jinling.cn")
+        make_ticket(tenant_a, agent, customer=customer, subject="再早一些的问题")
+    with CaptureQueriesContext(connection) as ctx:
+        html = agent_client.get(path, **htmx).content.decode()
+    assert len(ctx.captured_queries) == few
+    assert 'data-panel="suggestions_panel"' in html and 'data-testid="kb-suggestions"' in html
+    assert "周婷" in html and "李雷" in html and 'data-testid="contacts"' in html
+    assert f"#{earlier.number} 上个月的问题" in html and "再早一些的问题" in html
+    assert 'data-panel="sla_panel"' not in html  # the clock stays on the page
+
+    # Without htmx (the page's link, no scripts): the same panels in the layout, with a way back.
+    page = agent_client.get(path).content.decode()
+    assert "<html" in page and "周婷" in page and 'data-testid="past-tickets"' in page
+    assert f'href="{reverse("service:ticket_detail", args=[ticket.pk])}"' in page
+
+    # Another agent's ticket is not there; only GET.
+    someone_elses = make_ticket(tenant_a, tenant_a.admin)
+    assert agent_client.get(reverse("service:ticket_side_panels", args=[someone_elses.pk])).status_code == 404
+    assert agent_client.post(path).status_code == 405
+    # A ticket without a customer: other tickets by the requester's address, no contacts box.
+    make_ticket(tenant_a, agent, subject="散客的上一张", requester_email="guest@mail.cn")
+    alone = make_ticket(tenant_a, agent, subject="没有客户", requester_email="guest@mail.cn")
+    assert alone.customer_id is None
+    html = agent_client.get(reverse("service:ticket_side_panels", args=[alone.pk]), **htmx).content.decode()
+    assert 'data-testid="contacts"' not in html and "散客的上一张" in html
 
 
 def test_the_customer_timeline_box(tenant_a, agent_client, client):
@@ -99,6 +152,25 @@ def test_the_customer_timeline_box(tenant_a, agent_client, client):
     assert 'data-testid="customer-timeline"' not in page
     alone_box = agent_client.get(reverse("service:ticket_customer_timeline", args=[alone.pk]))
     assert alone_box.status_code == 200 and alone_box.content == b""
+
+
+def test_the_sla_panel_reads_the_calendar_from_the_organisation_cache(
+    tenant_a, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    """The clock's working periods and calendar days are the intake's cached lookups: one query (the
+    ticket's SLA state) per page, and the same calendar value as reading it from the database."""
+    agent = tenant_a.users["service_agent"]
+    with django_capture_on_commit_callbacks(execute=True):  # the configuration's change as if committed
+        make_policy(tenant_a, is_default=True)
+        ticket = make_ticket(tenant_a, agent, subject="打印机卡纸", priority="urgent")
+    state = TicketSla.objects.select_related("calendar").get(ticket_id=ticket.pk)
+    assert state.calendar_id
+    first = sla_panels.sla_panel(actor=agent, ticket=ticket)
+    with django_assert_num_queries(1):
+        again = sla_panels.sla_panel(actor=agent, ticket=ticket)
+    assert again == first and 'data-sla="first_response"' in again[1]
+    cached = sla_services.organization_lookups(tenant_a.org.pk)[1].get(state.calendar)
+    assert cached == sla_services.load_calendar(state.calendar)
 
 
 def test_the_list_page_reads_the_same_queries_for_more_rows_and_keeps_its_filters(tenant_a, agent_client):

@@ -97,8 +97,10 @@ def test_the_ticket_page_shows_the_conversation_and_the_customer(tenant_a, agent
     make_canned(tenant_a, title="收到")
     html = _html(agent_client.get(reverse("service:ticket_detail", args=[ticket.pk])))
     assert "这次的问题" in html and "客户来电：打印机连不上网络。" in html
-    assert "周婷" in html  # contacts beside the ticket
-    assert f"#{earlier.number} 上个月的问题" in html  # past tickets
+    side = agent_client.get(reverse("service:ticket_side_panels", args=[ticket.pk]), HTTP_HX_REQUEST="true")
+    side = side.content.decode()
+    assert "周婷" in side  # contacts beside the ticket, loaded after the page
+    assert f"#{earlier.number} 上个月的问题" in side  # past tickets
     assert 'data-testid="customer-timeline"' in html
     assert 'data-testid="canned-picker"' in html
     assert "Why: Assigned by hand" in html

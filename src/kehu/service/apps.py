@@ -73,4 +73,5 @@ def _ready_sla_and_knowledge() -> None:
     ticket_hooks.register(sla_services.on_ticket_event, batch=sla_services.on_tickets_event)
     ticket_hooks.register(survey_services.on_ticket_event)
     ticket_panels.register(sla_panels.sla_panel, order=10)
-    ticket_panels.register(knowledge_panels.suggestions_panel, order=20)
+    # The suggestions read the knowledge base and the help centre: loaded with the side panels, after the page.
+    ticket_panels.register(knowledge_panels.suggestions_panel, order=20, deferred=True)

@@ -144,7 +144,9 @@ def ticket_clocks(ticket: Ticket, *, now: datetime | None = None, state: TicketS
         return result
     result.policy_name = state.policy.name if state.policy_id and state.policy else ""
     result.paused = state.paused_since is not None and ticket.status == Ticket.Status.PENDING
-    calendar = sla_services.load_calendar(state.calendar) if state.calendar_id else None
+    # The organisation's calendars as the intake reads them (core/org_cache: no query while none changes).
+    calendars = sla_services.organization_lookups(ticket.organization_id)[1] if state.calendar_id else None
+    calendar = calendars.get(state.calendar) if calendars is not None else None
 
     def left(due: datetime) -> int | None:
         if calendar is None:

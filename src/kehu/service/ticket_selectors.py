@@ -407,6 +407,12 @@ def ticket_customer_get_for(*, actor: Any, pk: Any) -> Ticket:
     return _get(Ticket.objects.visible_to(actor).select_related("customer__owner__team"), pk)
 
 
+def ticket_side_get_for(*, actor: Any, pk: Any) -> Ticket:
+    """A visible ticket with its customer and assignee (the ticket page's side panels: the panels ask whether
+    the actor may see the ticket, which reads its assignee's team), in one query."""
+    return _get(Ticket.objects.visible_to(actor).select_related("customer__owner__team", "owner__team"), pk)
+
+
 def follow_ups_for(*, actor: Any, ticket: Ticket, limit: int = 20) -> list[Ticket]:
     """The tickets the actor sees that customers' replies opened after `ticket` was closed, oldest first."""
     qs = Ticket.objects.visible_to(actor).filter(organization_id=ticket.organization_id, follow_up_of_id=ticket.pk)

@@ -23,6 +23,7 @@ urlpatterns = [
         ticket_views.ticket_customer_timeline,
         name="ticket_customer_timeline",
     ),
+    path("tickets/<int:pk>/side-panels/", ticket_views.ticket_side_panels, name="ticket_side_panels"),
     path("ticket-files/<int:pk>/", ticket_views.attachment_download, name="ticket_attachment"),
     path("queues/", ticket_config_views.queue_list, name="queue_list"),
     path("queues/new/", ticket_config_views.queue_create, name="queue_create"),

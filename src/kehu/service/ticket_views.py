@@ -177,13 +177,22 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
             for value, label in Ticket.Status.choices
             if value in ticket_services.TRANSITIONS.get(ticket.status, ())
         ],
-        "contacts": ticket_selectors.customer_contacts_for(actor=actor, ticket=ticket),
-        "past_tickets": ticket_selectors.past_tickets_for(actor=actor, ticket=ticket),
-        "orders": ticket_selectors.customer_orders_for(actor=actor, ticket=ticket),
         # The customer timeline asks every module (notes, imports, activities, orders, tickets: 7+ queries):
         # the page loads it right after itself (ticket_customer_timeline), with a link to the customer's.
         "show_timeline": ticket_selectors.customer_timeline_shown(actor=actor, ticket=ticket),
-        "panels": ticket_panels.panels_for(actor=actor, ticket=ticket),
+        # What the agent needs to read and answer (the SLA clock) is on the page; the customer's contacts,
+        # other tickets, orders and the suggested articles come right after it (ticket_side_panels).
+        "panels": ticket_panels.panels_for(actor=actor, ticket=ticket, deferred=False),
+    }
+
+
+def _side_panels_context(actor: Any, ticket: Ticket) -> dict[str, Any]:
+    return {
+        "ticket": ticket,
+        "panels": ticket_panels.panels_for(actor=actor, ticket=ticket, deferred=True),
+        "contacts": ticket_selectors.customer_contacts_for(actor=actor, ticket=ticket),
+        "past_tickets": ticket_selectors.past_tickets_for(actor=actor, ticket=ticket),
+        "orders": ticket_selectors.customer_orders_for(actor=actor, ticket=ticket),
     }
 
 
@@ -202,6 +211,19 @@ def ticket_customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponse("")  # no customer, or one the actor may not see: no box
     items = ticket_selectors.customer_timeline_for(actor=request.user, ticket=ticket)
     return render(request, "service/ticket/_customer_timeline.html", {"ticket": ticket, "customer_timeline": items})
+
+
+@login_required
+@require_GET
+def ticket_side_panels(request: HttpRequest, pk: int) -> HttpResponse:
+    """The ticket page's side panels (suggested articles, the customer's contacts, other tickets and orders):
+    htmx loads them into the page when it has loaded; without scripts the page links here, a page of its own."""
+    ticket = ticket_selectors.ticket_side_get_for(actor=request.user, pk=pk)
+    context = _side_panels_context(request.user, ticket)
+    htmx = getattr(request, "htmx", None)
+    if htmx and not htmx.history_restore_request:
+        return render(request, "service/ticket/_side_panels.html", context)
+    return render(request, "service/ticket/side_panels.html", context)
 
 
 @login_required

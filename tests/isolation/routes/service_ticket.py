@@ -61,7 +61,12 @@ api_route(list_url="/api/v1/agent-statuses/", detail_url=None, factory=make_agen
 ui_page(
     list_url_name="service:ticket_list",
     detail_url_name="service:ticket_detail",
-    get_url_names=("service:ticket_edit", "service:ticket_canned", "service:ticket_customer_timeline"),
+    get_url_names=(
+        "service:ticket_edit",
+        "service:ticket_canned",
+        "service:ticket_customer_timeline",
+        "service:ticket_side_panels",
+    ),
     post_url_names=(
         "service:ticket_edit",
         "service:ticket_delete",
