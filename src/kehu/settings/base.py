@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
-from kehu.settings.env import env_bool, env_int, env_list, env_str
+from kehu.settings.env import env_int, env_list, env_str
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("KEHU_DATA_DIR", str(Path.cwd() / "var")))
@@ -81,12 +81,6 @@ DATABASES = {
         env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'kehu.sqlite3'}"), conn_max_age=600
     )
 }
-# Parameters bound by the server, so that psycopg prepares a statement run a few times on a connection
-# and PostgreSQL keeps its plan: the pages' visibility joins cost more to plan (up to ~10 ms) than to run
-# (benchmarks/RESULTS.md, "Prepared statements"). KEHU_DB_PREPARED_STATEMENTS=0 turns it off, for a
-# connection pooler in transaction mode that cannot keep prepared statements (PgBouncer < 1.21).
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("KEHU_DB_PREPARED_STATEMENTS", True):
-    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
