@@ -111,16 +111,19 @@ def measure(client: Client, method: str, path: str, requests: int, warmup: int, 
     }
 
 
-def module_parser(doc: str | None, roles: tuple[str, ...]) -> argparse.ArgumentParser:
-    """The options of the module benchmarks (bench_sales, bench_service): organisation, runs, which cases and as
-    whom; a script adds its own."""
+def module_parser(
+    doc: str | None, roles: tuple[str, ...], *, requests: int = 100, warmup: int = 10
+) -> argparse.ArgumentParser:
+    """The options of the benchmarks (this one, bench_sales, bench_service): organisation, runs, which cases and,
+    when `roles` are given, as whom; a script adds its own."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--org", default="基准测试有限公司")
-    parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=requests)
+    parser.add_argument("--warmup", type=int, default=warmup)
     parser.add_argument("--only", default="", help="Run only the cases whose label contains this text.")
     parser.add_argument("--skip", default="", help="Skip the cases whose label contains this text.")
-    parser.add_argument("--as", dest="roles", default=",".join(roles), help="Comma-separated roles.")
+    if roles:
+        parser.add_argument("--as", dest="roles", default=",".join(roles), help="Comma-separated roles.")
     return parser
 
 
@@ -171,13 +174,7 @@ def selected(label: str, args: argparse.Namespace) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--org", default="基准测试有限公司")
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--only", default="", help="Run only the cases whose label contains this text.")
-    parser.add_argument("--skip", default="", help="Skip the cases whose label contains this text.")
-    args = parser.parse_args()
+    args = module_parser(__doc__, (), requests=200, warmup=20).parse_args()
     # Not setup_test_environment(): it instruments every template render (a signal per template), which
     # would bill the pages for test machinery. Only the test Client's host name and a mail outbox.
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
