@@ -257,9 +257,8 @@ def walk_then_index(
     - walk the newest `walk_rows` rows, stopping at the `limit`-th match: a common fragment ends here;
     - when that found fewer than `limit` but at least `min_sample`, and the frequency it saw predicts
       `limit` matches within the budget, go on walking from where it stopped (up to the budget in all,
-      again stopping at `limit` matches). The budget is `max_walk_rows`, or when that is too few for the
-      prediction, `walk_budget(frequency)` (if given: the backend's weighing of a longer walk against
-      the index step, which may cost a query);
+      again stopping at `limit` matches). The budget is `max_walk_rows`, or `walk_budget(frequency)` when
+      that is more (if given: the backend's weighing of a longer walk against the index step);
     - and only then call `index()`, which returns the newest `limit` matches of the whole queryset through
       the database's indexes (a rare fragment's are few). An index alone reads and sorts every match: for a
       fragment most rows hold, hundreds of milliseconds (RESULTS.md, the lead search at 100,000 leads)."""
@@ -267,7 +266,7 @@ def walk_then_index(
     if start is not None and len(matches) >= min_sample:
         predicted = int(limit * walk_rows / len(matches) * 1.3) + 1
         budget = max_walk_rows
-        if predicted > budget and walk_budget is not None:
+        if walk_budget is not None:  # also when the prediction fits: a sample that was lucky walks on
             budget = max(budget, walk_budget(len(matches) / walk_rows))
         if predicted <= budget:
             rest = older_than(qs, start, recency_field)
