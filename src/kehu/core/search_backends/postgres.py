@@ -62,13 +62,15 @@ def table_rows(qs: QuerySet) -> int:
 
 class PostgresSearchBackend(SearchBackend):
     vendor = "postgresql"
-    # The trigram index step reads every row of the table holding the fragment's trigrams from the heap
-    # (the GIN's condition is the text alone: the organisation, the scope and the filters are checked on
-    # each row) to sort them by recency, about 3 us each; walking a row is an index-only step of the covering
-    # index, under 1 us. So a walk of `walk_per_match` rows per row that the index step would read still
-    # costs less (a sales rep's walk reads the heap, a row about what an index match costs: at most twice
-    # the index step for them), up to `walk_rows_cap`. `info12` at a million customers: ~9,000 matches,
-    # 9,000 rows walked instead (RESULTS.md, emailsearch).
+    # The index step (trigram or name-gram GIN) reads every row of the table that holds the fragment from
+    # the heap (the plans check the organisation, the scope and the filters on each row) to sort them by
+    # recency, about 3 us each, ~frequency x the table's rows; walking a row is an index-only step of the
+    # covering index, under 1 us. So a walk of `walk_per_match` rows per row that the index step would read
+    # still costs less (a sales rep's walk reads the heap, a row about what an index read costs: at most
+    # twice the index step for them), up to `walk_rows_cap`. With several organisations in the table this
+    # overestimates the index step; the cap bounds what that costs. At a million customers an email fragment
+    # in 0.9% of them read ~9,000 rows in the index step (37-137 ms), and now walks ~4,000 more rows (3-7 ms;
+    # RESULTS.md, emailsearch).
     walk_per_match = 2
     walk_rows_cap = 24000
 
