@@ -142,6 +142,8 @@ def test_every_walk_budget_finds_the_newest_matches(tenant_a, monkeypatch):
         ids.append(customer.pk)
     visible = Customer.objects.visible_to(tenant_a.admin)
     newest_first = [pk for n, pk in enumerate(ids) if n % 3]  # ids[0] is the newest
+    # Exactly these budgets: on PostgreSQL walk_budget could raise one by the table's statistics.
+    monkeypatch.setattr(PostgresSearchBackend, "walk_per_match", 0)
     for walk_rows, min_sample, max_walk_rows in [(2000, 8, 8000), (1, 8, 8000), (2, 1, 6), (3, 1, 100), (4, 1, 5)]:
         monkeypatch.setattr(SearchBackend, "walk_rows", walk_rows)
         monkeypatch.setattr(SearchBackend, "min_sample", min_sample)
@@ -169,3 +171,70 @@ def test_newest_matching_walks_any_condition(tenant_a):
     assert [row[2] for row in rows] == ["甲乙公司", "甲公司"]
     assert [row[0] for row in newest_matching(visible, Q(name__contains="甲"), limit=1)] == [customers[2].pk]
     assert newest_matching(visible, Q(name__contains="丙"), limit=5) == []
+
+
+def test_the_walk_goes_on_within_the_backends_budget_for_the_frequency_it_saw(tenant_a):
+    """A first walk whose frequency predicts a page beyond max_walk_rows asks walk_budget(frequency); a
+    budget that covers the prediction walks on (no index step), one that does not leaves it to the index."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from kehu.core.search_backends import walk_then_index
+
+    now = timezone.now()
+    ids = []
+    for n in range(12):
+        customer = make_customer(tenant_a, name=f"{'星辰' if n % 2 else '月亮'}公司{n}")
+        Customer.objects.filter(pk=customer.pk).update(updated_at=now - timedelta(minutes=n))
+        ids.append(customer.pk)
+    visible = Customer.objects.visible_to(tenant_a.admin).order_by()
+    newest_first = [pk for n, pk in enumerate(ids) if n % 2]
+    asked, indexed = [], []
+
+    def run(budget: int) -> list[int]:
+        def walk_budget(frequency: float) -> int:
+            asked.append(frequency)
+            return budget
+
+        def index() -> list[tuple]:
+            indexed.append(budget)
+            return [(pk,) for pk in newest_first[:5]]
+
+        rows = walk_then_index(
+            visible,
+            Q(name__contains="星辰"),
+            limit=5,
+            index=index,
+            fields=("pk", "updated_at"),
+            walk_rows=4,  # sees 2 matches in 4 rows: 5 more predicted within int(5 * 4 / 2 * 1.3) + 1 = 14 rows
+            min_sample=2,
+            max_walk_rows=6,
+            walk_budget=walk_budget,
+        )
+        return [row[0] for row in rows]
+
+    assert run(14) == newest_first[:5] and indexed == [] and asked == [0.5]
+    assert run(13) == newest_first[:5] and indexed == [13]  # too few for the prediction: the index step
+    assert run(2) == newest_first[:5] and indexed == [13, 2]  # never fewer than max_walk_rows
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL statistics")
+def test_postgres_walk_budget_weighs_the_index_steps_reads(db, monkeypatch):
+    """walk_per_match rows per row that the index step would read (the table's rows at that frequency),
+    between max_walk_rows and walk_rows_cap."""
+    from kehu.core.search_backends import postgres
+
+    backend = PostgresSearchBackend()
+    qs = Customer.objects.all()
+    for rows, frequency, expected in [
+        (0, 0.01, backend.max_walk_rows),  # never analysed
+        (100_000, 0.009, backend.max_walk_rows),  # the index step reads 900 rows
+        (1_000_000, 0.0075, int(backend.walk_per_match * 7_500)),
+        (10_000_000, 0.0075, backend.walk_rows_cap),
+    ]:
+        monkeypatch.setattr(postgres, "table_rows", lambda qs, rows=rows: rows)
+        assert backend.walk_budget(qs, frequency) == expected
+    monkeypatch.undo()
+    assert postgres.table_rows(qs) >= 0  # the catalog read itself

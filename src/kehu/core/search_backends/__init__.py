@@ -11,8 +11,10 @@ How a fragment is found fast at a million rows (measured; see DESIGN.md, Perform
 1. walk the newest `walk_rows` rows of the queryset by the (organization, updated_at) index and test
    each with LIKE, stopping at the last match asked for: cheap whatever the fragment, and enough when the
    fragment is common (PostgreSQL: an index-only scan of a covering index, customers/search.py WALK_INDEX);
-   when the first walk saw a frequency that predicts enough matches within `max_walk_rows`, go on from
-   where it stopped (walk_then_index);
+   when the first walk saw a frequency that predicts enough matches within the walk's budget, go on from
+   where it stopped (walk_then_index). The budget is `max_walk_rows`, and on PostgreSQL more when the
+   frequency and the table's size predict that the index step would read more matches than that
+   (SearchBackend.walk_budget: at a million rows `info12` is in ~9,000 of them);
 2. when that finds fewer than asked and did not cover the whole queryset, ask the backend's index
    (PostgreSQL: pg_trgm GIN for 3+ characters, a GIN over the names' 1- and 2-character grams for
    shorter ones; SQLite: the FTS5 trigram table, and one over the tripled names for short fragments);
@@ -125,6 +127,11 @@ class SearchBackend:
     min_sample = 8  # matches in the first walk that make its frequency worth trusting
     max_walk_rows = 8000  # measured at a million rows: a longer walk costs more than the index path
 
+    def walk_budget(self, qs: QuerySet, frequency: float) -> int:
+        """The rows a walk of `qs` may read in all before the index step, for a fragment that the first walk
+        saw in `frequency` of its rows: `max_walk_rows` here; PostgreSQL weighs it against the index step."""
+        return self.max_walk_rows
+
     def predicate(self, terms: Terms, spec: SearchSpec) -> Q:
         """The exact meaning of a match, as an ORM condition (used by the walk and by unbounded filters)."""
         if terms.mode == "names":
@@ -149,6 +156,7 @@ class SearchBackend:
             walk_rows=self.walk_rows,
             min_sample=self.min_sample,
             max_walk_rows=self.max_walk_rows,
+            walk_budget=lambda frequency: self.walk_budget(qs, frequency),
         )
         hits = {h.pk: h for h in (_rank(terms, *self.row(row)) for row in matches)}
         if rank and terms.mode != "phone":
@@ -241,27 +249,32 @@ def walk_then_index(
     walk_rows: int = 2000,
     min_sample: int = 8,
     max_walk_rows: int = 8000,
+    walk_budget: Callable[[float], int] | None = None,
 ) -> list[tuple]:
     """The newest `limit` rows of `qs` matching `condition` (as `fields`), found in bounded work whatever
     the fragment's frequency (module docstring, steps 1 and 2):
 
     - walk the newest `walk_rows` rows, stopping at the `limit`-th match: a common fragment ends here;
     - when that found fewer than `limit` but at least `min_sample`, and the frequency it saw predicts
-      `limit` matches within `max_walk_rows` rows, go on walking from where it stopped (up to
-      `max_walk_rows` rows in all, again stopping at `limit` matches);
+      `limit` matches within the budget, go on walking from where it stopped (up to the budget in all,
+      again stopping at `limit` matches). The budget is `max_walk_rows`, or `walk_budget(frequency)` when
+      that is more (if given: the backend's weighing of a longer walk against the index step);
     - and only then call `index()`, which returns the newest `limit` matches of the whole queryset through
       the database's indexes (a rare fragment's are few). An index alone reads and sorts every match: for a
       fragment most rows hold, hundreds of milliseconds (RESULTS.md, the lead search at 100,000 leads)."""
     matches, start = walk(qs, condition, fields=fields, rows=walk_rows, limit=limit, recency=recency_field)
     if start is not None and len(matches) >= min_sample:
         predicted = int(limit * walk_rows / len(matches) * 1.3) + 1
-        if predicted <= max_walk_rows:
+        budget = max_walk_rows
+        if walk_budget is not None:  # also when the prediction fits: a sample that was lucky walks on
+            budget = max(budget, walk_budget(len(matches) / walk_rows))
+        if predicted <= budget:
             rest = older_than(qs, start, recency_field)
             more, start = walk(
                 rest,
                 condition,
                 fields=fields,
-                rows=max_walk_rows - walk_rows,
+                rows=budget - walk_rows,
                 limit=limit - len(matches),
                 recency=recency_field,
             )
