@@ -21,6 +21,8 @@ administrator (the whole organisation):
   (the benchmark creates the rules, named "基准规则 NN", when they are missing: conditions on province,
   source, industry and company; round-robin, least-loaded with a cap and named-user actions; a catch-all
   last). Creates leads in the benchmark organisation.
+- the opportunity and lead lists' `?search=` (API, first page): a common and a rare 2-character fragment and a
+  longer one (the search box's cases are in bench_customers.py, `--only box`);
 - the pipeline summary's aggregate alone (through `visible_to`, no HTTP), for comparison.
 
 For each case: warm-up, then N timed runs; median (p50), p95, sequential throughput of one process and the
@@ -40,7 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kehu.settings.test")
 
-from bench_customers import cpu_calibration, estimate, measure, module_parser, organization_users
+from urllib.parse import quote
+
+from bench_customers import cpu_calibration, estimate, measure, module_parser, organization_users, rare_fragment
 from django.db import connection
 from django.db.models import Count, Sum
 from django.test import Client
@@ -184,6 +188,21 @@ def main() -> None:
         ("My day, API", "GET", "/api/v1/my-day/", people),
         (f"Lead creation, API POST, {rules} assignment rules", "POST", "/api/v1/leads/", everyone),
     ]
+    # The lists' `?search=` (newest first, the first page): a fragment most records hold, a rare one (a rare
+    # character of the seeded customer names: opportunities are found by their customer's name; the leads'
+    # companies come from the same generator) and one of 3+ characters (trigram index).
+    common, rare = "科技", rare_fragment(org)
+    for kind, api in (("Opportunity", "/api/v1/opportunities/"), ("Lead", "/api/v1/leads/")):
+        for what, fragment in (
+            ("common 2 characters", common),
+            ("rare 2 characters", rare),
+            ("4 characters", "数据中台"),
+        ):
+            if kind == "Lead" and fragment == "数据中台":
+                fragment = "有限公司"
+            cases.append(
+                (f"{kind} list search, API, {what} ({fragment})", "GET", f"{api}?search={quote(fragment)}", everyone)
+            )
     roles = [r.strip() for r in args.roles.split(",") if r.strip()]
     calibration = [cpu_calibration()]
     rows = []

@@ -10,6 +10,7 @@ from kehu.core.search_backends.postgres import PostgresSearchBackend, like_patte
 from kehu.core.search_backends.sqlite import SqliteSearchBackend, fts_phrase
 from kehu.customers import search
 from kehu.customers.models import Contact, Customer
+from kehu.sales import search as sales_search
 from tests.customers.factories import make_contact, make_customer
 
 
@@ -91,11 +92,13 @@ def test_sqlite_triggers_come_back_after_a_table_rebuild(tenant_a):
     the table would make fail; pre_migrate drops the triggers, post_migrate restores and re-indexes."""
     customer = make_customer(tenant_a, name="重建前的公司")
     search.suspend_triggers()
+    sales_search.suspend_triggers()  # pre_migrate runs every app's: the sales triggers read customers too
     with connection.schema_editor() as editor:
         editor._remake_table(Customer)
         editor._remake_table(Contact)
     Customer.objects.filter(pk=customer.pk).update(name="重建期间改名")  # no triggers at this moment
     search.ensure_schema()
+    sales_search.ensure_schema()
     visible = Customer.objects.visible_to(tenant_a.admin)
     assert search.search_ids(visible, "重建前的") == []
     assert search.search_ids(visible, "重建期间") == [customer.pk]
@@ -108,6 +111,7 @@ def test_the_migration_is_reversible_and_backfills(tenant_a, monkeypatch):
     customer = make_customer(tenant_a, name="迁移测试有限公司")
     make_contact(tenant_a, customer, name="回填联系人")
     search.suspend_triggers()  # what `migrate` does before its migrations (pre_migrate)
+    sales_search.suspend_triggers()
     executor = MigrationExecutor(connection)
     executor.migrate([("customers", "0002_labels_and_timeline_index")])
     with connection.cursor() as cursor:
@@ -119,6 +123,7 @@ def test_the_migration_is_reversible_and_backfills(tenant_a, monkeypatch):
     # and later transactional tests need their tables.
     executor.migrate(executor.loader.graph.leaf_nodes())
     search.ensure_schema()  # what `migrate` does after its migrations (post_migrate)
+    sales_search.ensure_schema()
     visible = Customer.objects.visible_to(tenant_a.admin)
     assert search.search_ids(visible, "迁移测试") == [customer.pk]
     assert search.search_ids(visible, "回填") == [customer.pk]

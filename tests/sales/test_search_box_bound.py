@@ -1,6 +1,7 @@
-"""The search box's bounded walk: record types that no index serves for the fragment (1-2 characters of a
-lead, any fragment of an opportunity, quote or order) are searched among their newest records only, and
-when that walk did not see them all the box links to the list, which searches every record."""
+"""The search box's bounded walk: record types that no index serves for the fragment (any fragment of a
+quote or order) are searched among their newest records only, and when that walk did not see them all the
+box links to the list, which searches every record. Opportunities and leads have their index for every
+fragment (kehu/sales/search.py): the box finds all of theirs, without a link."""
 
 from __future__ import annotations
 
@@ -57,34 +58,34 @@ def test_a_walk_that_sees_every_record_finds_the_old_ones_without_a_link(tenant_
 
 def test_a_budget_smaller_than_the_data_leaves_old_matches_to_the_list(tenant_a, records, monkeypatch):
     monkeypatch.setattr(search_backends, "BOX_WALK_ROWS", 3)
-    groups = box(tenant_a.admin, "饕大")
-    for label in ("Opportunities", "Quotes", "Leads"):
-        assert list(groups[label]) == []  # the old match is beyond the walk: not searched in the box
-        assert groups[label].more_url.endswith(f"?search={quote('饕大')}")
-    assert groups["Opportunities"].more_url == reverse("sales:opportunity_list") + "?search=" + quote("饕大")
-    assert groups["Leads"].more_url.startswith(reverse("sales:lead_list") + "?")
-    # 3+ characters: the lead trigram indexes serve them, so leads are searched in full; the others are not
-    groups = box(tenant_a.admin, "饕大科技")
-    assert [hit.url for hit in groups["Leads"]] == [records["Leads"].get_absolute_url()]
-    assert not groups["Leads"].more_url
-    assert groups["Opportunities"].more_url and not list(groups["Opportunities"])
+    for fragment in ("饕大", "饕大科技"):
+        groups = box(tenant_a.admin, fragment)
+        assert list(groups["Quotes"]) == []  # the old match is beyond the walk: not searched in the box
+        assert groups["Quotes"].more_url == reverse("sales:quote_list") + "?search=" + quote(fragment)
+        for label in ("Opportunities", "Leads"):  # indexed: searched in full whatever the budget
+            assert [hit.url for hit in groups[label]] == [records[label].get_absolute_url()]
+            assert not groups[label].more_url
 
 
 def test_the_list_behind_the_link_finds_what_the_box_did_not(tenant_a, records, monkeypatch, client):
     monkeypatch.setattr(search_backends, "BOX_WALK_ROWS", 3)
     client.force_login(tenant_a.admin)
     page = client.get("/search/?q=" + quote("饕大"), **EN).content.decode()
-    assert page.count('data-testid="search-more"') == 3  # opportunities, quotes, leads (no orders at all)
-    assert "More results in the Opportunities list" in page
-    url = box(tenant_a.admin, "饕大")["Opportunities"].more_url
+    assert page.count('data-testid="search-more"') == 1  # quotes (no orders at all; the rest indexed)
+    assert "More results in the Quotes list" in page
+    url = box(tenant_a.admin, "饕大")["Quotes"].more_url
     listed = client.get(url, **EN).content.decode()
-    assert records["Opportunities"].get_absolute_url() in listed
+    assert records["Quotes"].number in listed
 
 
 def test_a_walk_that_finds_enough_matches_has_no_link(tenant_a, records, monkeypatch):
     monkeypatch.setattr(search_backends, "BOX_WALK_ROWS", 3)
     with translation.override("en"):
         groups = {str(label): hits for label, hits in global_search(actor=tenant_a.admin, query="普通", limit=2)}
-    assert len(groups["Opportunities"]) == 2 and not groups["Opportunities"].more_url
-    assert len(box(tenant_a.admin, "普通")["Opportunities"]) == 3  # limit 10: the walk's 3 rows
-    assert box(tenant_a.admin, "普通")["Opportunities"].more_url
+    assert len(groups["Quotes"]) == 2 and not groups["Quotes"].more_url
+    assert len(box(tenant_a.admin, "普通")["Quotes"]) == 3  # limit 10: the walk's 3 rows
+    assert box(tenant_a.admin, "普通")["Quotes"].more_url
+    assert (
+        len(box(tenant_a.admin, "普通")["Opportunities"]) == 4
+        and not box(tenant_a.admin, "普通")["Opportunities"].more_url
+    )

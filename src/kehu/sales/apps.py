@@ -42,6 +42,13 @@ class SalesConfig(AppConfig):
                 ),
             )
         )
+        # SQLite search triggers step aside while migrations rebuild tables (sales/search.py).
+        from django.db.models.signals import post_migrate, pre_migrate
+
+        from kehu.sales import search as sales_search
+
+        pre_migrate.connect(sales_search.suspend_triggers, sender=self, dispatch_uid="sales_search_off")
+        post_migrate.connect(sales_search.ensure_schema, sender=self, dispatch_uid="sales_search_on")
         _ready_leads()
         _ready_opportunities()
         _ready_activities()

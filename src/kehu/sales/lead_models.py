@@ -63,6 +63,11 @@ class Lead(_ReachableMixin, BusinessModel):
     city = models.CharField(_("city"), max_length=50, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)
+    # Search data kept by database triggers (kehu/sales/search.py): `search_names` the name and company, which
+    # 1-2 character fragments match; `search_text` those plus the normalised phone and email. PostgreSQL also
+    # keeps `name_grams` (not a Django field: arrays are not portable).
+    search_names = models.TextField(default="", blank=True, editable=False)
+    search_text = models.TextField(default="", blank=True, editable=False)
     last_activity_at = models.DateTimeField(_("last activity at"), null=True, blank=True)
     converted_at = models.DateTimeField(_("converted at"), null=True, blank=True)
     converted_customer = models.ForeignKey(

@@ -22,9 +22,8 @@ from kehu.core import custom_fields
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
-from kehu.core.search import Hits, SearchHit, bounded_hits
-from kehu.core.search_backends import MIN_TRIGRAM_LENGTH, newest_matching, newest_walked
-from kehu.customers.normalize import phone_search_digits
+from kehu.core.search import Hits, SearchHit
+from kehu.sales import search as sales_search
 from kehu.sales.lead_models import AssignmentRule, Lead, LeadSettings, LeadSource, WebForm
 
 LEAD_TYPE = "sales.lead"  # the record type of custom fields (kehu.core.custom_fields)
@@ -112,15 +111,11 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def search_q(query: str) -> Q:
-    """Any fragment of the name, company or email, or 4+ digits of the phone (the global search uses it too).
-    On PostgreSQL trigram indexes serve each part for 3+ characters (kehu/sales/search_indexes.py)."""
-    query = query.strip()[:SEARCH_MAX_LENGTH]
-    q = Q(name__icontains=query) | Q(company__icontains=query) | Q(email_normalized__contains=query.lower())
-    digits = phone_search_digits(query)
-    if PHONE_QUERY_RE.fullmatch(query) and len(digits) >= MIN_PHONE_DIGITS:
-        q |= Q(phone_normalized__contains=digits)
-    return q
+def search_filter(qs: QuerySet[Lead], query: str) -> QuerySet[Lead]:
+    """The leads of `qs` matching `query`, every one of them (kehu/sales/search.py): a fragment of the name or
+    company; from 3 characters, of the email too; 4+ digits of the phone. On PostgreSQL through the gram and
+    trigram indexes."""
+    return sales_search.filter_queryset(qs, query, sales_search.LEAD_SPEC)
 
 
 def lead_queryset_for(*, actor: Any, filters: LeadFilters | dict | None = None) -> QuerySet[Lead]:
@@ -129,7 +124,7 @@ def lead_queryset_for(*, actor: Any, filters: LeadFilters | dict | None = None) 
         filters = LeadFilters.from_mapping(filters)
     qs = Lead.objects.visible_to(actor)
     if filters.search.strip():
-        qs = qs.filter(search_q(filters.search))
+        qs = search_filter(qs, filters.search)
     for name in ("status", "source", "province", "city"):
         value = getattr(filters, name)
         if value:
@@ -278,16 +273,17 @@ def lead_list_for(
 
 def _search_page_ids(base: QuerySet, query: str, *, ordering: str, cursor: str | None, limit: int) -> list[int] | None:
     """The ids a searched page, newest first, is cut from: the limit + 1 newest matches after the cursor,
-    by walking the newest leads before asking the trigram indexes (core.search_backends.walk_then_index).
-    The indexes alone read and sort every match of a fragment most leads hold (有限公司: 459 ms at 100,000
-    leads). None for a "previous" page, which reads upwards: the plain filter serves it."""
+    by the search module (a walk of the newest leads, then the gram and trigram indexes:
+    core.search_backends.walk_then_index). The indexes alone read and sort every match of a fragment most
+    leads hold (有限公司: 459 ms at 100,000 leads). None for a "previous" page, which reads upwards: the plain
+    filter serves it."""
     limit = max(1, min(int(limit or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
     if cursor:
         direction, value, pk = _decode_cursor(cursor, ordering, "updated_at")
         if direction != "n":
             return None
         base = base.filter(Q(updated_at__lt=value) | Q(updated_at=value, pk__lt=pk))
-    return [row[0] for row in newest_matching(base, search_q(query), limit=limit + 1, indexed=True)]
+    return sales_search.search_ids(base, query, sales_search.LEAD_SPEC, limit=limit + 1)
 
 
 def lead_get_for(*, actor: Any, pk: Any) -> Lead:
@@ -505,31 +501,23 @@ def lead_history(*, actor: Any, lead: Lead, limit: int = 50) -> list[HistoryItem
 
 def search_provider(*, actor: Any, query: str, limit: int = 10) -> Hits:
     """Leads for the global search box: a fragment of the name, company or email, or phone digits, newest
-    first: a walk of the newest leads, then the trigram indexes on PostgreSQL (search_indexes.py). A 1-2
-    character fragment, which no index serves (an unbounded search read every lead: 1.75 s at 300,000),
-    is looked for among the newest leads only, with a link to the list when they were not all seen."""
-    query = query.strip()
-    if not query:
-        return Hits()
-    fields = ("pk", "updated_at", "name", "company", "phone", "status")
+    first, every match (the search module: a walk of the newest leads, then the gram and trigram indexes),
+    so the group has no link to the list; then what the hits show (one query)."""
     visible = Lead.objects.visible_to(actor)
-    complete = True
-    if len(query) < MIN_TRIGRAM_LENGTH:
-        rows, complete = newest_walked(visible, search_q(query), limit=limit, fields=fields)
-    else:
-        rows = newest_matching(visible, search_q(query), limit=limit, fields=fields, indexed=True)
+    ids = sales_search.search_ids(visible, query, sales_search.LEAD_SPEC, limit=limit)
+    fields = ("pk", "name", "company", "phone", "status")
+    rows = {row[0]: row for row in visible.filter(pk__in=ids).values_list(*fields)}
     labels = dict(Lead.Status.choices)
     kind = _("Lead")
-    hits = [
+    return Hits(
         SearchHit(
             title=name,
             subtitle=" · ".join(part for part in (company, phone, str(labels.get(status, ""))) if part),
             url=reverse("sales:lead_detail", args=[pk]),
             kind=kind,
         )
-        for pk, _updated_at, name, company, phone, status in rows
-    ]
-    return bounded_hits(hits, complete=complete, list_url=reverse("sales:lead_list"), query=query)
+        for pk, name, company, phone, status in (rows[pk] for pk in ids if pk in rows)
+    )
 
 
 def customer_timeline(*, actor: Any, customer: Any, limit: int, before: datetime | None = None) -> list[Any]:

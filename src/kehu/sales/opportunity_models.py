@@ -123,6 +123,9 @@ class Opportunity(BusinessModel):
     stage_entered_at = models.DateTimeField(_("in stage since"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)
+    # Search data kept by database triggers (kehu/sales/search.py): the name and the customer's name, one
+    # per line, lower-cased. PostgreSQL also keeps `name_grams` (not a Django field: arrays are not portable).
+    search_names = models.TextField(default="", blank=True, editable=False)
 
     class Meta:
         verbose_name = _("opportunity")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -27,6 +27,7 @@ from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
 from kehu.customers import timeline
 from kehu.customers.selectors import Page
+from kehu.sales import search as sales_search
 from kehu.sales.models import Opportunity, Pipeline, Stage, StageChange
 from kehu.sales.opportunity_services import OPPORTUNITY_TYPE
 from kehu.sales.templatetags.opportunity_tags import money
@@ -161,10 +162,10 @@ def _team_member_ids(actor: Any, team_id: int) -> list[int]:
     return list(members.values_list("pk", flat=True))
 
 
-def search_q(query: str) -> Q:
-    """A fragment of the opportunity's name or of its customer's (the list's `search` and the search box)."""
-    search = query.strip()[:SEARCH_MAX_LENGTH]
-    return Q(name__icontains=search) | Q(customer__name__icontains=search)
+def search_filter(qs: QuerySet[Opportunity], query: str) -> QuerySet[Opportunity]:
+    """The opportunities of `qs` whose name or customer's name holds `query` (kehu/sales/search.py), every
+    one of them: on PostgreSQL through the gram and trigram indexes."""
+    return sales_search.filter_queryset(qs, query, sales_search.OPPORTUNITY_SPEC)
 
 
 def opportunity_queryset_for(
@@ -175,7 +176,7 @@ def opportunity_queryset_for(
         filters = OpportunityFilters.from_mapping(filters)
     qs = Opportunity.objects.visible_to(actor) if base is None else base
     if filters.search.strip():
-        qs = qs.filter(search_q(filters.search))
+        qs = search_filter(qs, filters.search)
     for name in ("pipeline", "stage", "owner", "customer"):
         value = getattr(filters, name)
         if value:
@@ -312,9 +313,31 @@ def opportunity_list_for(
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> Page:
     """One page of the opportunities the actor may see: filtered, sorted on the whitelist, keyset-paginated
-    (one query, with customer, owner, stage and pipeline joined)."""
+    (one query, with customer, owner, stage and pipeline joined; a search newest first adds two to four,
+    see _search_page_ids)."""
+    if not isinstance(filters, OpportunityFilters):
+        filters = OpportunityFilters.from_mapping(filters)
+    if filters.search.strip() and parse_ordering(ordering) == ("updated_at", True):
+        base = opportunity_queryset_for(actor=actor, filters=replace(filters, search=""))
+        ids = _search_page_ids(base, filters.search, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit)
+        return keyset_page(_with_list_relations(base.filter(pk__in=ids)), ordering=ordering, cursor=cursor, limit=limit)
     qs = _with_list_relations(opportunity_queryset_for(actor=actor, filters=filters))
     return keyset_page(qs, ordering=ordering, cursor=cursor, limit=limit)
+
+
+def _search_page_ids(base: QuerySet, query: str, *, ordering: str, cursor: str | None, limit: Any) -> list[int]:
+    """The ids a searched page, newest first, is cut from: the limit + 1 newest matches after the cursor,
+    by the search module (a walk of the newest opportunities, then the indexes: core.search_backends), so
+    every match is reachable page by page. Other orders filter every match (search_filter): a rare fragment
+    is a bitmap of the gram index, then sorted."""
+    try:
+        limit = max(1, min(int(limit or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
+    except (TypeError, ValueError):
+        limit = DEFAULT_PAGE_SIZE
+    if cursor:
+        value, pk = _decode_cursor(cursor, "-updated_at", "updated_at")
+        base = base.filter(Q(updated_at__lt=value) | Q(updated_at=value, pk__lt=pk))
+    return sales_search.search_ids(base, query, sales_search.OPPORTUNITY_SPEC, limit=limit + 1)
 
 
 def opportunity_get_for(*, actor: Any, pk: Any) -> Opportunity:

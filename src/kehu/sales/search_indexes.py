@@ -1,4 +1,6 @@
-"""Trigram indexes for the lead search (installed by migration 0010_salesrate, PostgreSQL only).
+"""Trigram indexes for the lead search (installed by migration 0010_salesrate, PostgreSQL only; dropped by
+0011_salesgrams, whose search columns and indexes replace them: kehu/sales/search.py. Kept for the migrations
+that install and reverse them).
 
 The lead list and the global search (lead_selectors.search_q) look for a fragment with Django's
 `icontains` (`UPPER(column::text) LIKE UPPER('%fragment%')`) in the name and company, `contains` in the

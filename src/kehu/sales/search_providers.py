@@ -2,11 +2,13 @@
 the module's selector, which starts from `visible_to(actor)`, so a hit is always a record the actor may open.
 Leads register theirs in lead_selectors.
 
-A quote or order is found by its number (Q-2026-0001, SO-2026-0007, a fragment of either, "Q-2026-0001 v2"
-for a revision), its title or its customer's name; an opportunity by its name or its customer's name. No
-index serves these fragments (an unbounded search read every record: 饕大 took 8-12 s for opportunities at
-500,000), so each walks the organisation's newest records only (search_backends.newest_walked, stopping at
-`limit` matches) and, when that walk did not see them all, links to the list, which searches every record."""
+An opportunity is found by its name or its customer's name through the search module (kehu/sales/search.py:
+a walk of the newest, then the gram and trigram indexes), every one of them, so its group has no link to
+the list. A quote or order is found by its number (Q-2026-0001, SO-2026-0007, a fragment of either,
+"Q-2026-0001 v2" for a revision), its title or its customer's name. No index serves those fragments (an
+unbounded search read every record: 饕大 took 8-12 s for opportunities at 500,000 before they had theirs),
+so each walks the organisation's newest records only (search_backends.newest_walked, stopping at `limit`
+matches) and, when that walk did not see them all, links to the list, which searches every record."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from kehu.core.search import Hits, SearchHit, bounded_hits
 from kehu.core.search_backends import newest_walked
 from kehu.core.templatetags.money import format_money_full
 from kehu.sales import commerce_selectors, opportunity_selectors
+from kehu.sales import search as sales_search
 
 
 def newest(qs: QuerySet, condition: Q | None, limit: int) -> tuple[list[Any], bool]:
@@ -34,21 +37,20 @@ def newest(qs: QuerySet, condition: Q | None, limit: int) -> tuple[list[Any], bo
 
 
 def opportunity_hits(*, actor: Any, query: str, limit: int = 10) -> Hits:
-    """From the walk's row values: name, customer, stage (one query)."""
+    """The newest matches (the search module's ids), then their name, customer and stage (one query)."""
     qs = opportunity_selectors.opportunity_queryset_for(actor=actor)
-    fields = ("pk", "updated_at", "name", "customer__name", "stage__name")
-    rows, complete = newest_walked(qs, opportunity_selectors.search_q(query), limit=limit, fields=fields)
+    ids = sales_search.search_ids(qs, query, sales_search.OPPORTUNITY_SPEC, limit=limit)
+    rows = {row[0]: row for row in qs.filter(pk__in=ids).values_list("pk", "name", "customer__name", "stage__name")}
     kind = _("Opportunity")
-    hits = [
+    return Hits(
         SearchHit(
             title=name,
             subtitle=" · ".join(part for part in (customer_name, stage_name) if part),
             url=reverse("sales:opportunity_detail", args=[pk]),
             kind=kind,
         )
-        for pk, _updated_at, name, customer_name, stage_name in rows
-    ]
-    return bounded_hits(hits, complete=complete, list_url=reverse("sales:opportunity_list"), query=query)
+        for pk, name, customer_name, stage_name in (rows[pk] for pk in ids if pk in rows)
+    )
 
 
 def _document_hits(rows: Any, kind: str) -> list[SearchHit]:
