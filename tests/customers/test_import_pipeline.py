@@ -294,3 +294,71 @@ def test_each_chunk_is_its_own_transaction_committed_without_waiting_for_the_dis
     again = _import_transactionally(rep, ROWS, "skip")  # the same file again: nothing new
     assert (again.status, again.created_count) == (ImportJob.Status.DONE, 0)
     assert Customer.objects.filter(organization=tenant.org).count() == 4
+
+
+def test_chunks_ramp_up_from_the_first_chunk_size():
+    rows = iter([(n, []) for n in range(2, 22)])
+    assert [len(c) for c in imports._chunks(rows, 5, 2)] == [2, 4, 5, 5, 4]
+    assert [len(c) for c in imports._chunks(iter([(2, [])] * 7), 3)] == [3, 3, 1]
+
+
+@pytest.mark.parametrize("policy", ["skip", "update", "create"])
+def test_a_smaller_first_chunk_gives_the_same_outcomes_and_resumes(
+    tenant_a, tenant_b, policy, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Reading ahead ramps the chunks up (1, 2, 4, 4 rows here): the same outcomes as even chunks, duplicates
+    across the uneven boundaries included, one audit entry per chunk; a run that fails in the third chunk
+    resumes from its checkpoint (ramping up again) and creates nothing twice."""
+    monkeypatch.setattr(imports, "CHUNK_SIZE", 4)
+    results = []
+    with translation.override("en"):
+        for tenant, first in ((tenant_a, None), (tenant_b, 1)):
+            monkeypatch.setattr(imports, "FIRST_CHUNK_SIZE", first)
+            rep = tenant.users["sales_rep"]
+            make_customer(tenant, owner=rep, name="老客户", phone="13800000099")
+            job = import_file(rep, ROWS, policy, django_capture_on_commit_callbacks)
+            results.append(outcome_of(tenant, job))
+    even, ramped = results
+
+    # The same customers, tags, contacts, and every row's outcome and message. What chunk boundaries change,
+    # as they do with even chunks: a row folded into a customer an earlier chunk created (update) bumps its
+    # version, and a row skipped for matching a customer created earlier in the same chunk has no record id.
+    def unversioned(customers):
+        return {name: values[:4] + values[5:] for name, values in customers.items()}
+
+    assert ramped["counts"] == even["counts"]
+    assert unversioned(ramped["customers"]) == unversioned(even["customers"])
+    assert [r[:3] for r in ramped["rows"]] == [r[:3] for r in even["rows"]]
+    assert [a["rows"] for a in even["audit"]] == ["2-5", "6-9", "10-12"]
+    assert [a["rows"] for a in ramped["audit"]] == ["2-2", "3-4", "5-8", "9-12"]
+
+    original = ADAPTER.process_chunk
+    calls = []
+
+    def third_chunk_crashes(**kwargs):
+        calls.append(1)
+        results = original(**kwargs)
+        if len(calls) == 3:
+            raise RuntimeError("worker killed")
+        return results
+
+    monkeypatch.setattr(ADAPTER, "process_chunk", third_chunk_crashes)
+    monkeypatch.setattr(imports, "FIRST_CHUNK_SIZE", 1)
+    rep = tenant_a.users["sales_rep"]
+    # Undo the first import of tenant_a (its customers and rows), so that the file is new there again.
+    imported = ImportRow.objects.filter(organization=tenant_a.org, outcome=ImportRow.Outcome.CREATED)
+    Customer.objects.filter(pk__in=imported.values("record_id")).delete()
+    ImportRow.objects.filter(organization=tenant_a.org).delete()
+    before = Customer.objects.filter(organization=tenant_a.org).count()
+    with pytest.raises(RuntimeError):
+        import_file(rep, ROWS, policy, django_capture_on_commit_callbacks)
+    job = ImportJob.objects.filter(organization=tenant_a.org).latest("pk")
+    assert (job.status, job.processed_rows) == (ImportJob.Status.FAILED, 3)  # chunks of 1 and 2 rows
+    monkeypatch.setattr(ADAPTER, "process_chunk", original)
+    with django_capture_on_commit_callbacks(execute=True):
+        imports.import_job_resume(actor=rep, job=job)
+    job.refresh_from_db()
+    # Created and bad rows do not depend on the boundaries (updated/skipped can, see above).
+    assert (job.status, job.created_count, job.error_count) == (even["counts"][0], even["counts"][1], even["counts"][4])
+    assert ImportRow.objects.filter(job=job).count() == 11
+    assert Customer.objects.filter(organization=tenant_a.org).count() == before + job.created_count
