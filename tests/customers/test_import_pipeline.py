@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 import threading
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.base import ContentFile
@@ -184,3 +187,178 @@ def test_a_failing_chunk_stops_the_worker_and_writes_nothing_of_that_chunk(
         "乙公司",
     }
     assert not [t for t in threading.enumerate() if t.name.startswith("import-")]
+
+
+def test_reading_ahead_hands_the_gil_over_often_and_restores_the_interval(
+    tenant_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    """While the worker thread checks ahead, the writing thread must get the GIL back quickly after each wait
+    for the database (kehu.core.imports.READ_AHEAD_SWITCH_INTERVAL); afterwards the process's interval is
+    what it was, after a failed run too."""
+    monkeypatch.setattr(imports, "CHUNK_SIZE", 3)
+    before = sys.getswitchinterval()
+    original = ADAPTER.process_chunk
+    during = []
+
+    def record(**kwargs):
+        during.append(sys.getswitchinterval())
+        return original(**kwargs)
+
+    monkeypatch.setattr(ADAPTER, "process_chunk", record)
+    rep = tenant_a.users["sales_rep"]
+    job = import_file(rep, ROWS, "skip", django_capture_on_commit_callbacks)
+    assert job.status == ImportJob.Status.DONE
+    assert during and set(during) == {min(before, imports.READ_AHEAD_SWITCH_INTERVAL)}
+    assert sys.getswitchinterval() == before
+
+    def crash(**kwargs):
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(ADAPTER, "process_chunk", crash)
+    with pytest.raises(RuntimeError):
+        import_file(rep, ROWS, "skip", django_capture_on_commit_callbacks)
+    assert sys.getswitchinterval() == before
+
+
+def test_insert_rows_keeps_shared_timestamps_exactly(tenant_a):
+    """insert_rows sends a chunk's shared timestamps as text made once (COPY on PostgreSQL): the stored
+    instant, microseconds and time zone included, is the one given."""
+    rep = tenant_a.users["sales_rep"]
+    at = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=ZoneInfo("Asia/Shanghai"))
+    shared = {"organization_id": tenant_a.org.pk, "created_at": at, "updated_at": at, "owner_id": rep.pk}
+    ids = imports.insert_rows(Customer, [{"name": "时间公司"}, {"name": "时间公司二"}], returning=True, defaults=shared)
+    stored = list(Customer.objects.filter(pk__in=ids).values_list("created_at", "updated_at"))
+    assert stored == [(at, at), (at, at)]
+
+
+def _import_transactionally(actor, rows, policy):
+    job = imports.import_job_create(actor=actor, record_type="customers", upload=ContentFile(csv_bytes(rows), "c.csv"))
+    job = imports.import_job_update(actor=actor, job=job, policy=policy)
+    # The task body as the worker runs it (not through on_commit): each chunk is its own transaction.
+    imports.import_job_start(actor=actor, job=job)
+    imports.process_import(job.pk, "run")
+    job.refresh_from_db()
+    return job
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_chunk_is_its_own_transaction_committed_without_waiting_for_the_disk(monkeypatch):
+    """With real transactions (not the test's savepoints): on PostgreSQL each chunk's transaction commits
+    asynchronously (SET LOCAL synchronous_commit = off: a server crash may lose the last chunks, whole, and
+    resume writes them again) and the setting ends with it. A crash mid-chunk leaves nothing of that chunk;
+    resume finishes the file from the checkpoint, and importing the file again creates nothing."""
+    from django.db import connection
+
+    from tests.conftest import make_tenant
+
+    tenant = make_tenant("事务测试有限公司", "tx")
+    monkeypatch.setattr(imports, "CHUNK_SIZE", 3)
+    original = ADAPTER.process_chunk
+    calls = []
+    settings_seen = []
+
+    def second_chunk_crashes(**kwargs):
+        calls.append(1)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('synchronous_commit')")
+                settings_seen.append(cursor.fetchone()[0])
+        results = original(**kwargs)
+        if len(calls) == 2:  # written, then the transaction fails: all of it rolled back
+            raise RuntimeError("worker killed")
+        return results
+
+    monkeypatch.setattr(ADAPTER, "process_chunk", second_chunk_crashes)
+    rep = tenant.users["sales_rep"]
+    with pytest.raises(RuntimeError):
+        _import_transactionally(rep, ROWS, "skip")
+    job = ImportJob.objects.get(organization=tenant.org)
+    assert (job.status, job.processed_rows, job.created_count) == (ImportJob.Status.FAILED, 3, 2)
+    assert Customer.objects.filter(organization=tenant.org).count() == 2
+    assert ImportRow.objects.filter(job=job).count() == 3
+    assert AuditEntry.objects.filter(organization=tenant.org, action="customers.import").count() == 1
+    if connection.vendor == "postgresql":
+        assert settings_seen == ["off", "off"]
+        with connection.cursor() as cursor:  # local to the chunks' transactions
+            cursor.execute("SELECT current_setting('synchronous_commit')")
+            assert cursor.fetchone()[0] == "on"
+
+    monkeypatch.setattr(ADAPTER, "process_chunk", original)
+    imports.import_job_resume(actor=rep, job=job, background=False)
+    imports.process_import(job.pk, "run")
+    job.refresh_from_db()
+    assert (job.status, job.processed_rows, job.created_count, job.error_count) == (ImportJob.Status.DONE, 11, 4, 3)
+    assert Customer.objects.filter(organization=tenant.org).count() == 4
+    assert AuditEntry.objects.filter(organization=tenant.org, action="customers.import").count() == 4
+
+    again = _import_transactionally(rep, ROWS, "skip")  # the same file again: nothing new
+    assert (again.status, again.created_count) == (ImportJob.Status.DONE, 0)
+    assert Customer.objects.filter(organization=tenant.org).count() == 4
+
+
+def test_chunks_ramp_up_from_the_first_chunk_size():
+    rows = iter([(n, []) for n in range(2, 22)])
+    assert [len(c) for c in imports._chunks(rows, 5, 2)] == [2, 4, 5, 5, 4]
+    assert [len(c) for c in imports._chunks(iter([(2, [])] * 7), 3)] == [3, 3, 1]
+
+
+@pytest.mark.parametrize("policy", ["skip", "update", "create"])
+def test_a_smaller_first_chunk_gives_the_same_outcomes_and_resumes(
+    tenant_a, tenant_b, policy, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Reading ahead ramps the chunks up (1, 2, 4, 4 rows here): the same outcomes as even chunks, duplicates
+    across the uneven boundaries included, one audit entry per chunk; a run that fails in the third chunk
+    resumes from its checkpoint (ramping up again) and creates nothing twice."""
+    monkeypatch.setattr(imports, "CHUNK_SIZE", 4)
+    results = []
+    with translation.override("en"):
+        for tenant, first in ((tenant_a, None), (tenant_b, 1)):
+            monkeypatch.setattr(imports, "FIRST_CHUNK_SIZE", first)
+            rep = tenant.users["sales_rep"]
+            make_customer(tenant, owner=rep, name="老客户", phone="13800000099")
+            job = import_file(rep, ROWS, policy, django_capture_on_commit_callbacks)
+            results.append(outcome_of(tenant, job))
+    even, ramped = results
+
+    # The same customers, tags, contacts, and every row's outcome and message. What chunk boundaries change,
+    # as they do with even chunks: a row folded into a customer an earlier chunk created (update) bumps its
+    # version, and a row skipped for matching a customer created earlier in the same chunk has no record id.
+    def unversioned(customers):
+        return {name: values[:4] + values[5:] for name, values in customers.items()}
+
+    assert ramped["counts"] == even["counts"]
+    assert unversioned(ramped["customers"]) == unversioned(even["customers"])
+    assert [r[:3] for r in ramped["rows"]] == [r[:3] for r in even["rows"]]
+    assert [a["rows"] for a in even["audit"]] == ["2-5", "6-9", "10-12"]
+    assert [a["rows"] for a in ramped["audit"]] == ["2-2", "3-4", "5-8", "9-12"]
+
+    original = ADAPTER.process_chunk
+    calls = []
+
+    def third_chunk_crashes(**kwargs):
+        calls.append(1)
+        results = original(**kwargs)
+        if len(calls) == 3:
+            raise RuntimeError("worker killed")
+        return results
+
+    monkeypatch.setattr(ADAPTER, "process_chunk", third_chunk_crashes)
+    monkeypatch.setattr(imports, "FIRST_CHUNK_SIZE", 1)
+    rep = tenant_a.users["sales_rep"]
+    # Undo the first import of tenant_a (its customers and rows), so that the file is new there again.
+    imported = ImportRow.objects.filter(organization=tenant_a.org, outcome=ImportRow.Outcome.CREATED)
+    Customer.objects.filter(pk__in=imported.values("record_id")).delete()
+    ImportRow.objects.filter(organization=tenant_a.org).delete()
+    before = Customer.objects.filter(organization=tenant_a.org).count()
+    with pytest.raises(RuntimeError):
+        import_file(rep, ROWS, policy, django_capture_on_commit_callbacks)
+    job = ImportJob.objects.filter(organization=tenant_a.org).latest("pk")
+    assert (job.status, job.processed_rows) == (ImportJob.Status.FAILED, 3)  # chunks of 1 and 2 rows
+    monkeypatch.setattr(ADAPTER, "process_chunk", original)
+    with django_capture_on_commit_callbacks(execute=True):
+        imports.import_job_resume(actor=rep, job=job)
+    job.refresh_from_db()
+    # Created and bad rows do not depend on the boundaries (updated/skipped can, see above).
+    assert (job.status, job.created_count, job.error_count) == (even["counts"][0], even["counts"][1], even["counts"][4])
+    assert ImportRow.objects.filter(job=job).count() == 11
+    assert Customer.objects.filter(organization=tenant_a.org).count() == before + job.created_count
