@@ -258,7 +258,7 @@ def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """The customer page's timeline (htmx loads it when the page has loaded), and its older items (the
     "show older" button: `?before=`)."""
     actor = request.user
-    customer = selectors.customer_get_for(actor=actor, pk=pk, tags=False)
+    customer = selectors.customer_get_for(actor=actor, pk=pk, tags=False, timeline_presence=True)
     try:
         before = datetime.fromisoformat(request.GET.get("before", ""))
     except ValueError:

@@ -617,6 +617,11 @@ def _timeline_title(activity: Activity, tz: zoneinfo.ZoneInfo) -> str:
     return _("Planned %(kind)s for %(when)s: %(subject)s") % {"kind": kind, "when": when, "subject": activity.subject}
 
 
+def activity_rows(organization_id: Any, customer_id: Any) -> QuerySet[Activity]:
+    """What activity_timeline can show at most (timeline.register's `exists`): the customer's live activities."""
+    return Activity.objects.filter(organization_id=organization_id, customer_id=customer_id, deleted_at__isnull=True)
+
+
 def activity_timeline(
     *, actor: Any, customer: Customer, limit: int, before: datetime | None = None
 ) -> list[timeline.TimelineItem]:
