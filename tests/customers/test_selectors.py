@@ -209,7 +209,7 @@ def test_a_provider_whose_rows_do_not_exist_is_not_called(tenant_a, django_asser
         # ... and with no statement of its own when it was (the customer's timeline view reads it so).
         with_presence = selectors.customer_get_for(actor=tenant_a.admin, pk=other.pk, timeline_presence=True)
         with django_assert_num_queries(0):
-            timeline._present(tenant_a.admin, with_presence, [timeline._registry[timeline_key(contact_events)]])
+            timeline._present(with_presence, [timeline._registry[timeline_key(contact_events)]])
         with_presence = selectors.customer_get_for(actor=tenant_a.admin, pk=customer.pk, timeline_presence=True)
         assert selectors.customer_timeline(actor=tenant_a.admin, customer=with_presence)[0].kind == "contact.event"
     finally:

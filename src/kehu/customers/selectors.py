@@ -346,7 +346,7 @@ def customer_get_for(*, actor: Any, pk: Any, tags: bool = True, timeline_presenc
 
     qs = customers_visible_or_pool_for(actor).select_related("owner__team", "created_by")
     if timeline_presence:
-        qs = qs.annotate(**timeline.presence(actor))
+        qs = qs.annotate(**timeline.presence(actor, pk))
     if tags:
         qs = qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
     return _get(qs, pk)
