@@ -107,6 +107,10 @@ _ORG, _CUSTOMER = -7_000_001, -7_000_002
 _compiled: dict[tuple[str, str], tuple[str, tuple[Any, ...]] | None] = {}
 
 
+def _stand_in(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value in (_ORG, _CUSTOMER)
+
+
 def _probe_sql(registration: _Registration) -> tuple[str, tuple[Any, ...]] | None:
     """`EXISTS(<the provider's rows>)` with the stand-ins among its parameters, or None when they are not there
     as given (a probe whose lookups transform the values cannot be reused: it is compiled each time)."""
@@ -115,7 +119,7 @@ def _probe_sql(registration: _Registration) -> tuple[str, tuple[Any, ...]] | Non
         assert registration.exists is not None
         rows = registration.exists(_ORG, _CUSTOMER).order_by().values("pk")
         sql, params = rows.query.sql_with_params()
-        found = _ORG in params and _CUSTOMER in params
+        found = {int(p) for p in params if _stand_in(p)} == {_ORG, _CUSTOMER}
         _compiled[key] = (f"EXISTS({sql})", tuple(params)) if found else None
     return _compiled[key]
 
@@ -126,7 +130,8 @@ def _probe(registration: _Registration, organization_id: int, customer_id: int) 
         return Exists(registration.exists(organization_id, customer_id))  # type: ignore[misc]
     sql, params = compiled
     values = {_ORG: organization_id, _CUSTOMER: customer_id}
-    params = tuple(values.get(p, p) if type(p) is int else p for p in params)
+    # type(p): the backend may have wrapped the value (psycopg's Int8 for a BigIntegerField): keep its wrapper.
+    params = tuple(type(p)(values[int(p)]) if _stand_in(p) else p for p in params)
     return RawSQL(sql, params, BooleanField())  # noqa: S611 - the ORM's SQL; every value a parameter
 
 
