@@ -216,7 +216,8 @@ def main() -> None:
         ("API search, email fragment, sparse among the newest (info16)", "GET", f"{api}?search=info16"),
         (f"Search box, 2 characters ({common})", "GET", f"/search/?q={quote(common)}"),
         (f"Search box, rare 2 characters ({rare})", "GET", f"/search/?q={quote(rare)}"),
-        # The page, then what htmx loads into it right after (customers.views.customer_detail): each its own case.
+        # The page (with its timeline's first page since session 6), the timeline's own URL (what "show older"
+        # and a browser without JavaScript ask for) and the panels, which htmx loads right after the page.
         ("UI detail page", "GET", f"{ui}{detail_id}/"),
         ("UI detail page: its timeline (htmx)", "GET", f"{ui}{detail_id}/timeline/"),
         ("UI detail page: its panels (htmx)", "GET", f"{ui}{detail_id}/panels/"),

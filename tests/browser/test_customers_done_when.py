@@ -214,7 +214,7 @@ def test_issue_3_done_when(new_page, tenant_a, tmp_path):
     assert released.owner_id == colleague.pk
 
     # 5. The timelines: the import on an imported customer, the merge, the release and the claim.
-    # (the timeline comes right after the page, loaded by htmx: wait for it before counting)
+    # (its first page is in the customer's page; waiting for it costs nothing should it be loaded after again)
     page.goto(reverse("customers:detail", args=[target.pk]))
     page.get_by_test_id("timeline").wait_for()
     assert page.get_by_test_id("timeline").locator("[data-kind='customers.import']").count() == 1

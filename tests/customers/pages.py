@@ -1,5 +1,6 @@
 """The customer's page as a browser shows it: the page, then the parts htmx loads into it right after
-(customers:timeline and customers:panels, see customers.views.customer_detail)."""
+(customers:panels, see customers.views.customer_detail; the timeline's first page is in the page itself
+since session 6, and a placeholder for it is loaded too should it come back)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ import io
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.urls import reverse
 from django.utils import translation
 from openpyxl import Workbook, load_workbook
 
@@ -413,7 +414,7 @@ def test_stopping_a_check_returns_to_the_mapping_without_a_checkpoint(rep):
 
 
 def test_the_customers_timeline_shows_the_import_that_created_and_the_one_that_updated_it(
-    rep, tenant_a, django_capture_on_commit_callbacks
+    rep, tenant_a, client, django_capture_on_commit_callbacks
 ):
     from kehu.customers.selectors import customer_timeline
 
@@ -437,3 +438,10 @@ def test_the_customers_timeline_shows_the_import_that_created_and_the_one_that_u
     ]
     assert len(admin_items) == 2
     assert not [i for i in customer_timeline(actor=rep, customer=by_hand) if i.kind == "customers.import"]
+    # On the customer's page too, where the customer is read with its timeline providers' EXISTS (the import
+    # rows' record id is a BigIntegerField: PostgreSQL's driver wraps its value, the probe must see through it).
+    client.force_login(rep)
+    page = client.get(reverse("customers:detail", args=[customer.pk])).content.decode()
+    assert page.count('data-kind="customers.import"') == 2
+    page = client.get(reverse("customers:detail", args=[by_hand.pk])).content.decode()
+    assert 'data-kind="customers.import"' not in page

@@ -8,7 +8,7 @@ from django.utils import timezone
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.search import global_search
 from kehu.customers import selectors, services, timeline
-from kehu.customers.models import Customer
+from kehu.customers.models import Contact, Customer
 from tests.customers.factories import make_contact, make_customer, make_tag
 
 
@@ -183,6 +183,41 @@ def test_the_timeline_is_extensible_by_other_modules(tenant_a):
         assert "order.paid" not in [i.kind for i in items]
     finally:
         timeline._registry.pop(f"{orders.__module__}.{orders.__qualname__}")
+
+
+def test_a_provider_whose_rows_do_not_exist_is_not_called(tenant_a, django_assert_num_queries):
+    customer = make_customer(tenant_a)
+    other = make_customer(tenant_a)
+    sentinel = timezone.now() + timedelta(days=1)
+    calls = []
+
+    def contact_events(*, actor, customer, limit, before):
+        calls.append(customer.pk)
+        return [timeline.TimelineItem(at=sentinel, kind="contact.event", title="联系人事件")]
+
+    def contact_rows(organization_id, customer_id):
+        return Contact.objects.filter(organization_id=organization_id, customer_id=customer_id)
+
+    timeline.register(contact_events, module="customers", exists=contact_rows)
+    try:
+        make_contact(tenant_a, customer, name="有联系人")
+        # Asked in one statement when the customer was read without timeline.presence() ...
+        items = timeline.collect(actor=tenant_a.admin, customer=other)
+        assert calls == [] and "contact.event" not in [i.kind for i in items]
+        items = timeline.collect(actor=tenant_a.admin, customer=customer)
+        assert calls == [customer.pk] and items[0].kind == "contact.event"
+        # ... and with no statement of its own when it was (the customer's timeline view reads it so).
+        with_presence = selectors.customer_get_for(actor=tenant_a.admin, pk=other.pk, timeline_presence=True)
+        with django_assert_num_queries(0):
+            timeline._present(with_presence, [timeline._registry[timeline_key(contact_events)]])
+        with_presence = selectors.customer_get_for(actor=tenant_a.admin, pk=customer.pk, timeline_presence=True)
+        assert selectors.customer_timeline(actor=tenant_a.admin, customer=with_presence)[0].kind == "contact.event"
+    finally:
+        timeline._registry.pop(timeline_key(contact_events))
+
+
+def timeline_key(provider):
+    return f"{provider.__module__}.{provider.__qualname__}"
 
 
 def test_the_timeline_of_an_invisible_customer_is_not_found(tenant_a):

@@ -9,6 +9,7 @@ from decimal import Decimal as D
 
 import pytest
 from django.db import connection
+from django.urls import reverse
 
 from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed, VersionConflict
 from kehu.core.models import AuditEntry
@@ -558,6 +559,31 @@ def test_the_customer_timeline_shows_quotes_orders_and_payments(tenant_a):
     assert "¥200.00" in order_item.body and "¥860.00" in order_item.body  # received, outstanding
     marketer = tenant_a.users["marketer"]  # sees customers but not sales
     assert not any(i.module == "sales" for i in customer_timeline(actor=marketer, customer=customer))
+
+
+def test_a_rep_sees_on_the_customers_page_no_colleagues_quotes_orders_or_payments(client, tenant_a):
+    """The timeline skips a module whose rows do not exist (timeline.presence): rows that exist but are a
+    colleague's are still filtered by the provider's own visibility, on the page and on "show older"."""
+    from tests.customers.pages import customer_page
+
+    rep, colleague = tenant_a.users["sales_rep"], tenant_a.users["sales_rep_2"]  # both scope "own" for sales
+    customer = make_customer(tenant_a, rep)
+    quote = make_quote(tenant_a, customer=customer)
+    services.quote_send(actor=tenant_a.admin, quote=quote, email=False)
+    order = make_order(tenant_a, customer=customer, confirmed=True)
+    make_payment(tenant_a, order)
+    for model, rows in ((Quote, {"pk": quote.pk}), (Order, {"pk": order.pk}), (Payment, {"order": order})):
+        model.objects.filter(**rows).update(owner=colleague)
+    kinds = ('data-kind="quote.sent"', 'data-kind="order.created"', 'data-kind="payment.received"')
+    client.force_login(rep)
+    body = customer_page(client, customer)
+    assert 'data-testid="timeline"' in body
+    assert not any(kind in body for kind in kinds)
+    older = client.get(reverse("customers:timeline", args=[customer.pk]), headers={"HX-Request": "true"})
+    assert not any(kind in older.content.decode() for kind in kinds)
+    client.force_login(tenant_a.admin)
+    body = customer_page(client, customer)
+    assert all(kind in body for kind in kinds)
 
 
 def test_the_timeline_reads_the_quotes_events_in_one_query_and_pages_them(tenant_a, django_assert_num_queries):

@@ -39,14 +39,15 @@ class CustomersConfig(AppConfig):
         timeline.register(selectors.audit_timeline, module="customers")
         from kehu.customers import importing
 
-        timeline.register(importing.import_timeline, module="customers")  # the import that created it
+        # The import that created it.
+        timeline.register(importing.import_timeline, module="customers", exists=importing.import_rows)
 
         # Notes and attachments (feature "notes"): their policies, and their items on the timeline.
         from kehu.customers import note_policies, note_selectors
 
         note_policies.register()
-        timeline.register(note_selectors.note_timeline, module="customers")
-        timeline.register(note_selectors.attachment_timeline, module="customers")
+        timeline.register(note_selectors.note_timeline, module="customers", exists=note_selectors.note_rows)
+        timeline.register(note_selectors.attachment_timeline, module="customers", exists=note_selectors.attachment_rows)
 
         # Public pool 公海 and merge: their timeline texts and the built-in merge handlers.
         # Custom fields and saved views (kehu.core.custom_fields / saved_views).

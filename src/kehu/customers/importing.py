@@ -33,7 +33,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connections, router
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -1117,6 +1117,12 @@ def _contact_keys(contact: dict[str, Any]) -> dict[str, Any]:
 
 
 ADAPTER = CustomerImportAdapter()
+
+
+def import_rows(organization_id: Any, customer_id: Any) -> QuerySet[ImportRow]:
+    """What import_timeline can show at most (timeline.register's `exists`): import rows that name the
+    customer's id (of any record type: a superset is enough)."""
+    return ImportRow.objects.filter(organization_id=organization_id, record_id=customer_id)
 
 
 def import_timeline(

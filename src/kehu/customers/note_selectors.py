@@ -130,6 +130,16 @@ def mention_candidates_for(*, actor: Any, customer: Customer, query: str, limit:
 # Timeline --------------------------------------------------------------------------------------------
 
 
+def note_rows(organization_id: Any, customer_id: Any) -> QuerySet[Note]:
+    """What note_timeline can show at most (timeline.register's `exists`): the customer's live notes."""
+    return Note.objects.filter(organization_id=organization_id, customer_id=customer_id, deleted_at__isnull=True)
+
+
+def attachment_rows(organization_id: Any, customer_id: Any) -> QuerySet[Attachment]:
+    """What attachment_timeline can show at most: the customer's live files."""
+    return Attachment.objects.filter(organization_id=organization_id, customer_id=customer_id, deleted_at__isnull=True)
+
+
 def note_timeline(
     *, actor: Any, customer: Customer, limit: int, before: datetime | None = None
 ) -> list[timeline.TimelineItem]:

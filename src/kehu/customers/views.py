@@ -206,14 +206,14 @@ def _versioned_edit(
 
 @login_required
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """The customer's page: header, fields, contacts, note box and files. The timeline (every module's
-    providers: 9+ queries) and the other modules' panels (activities, opportunities) are loaded by htmx
-    right after the page (customer_timeline, customer_panels), each with a link for a browser without
-    JavaScript: the page itself stays within its budget whatever the modules add."""
+    """The customer's page: header, fields, contacts, note box, files and the first page of the timeline
+    (only the providers with rows for the customer are called: timeline.presence, read with the customer).
+    The other modules' panels (activities, opportunities) are loaded by htmx right after the page
+    (customer_panels), with a link for a browser without JavaScript."""
     from kehu.customers import panels
 
     actor = request.user
-    customer = selectors.customer_get_for(actor=actor, pk=pk)
+    customer = selectors.customer_get_for(actor=actor, pk=pk, timeline_presence=True)
     can_assign = can(actor, "assign", customer)
     contacts = selectors.customer_contacts_for(actor=actor, customer=customer)
     # Custom fields (kehu.core.custom_fields): the customer's and each contact's values.
@@ -241,6 +241,9 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context.update(pool_context(actor, customer))
     # Header buttons of other modules (kehu.customers.panels); their panels come with customer_panels.
     context["panel_actions"] = panels.render(request, customer, place="actions")
+    # After the files panel: the timeline's first page of files is the panel's (note_selectors.newest_attachments_for).
+    items = selectors.customer_timeline(actor=actor, customer=customer, limit=TIMELINE_PAGE)
+    context["timeline"] = timeline.items_html(items, customer_pk=customer.pk, limit=TIMELINE_PAGE)
     return render(request, "customers/detail.html", context)
 
 
@@ -255,10 +258,10 @@ def _customer_part(request: HttpRequest, customer: Customer, html: SafeString, t
 
 @login_required
 def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
-    """The customer page's timeline (htmx loads it when the page has loaded), and its older items (the
-    "show older" button: `?before=`)."""
+    """The customer's timeline: its older items (the "show older" button under the page's first page of it:
+    `?before=`, loaded by htmx), or a page of its own (the same button without JavaScript)."""
     actor = request.user
-    customer = selectors.customer_get_for(actor=actor, pk=pk, tags=False)
+    customer = selectors.customer_get_for(actor=actor, pk=pk, tags=False, timeline_presence=True)
     try:
         before = datetime.fromisoformat(request.GET.get("before", ""))
     except ValueError:

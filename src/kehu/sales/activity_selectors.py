@@ -617,6 +617,24 @@ def _timeline_title(activity: Activity, tz: zoneinfo.ZoneInfo) -> str:
     return _("Planned %(kind)s for %(when)s: %(subject)s") % {"kind": kind, "when": when, "subject": activity.subject}
 
 
+def activity_rows(organization_id: Any, customer_id: Any) -> QuerySet[Activity]:
+    """What activity_timeline can show at most (timeline.register's `exists`): the customer's live activities."""
+    return Activity.objects.filter(organization_id=organization_id, customer_id=customer_id, deleted_at__isnull=True)
+
+
+_TIMELINE_FIELDS = (
+    "kind",
+    "subject",
+    "status",
+    "scheduled_at",
+    "outcome",
+    "notes",
+    "owner__name",
+    "owner__email",
+    "contact__name",
+)
+
+
 def activity_timeline(
     *, actor: Any, customer: Customer, limit: int, before: datetime | None = None
 ) -> list[timeline.TimelineItem]:
@@ -629,7 +647,8 @@ def activity_timeline(
     )
     # Only what an item shows is joined (the owner, the contact): not the customer at hand, its lead or opportunity.
     qs = activities_for(actor=actor, customer=customer).select_related(None).select_related("owner", "contact")
-    qs = qs.annotate(timeline_at=happened)
+    # And only the columns an item shows: three tables' every column cost more Python than the query's SQL.
+    qs = qs.only(*_TIMELINE_FIELDS).annotate(timeline_at=happened)
     if before is not None:
         qs = qs.filter(timeline_at__lt=before)
     tz = org_timezone(actor.organization)

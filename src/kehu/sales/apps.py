@@ -74,7 +74,7 @@ def _ready_leads() -> None:
     lead_policies.register()
     custom_fields.register_record_type(lead_selectors.LEAD_TYPE, _("Lead"), Lead)
     search.register_provider("sales", lead_selectors.search_provider, label=_("Leads"))
-    timeline.register(lead_selectors.customer_timeline, module="sales")
+    timeline.register(lead_selectors.customer_timeline, module="sales", exists=lead_selectors.converted_rows)
     merge.register(lead_services.move_converted_leads)
     lead_importing.register()
 
@@ -98,7 +98,7 @@ def _ready_activities() -> None:
     )
 
     activity_policies.register()
-    timeline.register(activity_selectors.activity_timeline, module="sales")
+    timeline.register(activity_selectors.activity_timeline, module="sales", exists=activity_selectors.activity_rows)
     merge.register(activity_services.activities_move_to_survivor, name="activities")
     # The customer's page: the panel above the opportunities (order 10), the "Log activity" header button.
     panels.register(activity_views.customer_panel, module="sales", order=5)
@@ -113,7 +113,8 @@ def _ready_commerce() -> None:
     commerce_policies.register()
     search_providers.register()  # opportunities, quotes and orders in the global search box
     panels.register(commerce_views.customer_quote_button, module="sales", order=20, place="actions")
-    timeline.register(commerce_selectors.commerce_timeline, module="sales")
+    timeline.register(commerce_selectors.quote_timeline, module="sales", exists=commerce_selectors.quote_rows)
+    timeline.register(commerce_selectors.order_timeline, module="sales", exists=commerce_selectors.order_rows)
     merge.register(commerce_services.move_to_survivor, name="sales.commerce")
 
 

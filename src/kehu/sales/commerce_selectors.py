@@ -595,7 +595,30 @@ def commerce_timeline(
     *, actor: Any, customer: Any, limit: int, before: datetime | None = None
 ) -> list[timeline.TimelineItem]:
     """Quotes sent, accepted and rejected, orders created (with what is paid and outstanding now) and
-    payments received, for the customer's timeline: three queries whatever the history's length."""
+    payments received, newest first: three queries whatever the history's length. The timeline registers
+    its two halves (quote_timeline, order_timeline), each skipped when the customer has none of its rows."""
+    items = [
+        *quote_timeline(actor=actor, customer=customer, limit=limit, before=before),
+        *order_timeline(actor=actor, customer=customer, limit=limit, before=before),
+    ]
+    items.sort(key=lambda item: item.at, reverse=True)
+    return items[:limit]
+
+
+def quote_rows(organization_id: Any, customer_id: Any) -> QuerySet:
+    """What quote_timeline can show at most (timeline.register's `exists`): the customer's live quotes."""
+    return Quote.objects.filter(organization_id=organization_id, customer_id=customer_id, deleted_at__isnull=True)
+
+
+def order_rows(organization_id: Any, customer_id: Any) -> QuerySet:
+    """What order_timeline can show at most: the customer's orders, deleted ones too (their payments)."""
+    return Order.objects.filter(organization_id=organization_id, customer_id=customer_id)
+
+
+def quote_timeline(
+    *, actor: Any, customer: Any, limit: int, before: datetime | None = None
+) -> list[timeline.TimelineItem]:
+    """Quotes sent, accepted and rejected: one query."""
     items = []
     quotes = _quotes_for_timeline(Quote.objects.visible_to(actor).filter(customer_id=customer.pk), before, limit)
 
@@ -627,6 +650,15 @@ def commerce_timeline(
             )
             for at, kind, icon, title, body in events
         )
+    items.sort(key=lambda item: item.at, reverse=True)
+    return items[:limit]
+
+
+def order_timeline(
+    *, actor: Any, customer: Any, limit: int, before: datetime | None = None
+) -> list[timeline.TimelineItem]:
+    """Orders created (with what is paid and outstanding now) and payments received: two queries."""
+    items = []
     orders = Order.objects.visible_to(actor).filter(customer_id=customer.pk).select_related("created_by")
     for order in _before(orders, "created_at", before)[:limit]:
         body = _("%(status)s · total %(total)s · received %(received)s · outstanding %(outstanding)s") % {

@@ -520,6 +520,11 @@ def search_provider(*, actor: Any, query: str, limit: int = 10) -> Hits:
     )
 
 
+def converted_rows(organization_id: Any, customer_id: Any) -> QuerySet[Lead]:
+    """What customer_timeline can show at most (timeline.register's `exists`): the leads converted into it."""
+    return Lead.objects.filter(organization_id=organization_id, converted_customer_id=customer_id)
+
+
 def customer_timeline(*, actor: Any, customer: Any, limit: int, before: datetime | None = None) -> list[Any]:
     """The customer's timeline shows the leads that were converted into it (customers/timeline.py)."""
     from django.urls import reverse

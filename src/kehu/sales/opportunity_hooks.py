@@ -13,6 +13,8 @@ def register() -> None:
     from kehu.sales.models import Opportunity
 
     custom_fields.register_record_type(opportunity_services.OPPORTUNITY_TYPE, _("Opportunity"), Opportunity)
-    timeline.register(opportunity_selectors.opportunity_timeline, module="sales")
+    timeline.register(
+        opportunity_selectors.opportunity_timeline, module="sales", exists=opportunity_selectors.opportunity_rows
+    )
     merge.register(opportunity_services.move_to_customer, name="opportunities")
     panels.register(opportunity_views.customer_panel, module="sales", order=10)

@@ -14,8 +14,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Count, DecimalField, F, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import CharField, Count, DecimalField, F, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import Cast, Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -724,22 +724,28 @@ def _timeline_body(entry: AuditEntry) -> str:
     return ""
 
 
+def opportunity_rows(organization_id: Any, customer_id: Any) -> QuerySet[Opportunity]:
+    """What opportunity_timeline can show at most (timeline.register's `exists`): the customer's live
+    opportunities (their audit entries are the items)."""
+    return Opportunity.objects.filter(organization_id=organization_id, customer_id=customer_id, deleted_at__isnull=True)
+
+
 def opportunity_timeline(
     *, actor: Any, customer: Any, limit: int, before: datetime | None = None
 ) -> list[timeline.TimelineItem]:
     """The customer's opportunities on its timeline: created, stage changes, won, lost, reopened, deleted."""
-    ids = list(
+    # The visible opportunities' ids (audit targets are text) as a subquery: one statement, not two.
+    ids = (
         Opportunity.objects.visible_to(actor)
         .filter(customer_id=customer.pk)
         .order_by("-updated_at")
-        .values_list("pk", flat=True)[:TIMELINE_OPPORTUNITIES]
+        .annotate(target=Cast("pk", CharField()))
+        .values("target")[:TIMELINE_OPPORTUNITIES]
     )
-    if not ids:
-        return []
     qs = AuditEntry.objects.filter(
         organization_id=actor.organization_id,
         target_type="sales.opportunity",
-        target_id__in=[str(pk) for pk in ids],
+        target_id__in=ids,
         action__in=list(_TIMELINE),
     )
     if before is not None:

@@ -48,7 +48,9 @@ def _ready_tickets() -> None:
 
     custom_fields.register_record_type(ticket_services.TICKET_TYPE, _("Ticket"), Ticket, public_form=True)
     search.register_provider("service", ticket_selectors.search_provider)
-    timeline.register(ticket_selectors.customer_ticket_timeline, module="service")
+    timeline.register(
+        ticket_selectors.customer_ticket_timeline, module="service", exists=ticket_selectors.customer_ticket_rows
+    )
     merge.register(ticket_services.move_tickets, name="tickets")
 
 

@@ -615,6 +615,11 @@ def customer_timeline_for(*, actor: Any, ticket: Ticket, limit: int = 10) -> lis
     return timeline.collect(actor=actor, customer=ticket.customer, limit=limit)
 
 
+def customer_ticket_rows(organization_id: Any, customer_id: Any) -> QuerySet[Ticket]:
+    """What customer_ticket_timeline can show at most (timeline.register's `exists`): the customer's tickets."""
+    return Ticket.objects.filter(organization_id=organization_id, customer_id=customer_id, deleted_at__isnull=True)
+
+
 def customer_ticket_timeline(
     *, actor: Any, customer: Customer, limit: int, before: datetime | None = None
 ) -> list[timeline.TimelineItem]:
