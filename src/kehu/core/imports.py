@@ -336,19 +336,13 @@ def pending_rows(job: ImportJob, rows: list[tuple[int, list[str]]]) -> list[Pend
     return pending
 
 
-def _chunks(
-    rows: Iterator[tuple[int, list[str]]], size: int, first: int | None = None
-) -> Iterator[list[tuple[int, list[str]]]]:
-    """Lists of `size` rows; with `first`, the first chunk has `first` rows and each next one twice as many,
-    up to `size` (see FIRST_CHUNK_SIZE)."""
+def _chunks(rows: Iterator[tuple[int, list[str]]], size: int) -> Iterator[list[tuple[int, list[str]]]]:
     chunk = []
-    limit = min(first or size, size)
     for row in rows:
         chunk.append(row)
-        if len(chunk) >= limit:
+        if len(chunk) >= size:
             yield chunk
             chunk = []
-            limit = min(2 * limit, size)
     if chunk:
         yield chunk
 
@@ -922,11 +916,6 @@ PREPARE_AHEAD = True
 # chunk waiting for the worker instead of working alongside it. The interval is process-wide: lowered while
 # any import reads ahead, restored when the last one ends.
 READ_AHEAD_SWITCH_INTERVAL = 0.0005
-# Reading ahead, the first chunk is smaller and each next one twice as large, up to CHUNK_SIZE (1,000, 2,000,
-# 4,000, 5,000, ...): nothing overlaps the preparation of the first chunk (the database waits for it), and a
-# full first chunk kept PostgreSQL idle for a sixth of a 10,000-row import. Chunk boundaries are free:
-# the checkpoint counts rows, and a resumed run ramps up again from it.
-FIRST_CHUNK_SIZE = 1000
 _switch_lock = threading.Lock()
 _switch_users = 0
 _switch_saved = 0.0
@@ -1001,7 +990,7 @@ def _prepared_chunks(
     def work() -> None:
         try:
             with translation.override(language), timezone.override(zone):
-                for chunk in _chunks(iter_data_rows(job, start=start), CHUNK_SIZE, FIRST_CHUNK_SIZE):
+                for chunk in _chunks(iter_data_rows(job, start=start), CHUNK_SIZE):
                     while not ahead.acquire(timeout=0.1):
                         if stop.is_set():
                             return
