@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -187,37 +186,6 @@ def test_a_failing_chunk_stops_the_worker_and_writes_nothing_of_that_chunk(
         "乙公司",
     }
     assert not [t for t in threading.enumerate() if t.name.startswith("import-")]
-
-
-def test_reading_ahead_hands_the_gil_over_often_and_restores_the_interval(
-    tenant_a, monkeypatch, django_capture_on_commit_callbacks
-):
-    """While the worker thread checks ahead, the writing thread must get the GIL back quickly after each wait
-    for the database (kehu.core.imports.READ_AHEAD_SWITCH_INTERVAL); afterwards the process's interval is
-    what it was, after a failed run too."""
-    monkeypatch.setattr(imports, "CHUNK_SIZE", 3)
-    before = sys.getswitchinterval()
-    original = ADAPTER.process_chunk
-    during = []
-
-    def record(**kwargs):
-        during.append(sys.getswitchinterval())
-        return original(**kwargs)
-
-    monkeypatch.setattr(ADAPTER, "process_chunk", record)
-    rep = tenant_a.users["sales_rep"]
-    job = import_file(rep, ROWS, "skip", django_capture_on_commit_callbacks)
-    assert job.status == ImportJob.Status.DONE
-    assert during and set(during) == {min(before, imports.READ_AHEAD_SWITCH_INTERVAL)}
-    assert sys.getswitchinterval() == before
-
-    def crash(**kwargs):
-        raise RuntimeError("worker killed")
-
-    monkeypatch.setattr(ADAPTER, "process_chunk", crash)
-    with pytest.raises(RuntimeError):
-        import_file(rep, ROWS, "skip", django_capture_on_commit_callbacks)
-    assert sys.getswitchinterval() == before
 
 
 def test_insert_rows_keeps_shared_timestamps_exactly(tenant_a):

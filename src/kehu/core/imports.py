@@ -25,7 +25,6 @@ import os
 import queue
 import re
 import sqlite3
-import sys
 import tempfile
 import threading
 import unicodedata
@@ -909,35 +908,6 @@ def _run_chunk(
 PREPARE_AHEAD = True
 
 
-# While the worker thread prepares a chunk it holds the GIL, and the writing thread, back from each of its
-# many short waits for PostgreSQL (every COPY block of 32 kB, every query), asks for it again. CPython hands
-# it over only after the switch interval (5 ms by default): measured, 200 round trips next to a busy thread
-# took 161 ms instead of 19; at 0.5 ms, 17 ms. At 5 ms the writer (and with it PostgreSQL) spent much of each
-# chunk waiting for the worker instead of working alongside it. The interval is process-wide: lowered while
-# any import reads ahead, restored when the last one ends.
-READ_AHEAD_SWITCH_INTERVAL = 0.0005
-_switch_lock = threading.Lock()
-_switch_users = 0
-_switch_saved = 0.0
-
-
-@contextlib.contextmanager
-def _short_switch_interval() -> Iterator[None]:
-    global _switch_users, _switch_saved
-    with _switch_lock:
-        if _switch_users == 0:
-            _switch_saved = sys.getswitchinterval()
-            sys.setswitchinterval(min(_switch_saved, READ_AHEAD_SWITCH_INTERVAL))
-        _switch_users += 1
-    try:
-        yield
-    finally:
-        with _switch_lock:
-            _switch_users -= 1
-            if _switch_users == 0:
-                sys.setswitchinterval(_switch_saved)
-
-
 class _DatabaseInWorker(Exception):
     """The adapter's prepare() touched the database from the worker thread."""
 
@@ -1005,22 +975,21 @@ def _prepared_chunks(
             hand(exc)
 
     worker = threading.Thread(target=work, name=f"import-{job.pk}-prepare", daemon=True)
-    with _short_switch_interval():
-        worker.start()
-        try:
-            while True:
-                item = handoff.get()
-                if item is done:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                ahead.release()
-                yield item
-        finally:
-            stop.set()
-            with contextlib.suppress(queue.Empty):
-                handoff.get_nowait()  # a worker blocked handing over sees `stop` within 0.1 s
-            worker.join()
+    worker.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            ahead.release()
+            yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            handoff.get_nowait()  # a worker blocked handing over sees `stop` within 0.1 s
+        worker.join()
 
 
 def _run(actor: Any, adapter: ImportAdapter, job: ImportJob) -> None:
