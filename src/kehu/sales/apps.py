@@ -42,13 +42,16 @@ class SalesConfig(AppConfig):
                 ),
             )
         )
-        # SQLite search triggers step aside while migrations rebuild tables (sales/search.py).
+        # SQLite rebuilds a table to alter it, which drops its triggers: the search triggers step aside while
+        # migrations run and come back after (sales/search.py); the open-lead counters come back (lead_loads.py).
         from django.db.models.signals import post_migrate, pre_migrate
 
+        from kehu.sales import lead_loads
         from kehu.sales import search as sales_search
 
         pre_migrate.connect(sales_search.suspend_triggers, sender=self, dispatch_uid="sales_search_off")
         post_migrate.connect(sales_search.ensure_schema, sender=self, dispatch_uid="sales_search_on")
+        post_migrate.connect(lead_loads.ensure_installed, sender=self, dispatch_uid="sales_lead_loads_on")
         _ready_leads()
         _ready_opportunities()
         _ready_activities()

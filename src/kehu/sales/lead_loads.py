@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connections
+
 from kehu.sales.lead_models import Lead, LeadOwnerLoad
 
 TABLE = LeadOwnerLoad._meta.db_table
@@ -112,6 +114,20 @@ def install(connection: Any) -> None:
             f"SELECT organization_id, owner_id, count(*) FROM sales_lead WHERE {_counts('sales_lead')} "
             "GROUP BY organization_id, owner_id"
         )
+
+
+def ensure_installed(using: str = "default", **kwargs: Any) -> None:
+    """post_migrate on SQLite: put the triggers back, and recount, when a migration dropped them. SQLite alters
+    a table by copying it into a new one, which loses its triggers (0011_salesgrams' new lead columns did);
+    PostgreSQL alters tables in place and keeps them."""
+    connection = connections[using]
+    if connection.vendor != "sqlite" or not {"sales_lead", TABLE} <= set(connection.introspection.table_names()):
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'sales_lead'")
+        present = {row[0] for row in cursor.fetchall()}
+    if not set(_SQLITE_TRIGGERS) <= present:
+        install(connection)
 
 
 def uninstall(connection: Any) -> None:

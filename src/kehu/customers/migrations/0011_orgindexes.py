@@ -1,8 +1,9 @@
 # The single-column organization_id indexes that other indexes leading with the column make redundant.
-# Only the index goes: Django's AlterField would drop and re-add the foreign key (a full check of every row).
 
-import django.db.models.deletion
-from django.db import migrations, models
+from django.db import migrations
+from django.db.models import CASCADE, PROTECT
+
+from kehu.core.migration_ops import drop_organization_index
 
 
 class Migration(migrations.Migration):
@@ -12,44 +13,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.SeparateDatabaseAndState(
-            state_operations=[
-                migrations.AlterField(
-                    model_name="contact",
-                    name="organization",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="accounts.organization",
-                    ),
-                ),
-            ],
-            database_operations=[
-                migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "customers_contact_organization_id_067c191e"',
-                    reverse_sql='CREATE INDEX "customers_contact_organization_id_067c191e" ON "customers_contact" ("organization_id")',
-                ),
-            ],
-        ),
-        migrations.SeparateDatabaseAndState(
-            state_operations=[
-                migrations.AlterField(
-                    model_name="customertag",
-                    name="organization",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="accounts.organization",
-                    ),
-                ),
-            ],
-            database_operations=[
-                migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "customers_customertag_organization_id_10b1713d"',
-                    reverse_sql='CREATE INDEX "customers_customertag_organization_id_10b1713d" ON "customers_customertag" ("organization_id")',
-                ),
-            ],
+        drop_organization_index("contact", "customers_contact", "customers_contact_organization_id_067c191e", PROTECT),
+        drop_organization_index(
+            "customertag", "customers_customertag", "customers_customertag_organization_id_10b1713d", CASCADE
         ),
     ]
