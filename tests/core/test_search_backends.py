@@ -164,20 +164,6 @@ def test_every_walk_budget_finds_the_newest_matches(tenant_a, monkeypatch):
                 )
 
 
-def test_newest_matching_walks_any_condition(tenant_a):
-    """The same walk for a model without search columns (leads): fields as asked, newest first."""
-    from django.db.models import Q
-
-    from kehu.core.search_backends import newest_matching
-
-    customers = [make_customer(tenant_a, name=name) for name in ("甲公司", "乙公司", "甲乙公司")]
-    visible = Customer.objects.visible_to(tenant_a.admin)
-    rows = newest_matching(visible, Q(name__contains="甲"), limit=5, fields=("pk", "updated_at", "name"))
-    assert [row[2] for row in rows] == ["甲乙公司", "甲公司"]
-    assert [row[0] for row in newest_matching(visible, Q(name__contains="甲"), limit=1)] == [customers[2].pk]
-    assert newest_matching(visible, Q(name__contains="丙"), limit=5) == []
-
-
 def test_the_walk_goes_on_within_the_backends_budget_for_the_frequency_it_saw(tenant_a):
     """A first walk whose frequency predicts a page beyond max_walk_rows asks walk_budget(frequency); a
     budget that covers the prediction walks on (no index step), one that does not leaves it to the index."""

@@ -1,6 +1,5 @@
-"""The customer's page as a browser shows it: the page, then the parts htmx loads into it right after
-(customers:panels, see customers.views.customer_detail; the timeline's first page is in the page itself
-since session 6, and a placeholder for it is loaded too should it come back)."""
+"""The customer's page as a browser shows it: the page (with its timeline's first page), then the part htmx
+loads into it right after (customers:panels, see customers.views.customer_detail)."""
 
 from __future__ import annotations
 
@@ -9,14 +8,12 @@ from typing import Any
 
 from django.urls import reverse
 
-# The placeholders of customers/detail.html: <div data-testid="...-placeholder" hx-get="URL" ...>...</div>
-_PLACEHOLDER = re.compile(
-    r'<div[^>]* data-testid="(?:timeline|panels)-placeholder" hx-get="([^"]+)"[^>]*>.*?</div>', re.S
-)
+# The placeholder of customers/detail.html: <div data-testid="panels-placeholder" hx-get="URL" ...>...</div>
+_PLACEHOLDER = re.compile(r'<div[^>]* data-testid="panels-placeholder" hx-get="([^"]+)"[^>]*>.*?</div>', re.S)
 
 
 def customer_page(client: Any, customer: Any, *, response: Any = None, **extra: Any) -> str:
-    """The HTML of the customer's page with its loaded parts in place of their placeholders (as htmx swaps
+    """The HTML of the customer's page with its loaded panels in place of their placeholder (as htmx swaps
     them: outerHTML). `response`: the page already fetched (e.g. after a redirect); else it is fetched.
     `extra`: for every request (e.g. HTTP_ACCEPT_LANGUAGE)."""
     if response is None:

@@ -284,38 +284,6 @@ def walk_then_index(
     return matches
 
 
-def newest_matching(
-    qs: QuerySet,
-    condition: Q,
-    *,
-    limit: int,
-    fields: tuple[str, ...] = ("pk", "updated_at"),
-    recency: str = "updated_at",
-    indexed: bool = False,
-) -> list[tuple]:
-    """`fields` (the pk first, `recency` among them) of the newest `limit` rows of `qs` matching `condition`,
-    for a model without the search columns (leads): walk_then_index(), whose index step is the plain filter
-    as the database plans it; with `indexed` (the condition's columns have trigram indexes), on PostgreSQL
-    the index step collects every match first, as the customer search's does (postgres.py): told to sort
-    the newest matches only, the planner walked all 100,000 leads for a fragment that none holds (274 ms)."""
-    qs = qs.order_by()
-
-    def index() -> list[tuple]:
-        matching = qs.filter(condition)
-        if indexed and connections[qs.db].vendor == "postgresql":
-            from kehu.core.search_backends.postgres import newest_of_all
-
-            return newest_of_all(matching.values_list(*fields), order=(fields.index(recency) + 1, 1), limit=limit)
-        return list(matching.order_by(f"-{recency}", "-pk").values_list(*fields)[:limit])
-
-    # The first walk sized by what is asked (the search box's ten: 500 rows), so that a rare fragment
-    # costs less before its index step; a frequent one still ends in it.
-    walk_rows = min(2000, 50 * limit)
-    return walk_then_index(
-        qs, condition, limit=limit, index=index, fields=fields, recency_field=recency, walk_rows=walk_rows
-    )
-
-
 # The search box's budget for a record type that no index serves for the fragment (newest_walked): the rows
 # a longer walk costs more than an index would (SearchBackend.max_walk_rows, measured at a million rows).
 BOX_WALK_ROWS = SearchBackend.max_walk_rows
@@ -330,8 +298,8 @@ def newest_walked(
     recency: str = "updated_at",
     rows: int | None = None,
 ) -> tuple[list[tuple], bool]:
-    """The search box's bounded search for a record type without an index for the fragment (a 1-2
-    character fragment of lead names, any fragment of opportunities, quotes and orders): `fields` of the
+    """The search box's bounded search for a record type without an index for the fragment (quotes and
+    orders: their numbers, titles and customers' names): `fields` of the
     newest `limit` rows of `qs` matching `condition` among its newest `rows` rows (default BOX_WALK_ROWS),
     one walk() and never the unbounded step, and whether that walk covered every row of `qs` (or found
     `limit` matches). When it did not, older matches may exist: the box links to the list, which searches

@@ -1,8 +1,8 @@
 """PostgreSQL: pg_trgm for 3+ characters, a GIN over 1- and 2-character name grams for shorter ones.
 
 Both indexes lead with organization_id (btree_gin), as every index here does. The index step
-(newest_of_all, which the lead search uses too) runs in a MATERIALIZED CTE so that the planner cannot trade the GIN bitmap for a walk of the (organization,
-updated_at) index, the bad choice DESIGN.md measured for rare fragments; and without parallel workers,
+(newest_of_all) runs in a MATERIALIZED CTE so that the planner cannot trade the GIN bitmap for a walk of the
+(organization, updated_at) index, the bad choice DESIGN.md measured for rare fragments; and without parallel workers,
 which made these millisecond queries slower on 2 cores.
 """
 
