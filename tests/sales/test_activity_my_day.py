@@ -211,3 +211,50 @@ def test_my_own_activities_are_what_visible_to_shows_me_as_owner(tenant_a, custo
         Activity.objects.filter(pk=gone.pk).update(deleted_at=NOW)
         expected = set(Activity.objects.visible_to(user).filter(owner=user).values_list("pk", flat=True))
         assert set(Activity.objects.own_for(user).values_list("pk", flat=True)) == expected and expected
+
+
+def test_a_customers_activities_are_what_visible_to_shows_of_it(tenant_a):
+    """visible_on_customer folds what the customer's row says into the statement (its page's timeline and
+    activity panel); for every actor, customer (own, a teammate's, a manager's, the pool's) and link (a
+    colleague's lead or opportunity, a deleted one) it shows exactly visible_to's activities of that customer."""
+    from kehu.customers.models import Customer
+    from kehu.sales.activity_models import Activity
+    from kehu.sales.models import Lead, Opportunity
+    from tests.sales.factories import make_opportunity
+    from tests.sales.lead_factories import make_lead
+
+    users = tenant_a.users
+    owners = [users[k] for k in ("sales_rep", "sales_rep_2", "sales_manager", "administrator")]
+    customers = [make_customer(tenant_a, owner) for owner in owners[:3]]
+    pool = make_customer(tenant_a, users["sales_rep_2"])
+    Customer.objects.filter(pk=pool.pk).update(owner=None)
+    customers.append(pool)
+    for customer in customers:
+        for owner in owners:
+            make_activity(tenant_a, owner, customer=customer, starts_at=NOW)
+        for link_owner in owners[:3]:
+            lead = make_lead(tenant_a, link_owner)
+            opportunity = make_opportunity(tenant_a, link_owner, customer=customer)
+            on_lead = make_activity(tenant_a, users["administrator"], customer=customer, starts_at=NOW)
+            Activity.objects.filter(pk=on_lead.pk).update(lead=lead)
+            make_activity(tenant_a, users["administrator"], customer=customer, opportunity=opportunity, starts_at=NOW)
+        gone_lead, gone_opportunity = make_lead(tenant_a, owners[0]), make_opportunity(tenant_a, customer=customer)
+        on_gone = make_activity(tenant_a, owners[0], customer=customer, opportunity=gone_opportunity, starts_at=NOW)
+        on_gone_lead = make_activity(tenant_a, owners[0], customer=customer, starts_at=NOW)
+        Activity.objects.filter(pk=on_gone_lead.pk).update(lead=gone_lead)
+        Lead.objects.filter(pk=gone_lead.pk).update(deleted_at=NOW)
+        Opportunity.objects.filter(pk=gone_opportunity.pk).update(deleted_at=NOW)
+        gone = make_activity(tenant_a, owners[0], customer=customer, starts_at=NOW)
+        Activity.objects.filter(pk=gone.pk).update(deleted_at=NOW)
+        assert not Activity.objects.visible_on_customer(users["administrator"], customer).filter(
+            pk__in=[on_gone.pk, on_gone_lead.pk, gone.pk]
+        )
+    checked = 0
+    for user in users.values():  # every role: own, team, organisation scopes, and none
+        for customer in customers:
+            customer = Customer.objects.get(pk=customer.pk)
+            expected = set(Activity.objects.visible_to(user).filter(customer=customer).values_list("pk", flat=True))
+            shown = Activity.objects.visible_on_customer(user, customer).values_list("pk", flat=True)
+            assert set(shown) == expected, (user.role.key, customer.owner_id)
+            checked += len(expected)
+    assert checked

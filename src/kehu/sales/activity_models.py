@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.validators import MaxValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -73,6 +73,31 @@ class ActivityQuerySet(BusinessQuerySet):
         for field in LINK_OWNER_FIELDS:
             covered |= Q(**{f"{field}__in": ids})
         return qs.filter(covered)
+
+    def visible_on_customer(self, actor: Any, customer: Any) -> ActivityQuerySet:
+        """visible_to(actor) of the activities of one customer the caller has read (a live Customer instance):
+        the same rule, with what the customer's row already answers taken out of the statement. When the
+        actor's scope covers the customer's owner, every live activity on it is visible ("the customer's
+        history is the customer owner's business"); otherwise its own, its lead's or its opportunity's owner
+        decides. The linked lead and opportunity are asked by EXISTS, not joined: visible_to's four-way OR
+        over three joined tables took PostgreSQL 5–20 ms to plan (0.2 ms to run) on every customer page."""
+        from kehu.core.permissions import can
+        from kehu.sales.models import Lead, Opportunity
+
+        if actor is None or not can(actor, "view", self.model) or customer.deleted_at is not None:
+            return self.none()
+        qs = self.filter(organization_id=actor.organization_id, customer_id=customer.pk, deleted_at__isnull=True)
+        qs = qs.exclude(Exists(Lead.objects.filter(pk=OuterRef("lead_id"), deleted_at__isnull=False))).exclude(
+            Exists(Opportunity.objects.filter(pk=OuterRef("opportunity_id"), deleted_at__isnull=False))
+        )
+        ids = scope_owner_ids(actor, actor.grant_for(self.model.module).scope)
+        if ids is None or customer.owner_id in ids:
+            return qs
+        return qs.filter(
+            Q(owner_id__in=ids)
+            | Exists(Lead.objects.filter(pk=OuterRef("lead_id"), owner_id__in=ids))
+            | Exists(Opportunity.objects.filter(pk=OuterRef("opportunity_id"), owner_id__in=ids))
+        )
 
     def own_for(self, actor: Any) -> ActivityQuerySet:
         """The actor's own activities (BusinessQuerySet.own_for) whose linked records are live: without

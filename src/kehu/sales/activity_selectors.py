@@ -90,8 +90,14 @@ def activities_for(
     contact: Any = None,
 ) -> QuerySet[Activity]:
     """The visible activities of one customer, lead, opportunity or contact (for their pages): newest
-    first by when they are due. Give exactly the record(s) to filter by."""
-    qs = activity_list_for(actor=actor)
+    first by when they are due. Give exactly the record(s) to filter by. A customer given as the instance the
+    caller read is asked for with what its row says (ActivityQuerySet.visible_on_customer: its page's timeline
+    and panel), an id through the general rule."""
+    if isinstance(customer, Customer):
+        qs = Activity.objects.visible_on_customer(actor, customer).select_related(*RELATED)
+        customer = None
+    else:
+        qs = activity_list_for(actor=actor)
     for name, record in (("customer", customer), ("lead", lead), ("opportunity", opportunity), ("contact", contact)):
         if record is not None:
             qs = qs.filter(**{f"{name}_id": getattr(record, "pk", record)})
