@@ -24,7 +24,8 @@ class Sample(forms.Form):
     )
     multi = forms.MultipleChoiceField(required=False, choices=[("a", "A"), ("b", "B")])
     ticks = forms.MultipleChoiceField(required=False, choices=[("a", "A")], widget=forms.CheckboxSelectMultiple)
-    area = forms.CharField(required=False, widget=forms.Textarea)
+    area = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "data-mention-input": ""}))
+    upload = forms.FileField(required=False, widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.png"}))
     boolean = forms.NullBooleanField(required=False)
 
 
@@ -33,7 +34,10 @@ def _render(form: forms.Form) -> list[str]:
 
 
 def test_it_renders_what_django_renders() -> None:
-    for data in (None, {"text": '<x> "y"', "number": "3", "choice": "a", "grouped": "y", "multi": ["a", "b"]}):
+    for data in (
+        None,
+        {"text": '<x> "y"', "number": "3", "choice": "a", "grouped": "y", "multi": ["a", "b"], "area": "<b>&"},
+    ):
         django_html = _render(Sample(data, renderer=DjangoTemplates()))
         python_html = _render(Sample(data, renderer=PythonWidgetRenderer()))
         assert python_html == django_html

@@ -254,3 +254,30 @@ def test_module_disabled_means_nothing_is_visible(tenant_a, book):
     admin = type(tenant_a.admin).objects.get(pk=tenant_a.admin.pk)
     assert selectors.customer_list_for(actor=admin).items == []
     assert global_search(actor=admin, query="华") == []
+
+
+def test_a_customers_parts_asked_of_its_row_are_what_visible_to_shows(tenant_a, tenant_b, book):
+    """visible_of (the customer's page: contacts, notes, files, read with the customer's row at hand) shows
+    exactly visible_to's rows of that customer, for every role, owner, the pool and another organisation."""
+    from kehu.customers.note_models import Attachment, Note
+    from tests.customers.note_factories import make_attachment, make_note
+
+    pool = make_customer(tenant_a, owner=tenant_a.users["sales_rep_2"], name="公海客户")
+    Customer.objects.filter(pk=pool.pk).update(owner=None)
+    gone = make_customer(tenant_a, owner=tenant_a.users["sales_rep"], name="已删除客户")
+    customers = [*book.values(), pool, gone]
+    for customer in customers:
+        tenant = tenant_b if customer.organization_id == tenant_b.org.pk else tenant_a
+        make_contact(tenant, customer)
+        make_note(tenant, customer)
+        make_attachment(tenant, customer)
+    Customer.objects.filter(pk=gone.pk).update(deleted_at=timezone.now())
+    shown = 0
+    for user in [*tenant_a.users.values(), tenant_b.users["sales_rep"]]:
+        for customer in customers:
+            customer = Customer.objects.get(pk=customer.pk)
+            for model in (Contact, Note, Attachment):
+                expected = set(model.objects.visible_to(user).filter(customer=customer).values_list("pk", flat=True))
+                assert set(model.objects.visible_of(user, customer).values_list("pk", flat=True)) == expected
+                shown += len(expected)
+    assert shown

@@ -10,6 +10,26 @@ from kehu.core.errors import PermissionDenied
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
 
+# What a timeline item reads of an audit entry, and of its actor what str(actor) shows.
+_TIMELINE_FIELDS = (
+    "created_at",
+    "seq",
+    "action",
+    "target_type",
+    "target_id",
+    "target_label",
+    "changes",
+    "actor_label",
+    "actor__name",
+    "actor__email",
+)
+
+
+def for_timeline(qs: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
+    """Audit entries as the timelines' providers read them (customer, opportunity, lead): the columns an item
+    shows, and of the actor the name and email, not a user's 22 columns (password hash included) per entry."""
+    return qs.select_related("actor").only(*_TIMELINE_FIELDS)
+
 
 def audit_list_for(
     *,

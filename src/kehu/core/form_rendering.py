@@ -3,8 +3,9 @@
 Django renders every widget through templates, and a <select> includes one template per option plus one
 per attribute list: a list page's filter bar (type, tier, stage, source, tag, owner: about sixty options)
 spent more on that than on its rows. `PythonWidgetRenderer` produces the same markup as Django's
-`django/forms/widgets/{input,attrs,select,select_option}.html` for the widgets built on them, and hands
-every other template (checkbox lists, textareas, a project override) to Django unchanged.
+`django/forms/widgets/{input,attrs,select,select_option,textarea}.html` and of a file input without a current
+file (`clearable_file_input.html`) for the widgets built on them, and hands every other template (checkbox
+lists, a file input showing its current file, a project override) to Django unchanged.
 
 Use it on a form whose page is hot: `default_renderer = PythonWidgetRenderer()` on the form class.
 """
@@ -23,6 +24,8 @@ _INPUT_TEMPLATES = frozenset(
     for name in ("input", "text", "search", "number", "email", "url", "password", "hidden", "date", "datetime", "time")
 )
 _SELECT_TEMPLATE = "django/forms/widgets/select.html"
+_TEXTAREA_TEMPLATE = "django/forms/widgets/textarea.html"
+_FILE_TEMPLATE = "django/forms/widgets/clearable_file_input.html"
 _OPTION_TEMPLATE = "django/forms/widgets/select_option.html"
 
 
@@ -45,6 +48,19 @@ def _input(widget: dict[str, Any]) -> str:
     value = "" if widget["value"] is None else f' value="{_text(widget["value"])}"'
     name, kind = conditional_escape(widget["name"]), conditional_escape(widget["type"])
     return f'<input type="{kind}" name="{name}"{value}{_attrs(widget["attrs"])}>'
+
+
+def _textarea(widget: dict[str, Any]) -> str:
+    value = conditional_escape(widget["value"]) if widget["value"] else ""
+    return f'<textarea name="{conditional_escape(widget["name"])}"{_attrs(widget["attrs"])}>\n{value}</textarea>'
+
+
+def _file(widget: dict[str, Any]) -> str | None:
+    """clearable_file_input.html without a current file (a new upload): its <input> alone."""
+    if widget.get("is_initial"):
+        return None  # the current file's link and "clear" box: Django renders them
+    name, kind = conditional_escape(widget["name"]), conditional_escape(widget["type"])
+    return f'<input type="{kind}" name="{name}"{_attrs(widget["attrs"])}>'
 
 
 def _select(widget: dict[str, Any]) -> str | None:
@@ -74,6 +90,10 @@ class PythonWidgetRenderer(DjangoTemplates):
                 html = _input(widget)
             elif template_name == _SELECT_TEMPLATE:
                 html = _select(widget)
+            elif template_name == _TEXTAREA_TEMPLATE:
+                html = _textarea(widget)
+            elif template_name == _FILE_TEMPLATE:
+                html = _file(widget)
         if html is None:
             return super().render(template_name, context, request=request)
         return mark_safe(html)  # noqa: S308 - every value above is escaped

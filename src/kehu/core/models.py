@@ -74,6 +74,16 @@ def scope_filter(actor: Any, scope: str, owner_field: str = "owner") -> models.Q
     return models.Q(**{f"{owner_field}_id__in" if owner_field else "pk__in": ids})
 
 
+def owner_in_scope(actor: Any, scope: str, owner_id: int | None) -> bool:
+    """Whether scope_filter(actor, scope) admits a row owned by `owner_id` (None: no owner): the same rule,
+    asked of one row the caller holds instead of in a statement."""
+    if scope == Scope.ORGANIZATION:
+        return True
+    if scope == Scope.OWN or actor.team_id is None:
+        return owner_id == actor.pk
+    return owner_id in _team_member_ids(actor, scope)
+
+
 def _team_member_ids(actor: Any, scope: str) -> list[int]:
     """The ids of the users in the actor's team (scope TEAM) or team tree, read once per actor object: a
     page asks for several record types' visibility (a customer's page: the customer, contacts, notes,

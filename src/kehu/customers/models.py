@@ -260,9 +260,11 @@ class CustomerTag(models.Model):
         return f"{self.customer_id}:{self.tag_id}"
 
 
-class ContactQuerySet(BusinessQuerySet):
-    def visible_to(self, actor: Any) -> ContactQuerySet:
-        """A contact is visible exactly when its customer is: the scope applies to the customer's owner."""
+class CustomerPartQuerySet(BusinessQuerySet):
+    """Rows visible exactly when their customer is (contacts, notes, files): the organisation, neither deleted,
+    the customer's owner within the actor's data scope."""
+
+    def visible_to(self, actor: Any) -> CustomerPartQuerySet:
         from kehu.core.permissions import can
 
         if actor is None or not can(actor, "view", self.model):
@@ -271,6 +273,24 @@ class ContactQuerySet(BusinessQuerySet):
             organization_id=actor.organization_id, deleted_at__isnull=True, customer__deleted_at__isnull=True
         )
         return qs.filter(scope_filter(actor, actor.grant_for(self.model.module).scope, owner_field="customer__owner"))
+
+    def visible_of(self, actor: Any, customer: Customer) -> CustomerPartQuerySet:
+        """visible_to(actor) of one customer whose row the caller has read in this request: the same rule with
+        the customer's part asked of that row (owner_in_scope) instead of joined into the statement: a
+        customer's page reads its contacts, files and timeline this way."""
+        from kehu.core.models import owner_in_scope
+        from kehu.core.permissions import can
+
+        if actor is None or not can(actor, "view", self.model):
+            return self.none()
+        scope = actor.grant_for(self.model.module).scope
+        if (
+            customer.organization_id != actor.organization_id
+            or customer.deleted_at is not None
+            or not owner_in_scope(actor, scope, customer.owner_id)
+        ):
+            return self.none()
+        return self.filter(organization_id=actor.organization_id, customer_id=customer.pk, deleted_at__isnull=True)
 
 
 class Contact(_ReachableMixin, BusinessModel):
@@ -294,7 +314,7 @@ class Contact(_ReachableMixin, BusinessModel):
     # Custom fields (kehu.core.custom_fields): values of the organisation's "customers.contact" fields.
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)
 
-    objects = ContactQuerySet.as_manager()
+    objects = CustomerPartQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("contact")

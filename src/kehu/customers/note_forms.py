@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.errors import ValidationFailed
+from kehu.core.form_rendering import PythonWidgetRenderer
 from kehu.customers import uploads
 from kehu.customers.note_services import BODY_MAX_LENGTH
 
@@ -63,6 +64,8 @@ def apply_errors(form: forms.BaseForm, exc: ValidationFailed) -> None:
 class NoteForm(forms.Form):
     """The note box: text (with @mentions from the picker), optionally a contact, optionally files."""
 
+    default_renderer = PythonWidgetRenderer()  # on every customer's page
+
     body = forms.CharField(
         label=_("Note"),
         max_length=BODY_MAX_LENGTH,
@@ -102,6 +105,8 @@ class NoteForm(forms.Form):
 
 
 class AttachmentForm(forms.Form):
+    default_renderer = PythonWidgetRenderer()  # on every customer's page
+
     files = MultipleFileField(label=_("Files"), required=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

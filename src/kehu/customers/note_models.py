@@ -17,25 +17,13 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from kehu.core.models import BusinessModel, BusinessQuerySet, scope_filter
-from kehu.customers.models import LIVE, MODULE, Contact, Customer
+from kehu.core.models import BusinessModel, scope_filter
+from kehu.customers.models import LIVE, MODULE, Contact, Customer, CustomerPartQuerySet
 
 __all__ = ["Attachment", "Note", "attachment_upload_to"]
 
 
-class _PartOfCustomerQuerySet(BusinessQuerySet):
-    def visible_to(self, actor: Any) -> _PartOfCustomerQuerySet:
-        """Visible exactly when the customer is: the organisation, neither deleted, the customer's owner
-        within the actor's data scope."""
-        from kehu.core.permissions import can
-
-        if actor is None or not can(actor, "view", self.model):
-            return self.none()
-        qs = self.filter(
-            organization_id=actor.organization_id, deleted_at__isnull=True, customer__deleted_at__isnull=True
-        )
-        return qs.filter(scope_filter(actor, actor.grant_for(self.model.module).scope, owner_field="customer__owner"))
-
+class _PartOfCustomerQuerySet(CustomerPartQuerySet):
     def in_recycle_bin_for(self, actor: Any) -> _PartOfCustomerQuerySet:
         """Deleted notes or files of live customers the actor may see (the customer's own recycle-bin entry
         brings back its notes and files with it: they were never deleted one by one)."""

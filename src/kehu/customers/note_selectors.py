@@ -1,6 +1,7 @@
 """Reads of notes and attachments, the mention picker's candidates, and the timeline providers.
 
-Every read starts from `visible_to(actor)`: a note or file is visible exactly when its customer is.
+Every read starts from `visible_to(actor)`: a note or file is visible exactly when its customer is; a
+customer's page, which holds the customer's row, asks with `visible_of(actor, customer)`, the same rule.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def newest_attachments_for(*, actor: Any, customer: Customer) -> list[Attachment
     memo = customer.__dict__.setdefault("_newest_attachments_for", {})
     if actor.pk not in memo:
         # The customer (with its owner, which the delete policy reads) is at hand: not joined again.
-        qs = attachment_list_for(actor=actor, customer=customer).select_related(None).select_related("created_by")
+        qs = Attachment.objects.visible_of(actor, customer).select_related("created_by")
         attachments = list(qs.order_by("-created_at", "-pk")[:NEWEST_ATTACHMENTS])
         for attachment in attachments:
             attachment.customer = customer
@@ -145,7 +146,7 @@ def note_timeline(
 ) -> list[timeline.TimelineItem]:
     """The customer's notes, rendered (mentions as @Name), with their author and time."""
     # Only the author and the contact are shown: the customer and its owner are not joined again.
-    qs = note_list_for(actor=actor, customer=customer).select_related(None).select_related("created_by", "contact")
+    qs = Note.objects.visible_of(actor, customer).select_related("created_by", "contact")
     if before is not None:
         qs = qs.filter(created_at__lt=before)
     items = []
@@ -175,7 +176,7 @@ def attachment_timeline(
     if before is None and limit <= NEWEST_ATTACHMENTS:  # the first page: what the files panel shows too
         attachments = newest_attachments_for(actor=actor, customer=customer)[:limit]
     else:
-        qs = attachment_list_for(actor=actor, customer=customer)
+        qs = Attachment.objects.visible_of(actor, customer).select_related("created_by")
         if before is not None:
             qs = qs.filter(created_at__lt=before)
         attachments = list(qs.order_by("-created_at", "-pk")[:limit])

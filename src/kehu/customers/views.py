@@ -228,7 +228,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_edit": can(actor, "edit", customer),
         "can_delete": can(actor, "delete", customer),
         "can_assign": can_assign,
-        "owners": selectors.owner_choices_for(actor=actor) if can_assign else [],
+        "owners": selectors.owner_options_for(actor=actor) if can_assign else [],
         "has_panels": panels.shown(actor),
     }
     # Notes and attachments (feature "notes"): the note box and the files panel.

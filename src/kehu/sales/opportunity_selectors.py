@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
-from kehu.core import custom_fields
+from kehu.core import audit_selectors, custom_fields
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
@@ -751,7 +751,7 @@ def opportunity_timeline(
     if before is not None:
         qs = qs.filter(created_at__lt=before)
     items = []
-    for entry in qs.select_related("actor").order_by("-created_at", "-seq")[:limit]:
+    for entry in audit_selectors.for_timeline(qs).order_by("-created_at", "-seq")[:limit]:
         template, icon = _TIMELINE[entry.action]
         changes = []
         stage = (entry.changes or {}).get("stage")
