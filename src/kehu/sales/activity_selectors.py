@@ -652,7 +652,7 @@ def activity_timeline(
         default=F("created_at"),
     )
     # Only what an item shows is joined (the owner, the contact): not the customer at hand, its lead or opportunity.
-    qs = activities_for(actor=actor, customer=customer).select_related(None).select_related("owner", "contact")
+    qs = Activity.objects.visible_on_customer(actor, customer).select_related("owner", "contact")
     # And only the columns an item shows: three tables' every column cost more Python than the query's SQL.
     qs = qs.only(*_TIMELINE_FIELDS).annotate(timeline_at=happened)
     if before is not None:
