@@ -4,6 +4,7 @@ migration's triggers surviving what Django's migrations do to the table (SQLite)
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.test.utils import CaptureQueriesContext
 
 from kehu.core.search_backends import SearchBackend, get_backend, parse
 from kehu.core.search_backends.postgres import PostgresSearchBackend, like_pattern
@@ -207,8 +208,59 @@ def test_the_walk_goes_on_within_the_backends_budget_for_the_frequency_it_saw(te
         return [row[0] for row in rows]
 
     assert run(14) == newest_first[:5] and indexed == [] and asked == [0.5]
-    assert run(13) == newest_first[:5] and indexed == [13]  # too few for the prediction: the index step
+    # Too few for the prediction (a probe of 4 rows sees 2 more: the same frequency): the index step.
+    assert run(13) == newest_first[:5] and indexed == [13]
     assert run(2) == newest_first[:5] and indexed == [13, 2]  # never fewer than max_walk_rows
+
+
+def test_an_ambiguous_first_walk_probes_one_more_slice_then_decides(tenant_a):
+    """When only sample noise separates the first walk's frequency from one that walks on, one more slice is
+    walked (one statement) and the decision is taken again on both slices: walk on, or the index step."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from kehu.core.search_backends import walk_then_index
+
+    now = timezone.now()
+    names = ["星辰" if n in (0, 9, 10, 11, 13, 15, 17, 19) else "月亮" for n in range(24)]
+    ids = []
+    for n, name in enumerate(names):
+        customer = make_customer(tenant_a, name=f"{name}公司{n}")
+        Customer.objects.filter(pk=customer.pk).update(updated_at=now - timedelta(minutes=n))
+        ids.append(customer.pk)
+    visible = Customer.objects.visible_to(tenant_a.admin).order_by()
+    newest_first = [pk for pk, name in zip(ids, names, strict=True) if name == "星辰"]
+    indexed = []
+
+    def run(limit: int, budget: int) -> list[int]:
+        def index() -> list[tuple]:
+            indexed.append(limit)
+            return [(pk,) for pk in newest_first[:limit]]
+
+        rows = walk_then_index(
+            visible,
+            Q(name__contains="星辰"),
+            limit=limit,
+            index=index,
+            walk_rows=6,  # the first slice (rows 0-5) sees 1 match, the probe (rows 6-11) 3 more
+            min_sample=1,
+            max_walk_rows=budget,
+        )
+        return [row[0] for row in rows]
+
+    # 1 of 6: 5 matches predicted in int(5 * 6 / 1 * 1.3) + 1 = 40 rows > 20, but plausibly (poisson_upper(1)
+    # = 4.7) in 7: probe; then 4 of 12 predict 20 rows: walk on to row 20, no index step.
+    with CaptureQueriesContext(connection) as queries:
+        assert run(5, 20) == newest_first[:5] and indexed == []
+    assert len(queries) == 3  # first walk, probe, walk on
+    # The same with a budget of 19 rows: after the probe the index step.
+    assert run(5, 19) == newest_first[:5] and indexed == [5]
+    # The probe alone finds the page: 4 matches asked, the probe stops at the 4th.
+    with CaptureQueriesContext(connection) as queries:
+        assert run(4, 19) == newest_first[:4] and indexed == [5]
+    assert len(queries) == 2
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL statistics")
@@ -229,3 +281,56 @@ def test_postgres_walk_budget_weighs_the_index_steps_reads(db, monkeypatch):
         assert backend.walk_budget(qs, frequency) == expected
     monkeypatch.undo()
     assert postgres.table_rows(qs) >= 0  # the catalog read itself
+
+
+def _budget_at_a_million(frequency: float) -> int:
+    """PostgreSQL's walk_budget for 1,000,154 rows (walk_per_match 2 between 8,000 and 24,000)."""
+    return int(min(24000, max(8000, 2 * frequency * 1_000_154)))
+
+
+@pytest.mark.parametrize(
+    ("walked", "found", "expected"),
+    [
+        (2000, 7, ("index", 0)),  # rare (饕大-like): straight to the index, no probe
+        (2000, 8, ("probe", 2000)),  # 0.4% seen, plausibly 0.72%: one more slice
+        (2000, 10, ("probe", 2000)),  # info16 at a million: 13,001 predicted > 10,001, plausibly 16.96 of 2,000
+        (2000, 12, ("walk", 10001)),  # the point estimate fits its budget: walk on as before
+        (2000, 19, ("walk", 17002)),
+        (4000, 14, ("index", 0)),  # after a probe, 8013-like (0.29%): no second probe
+        (4000, 28, ("walk", 10002)),  # after a probe, info16-like: walk on
+    ],
+)
+def test_next_walk_step_at_a_million_rows(walked, found, expected):
+    """The decision alone (no database): deterministic from what the walk saw and the budget."""
+    from kehu.core.search_backends import next_walk_step
+
+    probe_rows = 2000 if walked == 2000 else 0
+    step = next_walk_step(
+        walked=walked, found=found, limit=50, min_sample=8, budget=_budget_at_a_million, probe_rows=probe_rows
+    )
+    assert (step.action, step.rows) == expected
+
+
+def test_next_walk_step_probes_only_when_noise_could_explain_the_miss():
+    """A fixed budget (SQLite, or a table too small for walk_budget to matter): the point estimate walks on
+    when it fits; a sample whose plausible frequency fits probes; one whose plausible frequency does not
+    goes to the index, and so does a probe that would not fit the budget."""
+    from kehu.core.search_backends import next_walk_step, poisson_upper
+
+    def step(found: int, budget: int = 8000, probe_rows: int = 2000, walked: int = 2000) -> tuple[str, int]:
+        result = next_walk_step(
+            walked=walked, found=found, limit=51, min_sample=8, budget=lambda _f: budget, probe_rows=probe_rows
+        )
+        return result.action, result.rows
+
+    assert step(17) == ("walk", 6000)  # int(51 * 2000 / 17 * 1.3) + 1 = 7,801 <= 8,000
+    assert step(16) == ("probe", 2000)  # 8,288 > 8,000, but poisson_upper(16) = 24.9: 4,100 rows
+    assert step(8) == ("probe", 2000)  # 16,576, plausibly 14.4 matches: 7,069 rows
+    assert step(8, budget=7000) == ("index", 0)  # not even plausibly within 7,000 rows
+    assert step(16, probe_rows=0) == ("index", 0)  # probed already
+    assert step(30, budget=3000) == ("probe", 1000)  # 4,421 > 3,000, plausibly 2,447: within the budget
+    assert step(20, budget=2000) == ("index", 0)  # nothing left to walk
+    assert step(0, walked=2000) == ("index", 0)
+    # The bound itself: the chi-square bound's values at 95%, within 0.1.
+    for count, exact in [(0, 2.996), (1, 4.744), (8, 14.435), (10, 16.962), (20, 29.062)]:
+        assert abs(poisson_upper(count) - exact) < 0.1

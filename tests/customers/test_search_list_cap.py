@@ -1,0 +1,57 @@
+"""A searched customer list sorted by anything but recency pages through at most customer_search.LIST_LIMIT
+matches (the most relevant), in the API and the UI alike: every page is cut from the same capped set, in the
+order asked; newest first pages through every match. Nothing on the page or in the API says so (yet)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import quote
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from kehu.customers import search as customer_search
+from kehu.customers.models import Customer
+from tests.conftest import login_client
+from tests.customers.factories import make_customer
+
+pytestmark = pytest.mark.django_db
+CAP = 3
+
+
+@pytest.fixture
+def matches(tenant_a, monkeypatch):
+    """Five customers matching 星辰 (and one that does not), newest first, their names falling with age
+    ("9号" the newest), the fragment never a name prefix (prefixes rank first)."""
+    monkeypatch.setattr(customer_search, "LIST_LIMIT", CAP)
+    made = [make_customer(tenant_a, name=f"{9 - n}号星辰") for n in range(5)]
+    make_customer(tenant_a, name="太阳")
+    now = timezone.now()
+    for n, customer in enumerate(made):
+        Customer.objects.filter(pk=customer.pk).update(updated_at=now - timedelta(minutes=n))
+    return [customer.pk for customer in made]
+
+
+def paged(client, url: str) -> list[int]:
+    ids, url = [], f"{url}&limit=2"
+    while url:
+        body = client.get(url).json()
+        ids += [item["id"] for item in body["results"]]
+        url = body["next"]
+    return ids
+
+
+def test_the_api_pages_through_the_capped_matches_in_another_order(tenant_a, api, matches):
+    client = api(tenant_a.admin)
+    assert paged(client, f"/api/v1/customers/?search={quote('星辰')}") == matches  # newest first: all
+    by_name = paged(client, f"/api/v1/customers/?search={quote('星辰')}&ordering=name")
+    assert by_name == list(reversed(matches[:CAP]))  # the CAP newest (all rank alike), by name
+
+
+def test_the_list_page_shows_the_same_capped_matches(tenant_a, client, matches):
+    login_client(client, tenant_a.admin)
+    page = client.get(reverse("customers:list"), {"search": "星辰", "ordering": "name"}).content.decode()
+    assert [pk for pk in matches if f"/customers/{pk}/" in page] == matches[:CAP]
+    page = client.get(reverse("customers:list"), {"search": "星辰"}).content.decode()
+    assert [pk for pk in matches if f"/customers/{pk}/" in page] == matches
