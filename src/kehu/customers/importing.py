@@ -646,6 +646,19 @@ class CustomerImportAdapter(ImportAdapter):
                 row.search = _search_columns(clean)
         return row
 
+    def independent(self, *, rows: list[PendingRow], state: dict[str, Any]) -> bool:
+        """The rows (checked ahead) share no match key with the chunk written last, and that chunk only
+        created customers: then its uncommitted rows are nothing these rows would match or update (a
+        customer it created has its row's keys; one it changed may have had any), and reading before its
+        COMMIT finds what reading after it would."""
+        written = state.get("written")
+        if written is None:
+            return True
+        if written["changed_existing"]:
+            return False
+        keys = written["keys"]
+        return all(row.prepared is not None and keys.isdisjoint(row.prepared.keys) for row in rows)
+
     def process_chunk(
         self, *, actor: Any, job: Any, rows: list[PendingRow], state: dict[str, Any], dry_run: bool
     ) -> list[RowResult]:
@@ -764,6 +777,12 @@ class CustomerImportAdapter(ImportAdapter):
             return results
         self._write(actor, creates, updates, update_fields, update_tags, results, state)
         self._write_contacts(actor, contact_creates, contact_updates, now)
+        # What the next chunk must not read before this one commits (independent()): the keys these rows
+        # match by, and whether existing customers or contacts changed.
+        state["written"] = {
+            "keys": wanted,
+            "changed_existing": bool(updates or update_tags or contact_creates or contact_updates),
+        }
         # Written and committed with this chunk: later chunks find them with their one query.
         state["keys"] = {k: v for k, v in state["keys"].items() if not isinstance(v, _New)}
         return results
