@@ -17,7 +17,8 @@ Peak memory is the subprocess's maximum resident set size (resource.getrusage), 
     ... --db sqlite            # SQLite only
     ... --db postgres --pg postgres://postgres@127.0.0.1:5432/kehu_imports_bench
 
-"CPU s" is the measuring process's CPU (all its threads), "PG CPU s" the PostgreSQL backend's, "main s" the
+"CPU s" is the measuring process's CPU (all its threads), "PG CPU s" the PostgreSQL backends' (the import's
+second connection included: its chunks commit on one while the next is written on the other), "main s" the
 CPU of the thread that runs the task and writes; "overlap rows/s" is what the rate would be on an idle
 2-core machine with the worker thread's work hidden behind the writer's waits for PostgreSQL: rows over the
 longer of (main + PG CPU), which run one after the other, and the process's CPU (its threads share a GIL).

@@ -985,9 +985,9 @@ class _Pipeline:
         self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-commit")
 
     @staticmethod
-    def wanted() -> bool:
+    def wanted(alias: str) -> bool:
         """Only for a run on PostgreSQL in its own transactions (not inside a caller's, as tests are)."""
-        connection = transaction.get_connection()
+        connection = connections[alias]
         return PIPELINE_COMMITS and connection.vendor == "postgresql" and not connection.in_atomic_block
 
     def take_turn(self) -> None:
@@ -1010,7 +1010,8 @@ class _Pipeline:
         connections[self.alias] = in_flight.wrapper  # the block ends on its own connection
         try:
             try:
-                in_flight.commit.result()
+                with in_flight.wrapper.wrap_database_errors:  # the driver's error as Django's (IntegrityError)
+                    in_flight.commit.result()
             except BaseException as exc:
                 if not in_flight.block.__exit__(type(exc), exc, exc.__traceback__):
                     raise
@@ -1130,7 +1131,8 @@ def _run(actor: Any, adapter: ImportAdapter, job: ImportJob) -> None:
     state = adapter.begin(actor=actor, job=job, dry_run=False)
     seen: dict[str, int] = {}
     position = job.processed_rows
-    pipe = _Pipeline(router.db_for_write(ImportJob)) if _Pipeline.wanted() else None
+    alias = router.db_for_write(ImportJob)
+    pipe = _Pipeline(alias) if _Pipeline.wanted(alias) else None
     try:
         with contextlib.closing(_prepared_chunks(actor, adapter, job, state, position)) as chunks:
             for chunk, rows in chunks:
