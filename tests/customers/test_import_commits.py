@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # share nothing with the chunk before (they go ahead), one with a phone of the chunk before (it waits), one
 # repeating a row of the chunk before (it waits), and new tags.
 DISTINCT = [
-    ["庚公司", "13900000001", "", "", "", "", "", "新标签", "", ""],
+    ["庚公司", "13900000001", "", "", "", "", "", "", "", ""],
     ["辛公司", "13900000002", "g@x.cn", "", "", "", "", "", "孙七", ""],
     ["壬公司", "", "", "", "", "", "", "", "", ""],
     ["癸公司", "13900000004", "", "", "", "", "", "新标签", "", ""],
@@ -40,7 +40,12 @@ DISTINCT = [
     ["巳公司", "13900000011", "", "", "", "", "", "", "", ""],
     ["午公司", "13900000012", "", "", "", "", "", "", "", ""],
 ]
-FILE = [*ROWS, ["未公司", "", "", "", "", "", "", "", "", ""], *DISTINCT]  # 24 rows: 8 chunks
+TAGGED = [  # a new tag: the chunk waits (creating a tag writes an audit entry, only under the job's lock)
+    ["申公司", "13900000013", "", "", "", "", "", "第三个", "", ""],
+    ["酉公司", "13900000014", "", "", "", "", "", "", "", ""],
+    ["戌公司", "13900000015", "", "", "", "", "", "", "", ""],
+]
+FILE = [*ROWS, ["未公司", "", "", "", "", "", "", "", "", ""], *DISTINCT, *TAGGED]  # 27 rows: 9 chunks
 
 
 def _run(actor, rows, policy="skip") -> ImportJob:
@@ -106,15 +111,15 @@ def test_pipelined_commits_give_the_outcomes_of_one_connection(policy, small_chu
     one, two = results
 
     assert two == one
-    assert one["counts"][0] == ImportJob.Status.DONE and len(one["audit"]) == 8
+    assert one["counts"][0] == ImportJob.Status.DONE and len(one["audit"]) == 9
     assert connections["default"] is original and _no_threads_left()
     if connection.vendor == "postgresql":
         ahead, backends = went_ahead
         assert len(backends) >= 2  # two connections were used
         # Row 17's chunk shares a phone with row 15's chunk and row 20's repeats a row of row 17's chunk:
-        # those waited for the commit before them; row 23's chunk went ahead. Row 14's did too, unless row 11
-        # of the chunk before updated an existing customer (policy "update").
-        assert 23 in ahead and 17 not in ahead and 20 not in ahead
+        # those waited for the commit before them, as did row 26's (a new tag); row 23's chunk went ahead.
+        # Row 14's did too, unless row 11 of the chunk before updated an existing customer (policy "update").
+        assert 23 in ahead and 17 not in ahead and 20 not in ahead and 26 not in ahead
         assert (14 in ahead) == (policy != "update")
 
 

@@ -128,9 +128,10 @@ class ImportAdapter(abc.ABC):
     def independent(self, *, rows: list[PendingRow], state: Any) -> bool:
         """Whether `rows` may be checked and written before the chunk written last is committed (its COMMIT
         then runs on another connection meanwhile, see `_Pipeline`): True only if nothing those rows read
-        (matches, the records they would update) can be something that chunk wrote. The engine itself
-        makes sure no row repeats one of that chunk. The default, False, keeps every chunk after the
-        previous one's commit."""
+        (matches, the records they would update) can be something that chunk wrote, and writing them takes
+        no lock that a request holding the job's lock may wait for (an audit entry: the chain's head). The
+        engine itself makes sure no row repeats one of that chunk. The default, False, keeps every chunk
+        after the previous one's commit."""
         return False
 
     @abc.abstractmethod
@@ -904,9 +905,10 @@ def _run_chunk(
             assert pipe is not None
             # The previous chunk's COMMIT must have succeeded (else its error is raised here and this chunk
             # rolls back), and the checkpoint must be this chunk's start (else another worker took the job
-            # over, or it was cancelled: this chunk rolls back). Taken before the ImportRows go in, as
-            # without `pipe`: another worker's ImportRows of the same rows then wait for this lock, never
-            # the other way round. So chunks commit in order, each only after the one before it.
+            # over, or it was cancelled: this chunk rolls back). So chunks commit in order, each only after
+            # the one before it. Until here the chunk took no lock another import or a cancel holds while
+            # waiting for the job's (the adapter's `independent` sees to it); the ImportRows (unique per job
+            # and row) and the audit entry come after, under the job's lock, as without `pipe`.
             pipe.wait()
             locked = _lock_job(job, position)
         outcomes = []
@@ -974,7 +976,7 @@ class _InFlight:
 class _Pipeline:
     """The writing thread's two connections to the import's database, used in turn chunk by chunk, and the
     thread that runs a chunk's COMMIT. `connections[alias]` in the writing thread is the chunk's connection;
-    `close()` puts the thread's own one back and closes the other (always: `_run` uses it in a `with`)."""
+    `close()` puts the thread's own one back and closes the other (`_run` calls it on every way out)."""
 
     def __init__(self, alias: str) -> None:
         self.alias = alias

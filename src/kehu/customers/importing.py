@@ -650,14 +650,21 @@ class CustomerImportAdapter(ImportAdapter):
         """The rows (checked ahead) share no match key with the chunk written last, and that chunk only
         created customers: then its uncommitted rows are nothing these rows would match or update (a
         customer it created has its row's keys; one it changed may have had any), and reading before its
-        COMMIT finds what reading after it would."""
+        COMMIT finds what reading after it would. Rows naming a tag not created yet wait too: creating it
+        writes an audit entry, which must not lock the audit chain before the chunk holds the job's lock
+        (a cancel locks the job, then the chain)."""
         written = state.get("written")
-        if written is None:
-            return True
-        if written["changed_existing"]:
+        if written is not None and written["changed_existing"]:
             return False
-        keys = written["keys"]
-        return all(row.prepared is not None and keys.isdisjoint(row.prepared.keys) for row in rows)
+        keys = written["keys"] if written is not None else set()
+        tags = state["tags"]
+        for row in rows:
+            prepared = row.prepared
+            if prepared is None or not keys.isdisjoint(prepared.keys):
+                return False
+            if not prepared.errors and any(name not in tags for name in prepared.clean.get("tags", ())):
+                return False
+        return True
 
     def process_chunk(
         self, *, actor: Any, job: Any, rows: list[PendingRow], state: dict[str, Any], dry_run: bool
