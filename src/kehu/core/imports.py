@@ -30,6 +30,7 @@ import threading
 import unicodedata
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -123,6 +124,15 @@ class ImportAdapter(abc.ABC):
         must only read `state`, and any database access there fails (the chunk is then prepared by
         `process_chunk` itself). `process_chunk` must give the same results with or without it."""
         return
+
+    def independent(self, *, rows: list[PendingRow], state: Any) -> bool:
+        """Whether `rows` may be checked and written before the chunk written last is committed (its COMMIT
+        then runs on another connection meanwhile, see `_Pipeline`): True only if nothing those rows read
+        (matches, the records they would update) can be something that chunk wrote, and writing them takes
+        no lock that a request holding the job's lock may wait for (an audit entry: the chain's head). The
+        engine itself makes sure no row repeats one of that chunk. The default, False, keeps every chunk
+        after the previous one's commit."""
+        return False
 
     @abc.abstractmethod
     def process_chunk(
@@ -832,6 +842,14 @@ def _dry_run(actor: Any, adapter: ImportAdapter, job: ImportJob) -> None:
     )
 
 
+def _lock_job(job: ImportJob, position: int) -> ImportJob:
+    """The job row, locked until the chunk's transaction ends, if it is still running from `position`."""
+    locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if locked.status != Status.RUNNING or locked.processed_rows != position:
+        raise _Stop()
+    return locked
+
+
 def _run_chunk(
     actor: Any,
     adapter: ImportAdapter,
@@ -841,11 +859,26 @@ def _run_chunk(
     state: Any,
     seen: dict[str, int],
     rows: list[PendingRow] | None = None,
+    pipe: _Pipeline | None = None,
 ) -> ImportJob:
-    """Check and write one chunk (`rows`: its PendingRows if already made, prepared) in one transaction."""
+    """Check and write one chunk (`rows`: its PendingRows if already made, prepared) in one transaction.
+
+    With `pipe` (PostgreSQL, a run of its own) the chunk's COMMIT is left to run in the background, and
+    the next chunk, if `independent` of this one, is read and written on the other connection meanwhile:
+    it takes the job's lock (and checks the checkpoint) only at its end, once this one has committed."""
+    if pipe is not None:
+        if pipe.in_flight is not None and not (
+            rows is not None
+            and pipe.in_flight.fingerprints.isdisjoint(row.fingerprint for row in rows)
+            and adapter.independent(rows=rows, state=state)
+        ):
+            pipe.wait()  # this chunk must see the previous one: as if there were one connection
+        pipe.take_turn()
+    ahead = pipe is not None and pipe.in_flight is not None  # the previous chunk is still committing
     connection = transaction.get_connection()
     own_transaction = not connection.in_atomic_block  # else a caller's transaction: its commit is not ours
-    with transaction.atomic():
+    with contextlib.ExitStack() as block:
+        block.enter_context(transaction.atomic())
         if own_transaction and connection.vendor == "postgresql":
             # The chunk's COMMIT does not wait for its WAL to reach the disk (it is flushed within a fraction
             # of a second). Safe for this transaction: everything it writes (records, ImportRows, the audit
@@ -857,12 +890,27 @@ def _run_chunk(
             # transaction: nothing else on the connection changes.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
-        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
-        if locked.status != Status.RUNNING or locked.processed_rows != position:
-            raise _Stop()
+        if ahead:
+            # The committing chunk holds the job row's lock: read it without waiting (its mapping and policy
+            # do not change while it runs), and stop early if it was cancelled.
+            locked = ImportJob.objects.get(pk=job.pk)
+            if locked.status != Status.RUNNING:
+                raise _Stop()
+        else:
+            locked = _lock_job(job, position)
         if rows is None or locked.mapping != job.mapping:  # none yet, or made with another mapping
             rows = pending_rows(locked, chunk)
         results = _evaluate(actor, adapter, locked, rows, state, False, seen)
+        if ahead:
+            assert pipe is not None
+            # The previous chunk's COMMIT must have succeeded (else its error is raised here and this chunk
+            # rolls back), and the checkpoint must be this chunk's start (else another worker took the job
+            # over, or it was cancelled: this chunk rolls back). So chunks commit in order, each only after
+            # the one before it. Until here the chunk took no lock another import or a cancel holds while
+            # waiting for the job's (the adapter's `independent` sees to it); the ImportRows (unique per job
+            # and row) and the audit entry come after, under the job's lock, as without `pipe`.
+            pipe.wait()
+            locked = _lock_job(job, position)
         outcomes = []
         counts = {Outcome.CREATED: 0, Outcome.UPDATED: 0, Outcome.SKIPPED: 0, Outcome.ERROR: 0}
         for row, result in zip(rows, results, strict=True):
@@ -898,7 +946,93 @@ def _run_chunk(
                 "errors": counts[Outcome.ERROR],
             },
         )
+        if pipe is not None and own_transaction:
+            pipe.commit_later(block.pop_all(), {row.fingerprint for row in rows})
     return locked
+
+
+# Pipelined commits (PostgreSQL) -------------------------------------------------------------------------
+# Of PostgreSQL's work on a chunk, a third is its COMMIT (the deferred foreign-key checks of every new row),
+# during which the writing thread used to wait. With two connections used in turn, chunk N commits on one
+# while chunk N+1 is matched and written on the other. What keeps the guarantees:
+# - commits stay in chunk order: chunk N+1 takes the job's lock and checks the checkpoint only after chunk
+#   N's COMMIT succeeded, so it commits only after it, and never if it failed (its error fails the job;
+#   resume starts again at chunk N);
+# - chunk N+1 reads nothing chunk N wrote: it goes ahead only if no row repeats one of chunk N (the
+#   engine checks the fingerprints) and the adapter finds it `independent` (no match key in common, chunk
+#   N updated no existing record); otherwise it waits for chunk N's COMMIT first, as with one connection.
+#   So the outcomes are the same whatever the timing.
+PIPELINE_COMMITS = True
+
+
+class _InFlight:
+    """A chunk's transaction whose COMMIT runs in a background thread; Django's side of it (its atomic
+    block, on_commit callbacks) is finished in the writing thread by `_Pipeline.wait`."""
+
+    def __init__(self, wrapper: Any, block: contextlib.ExitStack, fingerprints: set[str], commit: Future) -> None:
+        self.wrapper, self.block, self.fingerprints, self.commit = wrapper, block, fingerprints, commit
+
+
+class _Pipeline:
+    """The writing thread's two connections to the import's database, used in turn chunk by chunk, and the
+    thread that runs a chunk's COMMIT. `connections[alias]` in the writing thread is the chunk's connection;
+    `close()` puts the thread's own one back and closes the other (`_run` calls it on every way out)."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.own = connections[alias]
+        self.other = connections.create_connection(alias)
+        self.current = self.own
+        self.in_flight: _InFlight | None = None
+        self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-commit")
+
+    @staticmethod
+    def wanted(alias: str) -> bool:
+        """Only for a run on PostgreSQL in its own transactions (not inside a caller's, as tests are)."""
+        connection = connections[alias]
+        return PIPELINE_COMMITS and connection.vendor == "postgresql" and not connection.in_atomic_block
+
+    def take_turn(self) -> None:
+        """Make the writing thread's connection one with no COMMIT in flight."""
+        if self.in_flight is not None and self.in_flight.wrapper is self.current:
+            self.current = self.other if self.current is self.own else self.own
+            connections[self.alias] = self.current
+
+    def commit_later(self, block: contextlib.ExitStack, fingerprints: set[str]) -> None:
+        """Start the COMMIT of the chunk whose atomic block is `block` (popped from its `with`)."""
+        assert self.in_flight is None
+        raw = self.current.connection  # psycopg's connection: thread-safe, and it releases the GIL while it waits
+        self.in_flight = _InFlight(self.current, block, fingerprints, self.committer.submit(raw.commit))
+
+    def wait(self) -> None:
+        """Wait for the COMMIT in flight and finish its atomic block; raise its error (nothing committed)."""
+        in_flight, self.in_flight = self.in_flight, None
+        if in_flight is None:
+            return
+        connections[self.alias] = in_flight.wrapper  # the block ends on its own connection
+        try:
+            try:
+                with in_flight.wrapper.wrap_database_errors:  # the driver's error as Django's (IntegrityError)
+                    in_flight.commit.result()
+            except BaseException as exc:
+                if not in_flight.block.__exit__(type(exc), exc, exc.__traceback__):
+                    raise
+            else:
+                in_flight.block.close()  # COMMIT again is a no-op; runs the on_commit callbacks
+        finally:
+            connections[self.alias] = self.current
+
+    def close(self, failing: bool = False) -> None:
+        try:
+            try:
+                self.wait()
+            except Exception:
+                if not failing:
+                    raise
+        finally:
+            self.committer.shutdown()
+            connections[self.alias] = self.own
+            self.other.close()
 
 
 # A real run reads, maps and prepares chunk N+1 in a worker thread while this thread writes chunk N: the
@@ -999,13 +1133,23 @@ def _run(actor: Any, adapter: ImportAdapter, job: ImportJob) -> None:
     state = adapter.begin(actor=actor, job=job, dry_run=False)
     seen: dict[str, int] = {}
     position = job.processed_rows
+    alias = router.db_for_write(ImportJob)
+    pipe = _Pipeline(alias) if _Pipeline.wanted(alias) else None
     try:
         with contextlib.closing(_prepared_chunks(actor, adapter, job, state, position)) as chunks:
             for chunk, rows in chunks:
-                job = _run_chunk(actor, adapter, job, chunk, position, state, seen, rows)
+                job = _run_chunk(actor, adapter, job, chunk, position, state, seen, rows, pipe)
                 position = job.processed_rows
     except _Stop:
+        if pipe is not None:
+            pipe.close()  # the chunk before still commits (or its error fails the job)
         return
+    except BaseException:
+        if pipe is not None:
+            pipe.close(failing=True)  # the exception on its way is the one reported
+        raise
+    if pipe is not None:
+        pipe.close()  # the last chunk's COMMIT is done (or its error raised) before the job is
     error_file = write_error_report(job) if job.error_count else ""
     ImportJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(
         status=Status.DONE, finished_at=timezone.now(), error_file=error_file, total_rows=position

@@ -646,6 +646,26 @@ class CustomerImportAdapter(ImportAdapter):
                 row.search = _search_columns(clean)
         return row
 
+    def independent(self, *, rows: list[PendingRow], state: dict[str, Any]) -> bool:
+        """The rows (checked ahead) share no match key with the chunk written last, and that chunk only
+        created customers: then its uncommitted rows are nothing these rows would match or update (a
+        customer it created has its row's keys; one it changed may have had any), and reading before its
+        COMMIT finds what reading after it would. Rows naming a tag not created yet wait too: creating it
+        writes an audit entry, which must not lock the audit chain before the chunk holds the job's lock
+        (a cancel locks the job, then the chain)."""
+        written = state.get("written")
+        if written is not None and written["changed_existing"]:
+            return False
+        keys = written["keys"] if written is not None else set()
+        tags = state["tags"]
+        for row in rows:
+            prepared = row.prepared
+            if prepared is None or not keys.isdisjoint(prepared.keys):
+                return False
+            if not prepared.errors and any(name not in tags for name in prepared.clean.get("tags", ())):
+                return False
+        return True
+
     def process_chunk(
         self, *, actor: Any, job: Any, rows: list[PendingRow], state: dict[str, Any], dry_run: bool
     ) -> list[RowResult]:
@@ -764,6 +784,12 @@ class CustomerImportAdapter(ImportAdapter):
             return results
         self._write(actor, creates, updates, update_fields, update_tags, results, state)
         self._write_contacts(actor, contact_creates, contact_updates, now)
+        # What the next chunk must not read before this one commits (independent()): the keys these rows
+        # match by, and whether existing customers or contacts changed.
+        state["written"] = {
+            "keys": wanted,
+            "changed_existing": bool(updates or update_tags or contact_creates or contact_updates),
+        }
         # Written and committed with this chunk: later chunks find them with their one query.
         state["keys"] = {k: v for k, v in state["keys"].items() if not isinstance(v, _New)}
         return results
