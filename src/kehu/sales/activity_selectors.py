@@ -98,9 +98,11 @@ def activities_for(
     return qs.order_by("-scheduled_at", "-pk")
 
 
-def open_activities_for(**kwargs: Any) -> QuerySet[Activity]:
-    """The planned ones of `activities_for`, soonest first (the "next steps" of a record page)."""
-    return activities_for(**kwargs).filter(status=Activity.Status.PLANNED).order_by("scheduled_at", "pk")
+def customer_activities_for(*, actor: Any, customer: Customer) -> QuerySet[Activity]:
+    """`activities_for(customer=...)` of a customer read for the actor in this request (its page's parts): the
+    same rows, with the visibility decided once for the customer (ActivityQuerySet.visible_of_customer)."""
+    qs = Activity.objects.visible_of_customer(actor, customer).select_related(*RELATED)
+    return qs.order_by("-scheduled_at", "-pk")
 
 
 # Lists -----------------------------------------------------------------------------------------------------
