@@ -84,7 +84,12 @@ class ActivityQuerySet(BusinessQuerySet):
         from kehu.core.permissions import can
         from kehu.sales.models import Lead, Opportunity
 
-        if actor is None or not can(actor, "view", self.model) or customer.deleted_at is not None:
+        if (
+            actor is None
+            or not can(actor, "view", self.model)
+            or customer.deleted_at is not None
+            or customer.organization_id != actor.organization_id
+        ):
             return self.none()
         qs = self.filter(organization_id=actor.organization_id, customer_id=customer.pk, deleted_at__isnull=True)
         qs = qs.exclude(Exists(Lead.objects.filter(pk=OuterRef("lead_id"), deleted_at__isnull=False))).exclude(

@@ -104,11 +104,6 @@ def activities_for(
     return qs.order_by("-scheduled_at", "-pk")
 
 
-def open_activities_for(**kwargs: Any) -> QuerySet[Activity]:
-    """The planned ones of `activities_for`, soonest first (the "next steps" of a record page)."""
-    return activities_for(**kwargs).filter(status=Activity.Status.PLANNED).order_by("scheduled_at", "pk")
-
-
 # Lists -----------------------------------------------------------------------------------------------------
 
 

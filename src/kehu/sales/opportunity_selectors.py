@@ -688,8 +688,11 @@ def board_for(*, actor: Any, pipeline: Pipeline, filters: OpportunityFilters | d
 
 
 def customer_opportunities_for(*, actor: Any, customer: Any, limit: int = CUSTOMER_PANEL_LIMIT) -> list[Opportunity]:
-    """The newest opportunities of a customer that the actor may see (open ones first)."""
+    """The newest opportunities of a customer that the actor may see (open ones first), with what the customer's
+    panel shows of them (sales/opportunity/_customer_panel.html): every column of both tables cost more than the
+    statement."""
     qs = Opportunity.objects.visible_to(actor).filter(customer_id=customer.pk).select_related("stage")
+    qs = qs.only("name", "status", "amount", "currency", "updated_at", "stage__name")
     rows = list(qs.order_by("-updated_at", "-pk")[: limit * 4])
     rows.sort(key=lambda o: (o.status != Opportunity.Status.OPEN, -o.updated_at.timestamp()))
     return rows[:limit]
