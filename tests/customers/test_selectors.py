@@ -281,3 +281,28 @@ def test_a_customers_parts_asked_of_its_row_are_what_visible_to_shows(tenant_a, 
                 assert set(model.objects.visible_of(user, customer).values_list("pk", flat=True)) == expected
                 shown += len(expected)
     assert shown
+
+
+def test_a_manager_without_a_team_opens_their_own_customers_and_the_pool(tenant_a):
+    """A team scope without a team is the own scope (scope_filter): the page opens what the list shows."""
+    from kehu.accounts import services as account_services
+    from tests.conftest import PASSWORD
+
+    lone = account_services.user_create(
+        actor=tenant_a.admin,
+        organization=tenant_a.org,
+        email="lone@a.test",
+        password=PASSWORD,
+        role=tenant_a.role("sales_manager"),
+        name="无部门经理",
+        team=None,
+    )
+    mine = make_customer(tenant_a, owner=lone, name="经理自己的客户")
+    other = make_customer(tenant_a, owner=tenant_a.users["sales_rep"], name="别人的客户")
+    pool = make_customer(tenant_a, owner=tenant_a.users["sales_rep"], name="公海里的客户")
+    Customer.objects.filter(pk=pool.pk).update(owner=None)
+    assert set(Customer.objects.visible_to(lone).values_list("pk", flat=True)) == {mine.pk}
+    assert selectors.customer_get_for(actor=lone, pk=mine.pk) == mine
+    assert selectors.customer_get_for(actor=lone, pk=pool.pk) == pool
+    with pytest.raises(NotFound):
+        selectors.customer_get_for(actor=lone, pk=other.pk)

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_noop
 
 from kehu.core import audit_selectors, choice_lists, custom_fields
 from kehu.core.errors import NotFound, ValidationFailed
-from kehu.core.models import AuditEntry
+from kehu.core.models import AuditEntry, owner_in_scope
 from kehu.core.permissions import can
 from kehu.core.search import SearchHit
 from kehu.customers import search as customer_search
@@ -351,9 +351,10 @@ def customer_get_for(*, actor: Any, pk: Any, tags: bool = True, timeline_presenc
     if tags:
         qs = qs.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
     customer = _get(qs, pk)
-    # What the actor may open: their scope or the public pool (customers_visible_or_pool_for's rows), asked of
-    # the row by the object policy, the same rule, instead of the team's member ids in the statement.
-    if not can(actor, "view", customer):
+    # What the actor may open: their scope (visible_to's scope_filter) or the public pool, exactly
+    # customers_visible_or_pool_for's rows, asked of the row read instead of in the statement.
+    scope = actor.grant_for(Customer.module).scope
+    if customer.owner_id is not None and not owner_in_scope(actor, scope, customer.owner_id):
         raise NotFound()
     return customer
 
