@@ -306,3 +306,7 @@ def test_a_manager_without_a_team_opens_their_own_customers_and_the_pool(tenant_
     assert selectors.customer_get_for(actor=lone, pk=pool.pk) == pool
     with pytest.raises(NotFound):
         selectors.customer_get_for(actor=lone, pk=other.pk)
+    # and the object policy agrees with the lists: their own customer is theirs to edit, another's is not
+    from kehu.core.permissions import can
+
+    assert can(lone, "edit", mine) and not can(lone, "edit", other)

@@ -56,9 +56,9 @@ class Policy:
         owner = getattr(record, "owner", None)
         if owner is None:
             return False
-        if scope == Scope.OWN:
+        if scope == Scope.OWN or actor.team_id is None:  # a team scope without a team: one's own (scope_filter)
             return owner.pk == actor.pk
-        if owner.team_id is None or actor.team_id is None:
+        if owner.team_id is None:
             return False
         if scope == Scope.TEAM:
             return owner.team_id == actor.team_id
