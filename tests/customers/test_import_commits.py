@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, connections, transaction
 
 from kehu.core import imports
@@ -19,7 +18,7 @@ from kehu.customers.importing import ADAPTER
 from kehu.customers.models import Customer
 from tests.conftest import make_tenant
 from tests.customers.factories import make_customer
-from tests.customers.test_import_pipeline import ROWS, csv_bytes, outcome_of
+from tests.customers.test_import_pipeline import ROWS, import_transactionally, outcome_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,12 +48,7 @@ FILE = [*ROWS, ["未公司", "", "", "", "", "", "", "", "", ""], *DISTINCT, *TA
 
 
 def _run(actor, rows, policy="skip") -> ImportJob:
-    job = imports.import_job_create(actor=actor, record_type="customers", upload=ContentFile(csv_bytes(rows), "c.csv"))
-    job = imports.import_job_update(actor=actor, job=job, policy=policy)
-    imports.import_job_start(actor=actor, job=job)
-    imports.process_import(job.pk, "run")
-    job.refresh_from_db()
-    return job
+    return import_transactionally(actor, rows, policy)
 
 
 def _resume(actor, job) -> ImportJob:

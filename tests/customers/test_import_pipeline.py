@@ -199,7 +199,7 @@ def test_insert_rows_keeps_shared_timestamps_exactly(tenant_a):
     assert stored == [(at, at), (at, at)]
 
 
-def _import_transactionally(actor, rows, policy):
+def import_transactionally(actor, rows, policy):
     job = imports.import_job_create(actor=actor, record_type="customers", upload=ContentFile(csv_bytes(rows), "c.csv"))
     job = imports.import_job_update(actor=actor, job=job, policy=policy)
     # The task body as the worker runs it (not through on_commit): each chunk is its own transaction.
@@ -239,7 +239,7 @@ def test_each_chunk_is_its_own_transaction_committed_without_waiting_for_the_dis
     monkeypatch.setattr(ADAPTER, "process_chunk", second_chunk_crashes)
     rep = tenant.users["sales_rep"]
     with pytest.raises(RuntimeError):
-        _import_transactionally(rep, ROWS, "skip")
+        import_transactionally(rep, ROWS, "skip")
     job = ImportJob.objects.get(organization=tenant.org)
     assert (job.status, job.processed_rows, job.created_count) == (ImportJob.Status.FAILED, 3, 2)
     assert Customer.objects.filter(organization=tenant.org).count() == 2
@@ -259,6 +259,6 @@ def test_each_chunk_is_its_own_transaction_committed_without_waiting_for_the_dis
     assert Customer.objects.filter(organization=tenant.org).count() == 4
     assert AuditEntry.objects.filter(organization=tenant.org, action="customers.import").count() == 4
 
-    again = _import_transactionally(rep, ROWS, "skip")  # the same file again: nothing new
+    again = import_transactionally(rep, ROWS, "skip")  # the same file again: nothing new
     assert (again.status, again.created_count) == (ImportJob.Status.DONE, 0)
     assert Customer.objects.filter(organization=tenant.org).count() == 4

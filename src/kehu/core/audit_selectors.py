@@ -26,7 +26,7 @@ _TIMELINE_FIELDS = (
 
 
 def for_timeline(qs: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
-    """Audit entries as the timelines' providers read them (customer, opportunity, lead): the columns an item
+    """Audit entries as the timelines read them (the customer's providers, a lead's history): the columns an item
     shows, and of the actor the name and email, not a user's 22 columns (password hash included) per entry."""
     return qs.select_related("actor").only(*_TIMELINE_FIELDS)
 

@@ -18,7 +18,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from kehu.core import custom_fields
+from kehu.core import audit_selectors, custom_fields
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
@@ -450,13 +450,10 @@ def lead_history(*, actor: Any, lead: Lead, limit: int = 50) -> list[HistoryItem
     """The lead's audit entries, newest first: who changed what, who assigned it (and by which rule)."""
     if not can(actor, "view", lead):
         raise NotFound()
-    entries = list(
-        AuditEntry.objects.filter(
-            organization_id=lead.organization_id, target_type="sales.lead", target_id=str(lead.pk)
-        )
-        .select_related("actor")
-        .order_by("-created_at", "-seq")[:limit]
+    entries = AuditEntry.objects.filter(
+        organization_id=lead.organization_id, target_type="sales.lead", target_id=str(lead.pk)
     )
+    entries = list(audit_selectors.for_timeline(entries).order_by("-created_at", "-seq")[:limit])
     owner_ids = set()
     for entry in entries:
         owner = (entry.changes or {}).get("owner")
