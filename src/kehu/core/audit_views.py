@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kehu.core import audit, modules
+from kehu.core import audit, audit_labels, modules
 from kehu.core.audit_selectors import audit_list_for
 from kehu.core.models import AuditEntry
 from kehu.core.services import require
@@ -124,18 +124,25 @@ def _ordered(qs: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
     return qs.order_by("-created_at", "-id")
 
 
-def change_rows(changes: Any) -> list[dict[str, Any]]:
-    """An entry's changes as rows: `field: before -> after` for diffs, `field: value` for facts."""
+def change_rows(changes: Any, target_type: str = "") -> list[dict[str, Any]]:
+    """An entry's changes as rows: `field: before -> after` for diffs, `field: value` for facts; with the
+    record's type, each field by its name in the reader's language (audit_labels.field_label)."""
     rows = []
     if not isinstance(changes, dict):
         return [{"field": "", "value": _display(changes), "is_diff": False}]
     for name, value in changes.items():
+        field = audit_labels.field_label(target_type, name)
         if isinstance(value, dict) and set(value) == {"before", "after"}:
             rows.append(
-                {"field": name, "before": _display(value["before"]), "after": _display(value["after"]), "is_diff": True}
+                {
+                    "field": field,
+                    "before": _display(value["before"]),
+                    "after": _display(value["after"]),
+                    "is_diff": True,
+                }
             )
         else:
-            rows.append({"field": name, "value": _display(value), "is_diff": False})
+            rows.append({"field": field, "value": _display(value), "is_diff": False})
     return rows
 
 
@@ -179,7 +186,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         entries = entries[:PAGE_SIZE]
         older = _cursor_of(entries[-1])
     for entry in entries:
-        entry.change_rows = change_rows(entry.changes)
+        entry.change_rows = change_rows(entry.changes, entry.target_type)
     query = request.GET.copy()
     query.pop("before", None)
     context = {

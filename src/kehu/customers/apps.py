@@ -58,3 +58,6 @@ class CustomersConfig(AppConfig):
         from kehu.customers import importing  # imports: the customers adapter of the import engine
 
         importing.register()
+        from kehu.core import audit_labels
+
+        audit_labels.register(selectors.AUDIT_LABELS)

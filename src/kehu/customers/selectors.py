@@ -670,4 +670,12 @@ _TITLES.update(
         "customer.purge": (gettext_noop("Deleted for good from the recycle bin"), "x-octagon"),
     }
 )
+# What the audit log and the home page call these actions (core.audit_labels): the timeline's titles that
+# name no record, and the list-wide actions.
+AUDIT_LABELS = {
+    **{action: title for action, (title, _icon) in _TITLES.items() if "%(" not in title},
+    "customers.export": gettext_noop("Exported customers"),
+    "customers.import": gettext_noop("Imported customers"),
+    "customers.pool_settings": gettext_noop("Changed the public pool rules"),
+}
 AUDIT_BODIES: dict[str, Any] = {}

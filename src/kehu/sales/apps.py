@@ -80,6 +80,9 @@ def _ready_leads() -> None:
     timeline.register(lead_selectors.customer_timeline, module="sales", exists=lead_selectors.converted_rows)
     merge.register(lead_services.move_converted_leads)
     lead_importing.register()
+    from kehu.core import audit_labels
+
+    audit_labels.register(lead_selectors.AUDIT_LABELS)
 
 
 def _ready_opportunities() -> None:

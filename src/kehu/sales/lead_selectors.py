@@ -392,6 +392,16 @@ _TITLES = {
     "lead.web_form": (gettext_noop("Submitted through a web form"), "globe"),
 }
 
+# What the audit log and the home page call the sales module's actions (core.audit_labels) where the verb
+# alone says too little: the lead timeline's titles, the list-wide actions, web forms and price lists.
+AUDIT_LABELS = {
+    **{action: title for action, (title, _icon) in _TITLES.items()},
+    "leads.export": gettext_noop("Exported leads"),
+    "leads.import": gettext_noop("Imported leads"),
+    "web_form.new_address": gettext_noop("Gave the web form a new address"),
+    "price_list.set_price": gettext_noop("Set a price"),
+}
+
 
 def _display(name: str, value: Any, users: dict[int, str], sources: dict[str, str]) -> str:
     if value in (None, "", [], {}):

@@ -52,6 +52,9 @@ def _ready_tickets() -> None:
         ticket_selectors.customer_ticket_timeline, module="service", exists=ticket_selectors.customer_ticket_rows
     )
     merge.register(ticket_services.move_tickets, name="tickets")
+    from kehu.core import audit_labels
+
+    audit_labels.register(ticket_selectors.AUDIT_LABELS)
 
 
 def _ready_sla_and_knowledge() -> None:

@@ -475,6 +475,20 @@ HISTORY_TITLES = {
     "ticket.sla_breach": gettext_noop("SLA breached"),
     "ticket.follow_up": gettext_noop("Followed up by a new ticket"),
 }
+# What the audit log and the home page call the service module's actions (core.audit_labels) where the verb
+# alone says too little: the ticket history's titles, messages, agents, calendars, queues and surveys.
+AUDIT_LABELS = {
+    **HISTORY_TITLES,
+    "ticket.reply": gettext_noop("Replied to the customer"),
+    "ticket.note": gettext_noop("Added an internal note"),
+    "ticket.customer_message": gettext_noop("The customer wrote"),
+    "agent.away": gettext_noop("Changed their availability"),
+    "calendar.apply_holidays": gettext_noop("Applied the public holidays"),
+    "queue.new_web_address": gettext_noop("Gave the queue a new web address"),
+    "service.settings": gettext_noop("Changed the service settings"),
+    "survey.answer": gettext_noop("Answered a satisfaction survey"),
+    "survey.comment": gettext_noop("Commented on a satisfaction survey"),
+}
 SLA_TARGETS = {"first_response": gettext_noop("first response"), "resolution": gettext_noop("resolution")}
 
 
