@@ -16,6 +16,7 @@ import kehu
 from kehu.core import audit, audit_labels, audit_views
 from kehu.core.models import AuditEntry
 from kehu.customers import services as customer_services
+from kehu.customers.models import Customer
 
 SOURCE = Path(kehu.__file__).parent
 # Actions written as literals: `action="x.y"`, a module's `_audit(actor, "x.y", ...)`, `action = "x.y"`, and the
@@ -75,12 +76,17 @@ def test_labels_are_in_the_readers_language():
         assert audit_labels.record_type_label("nothing.here") == "nothing.here"
 
 
-def test_change_rows_name_the_fields_of_the_record_type():
-    changes = {"owner": {"before": 1, "after": 2}, "cf_code": "X"}
+def test_change_rows_name_the_fields_and_choices_of_the_record_type():
+    changes = {"owner": {"before": 1, "after": 2}, "cf_code": "X", "kind": {"before": "company", "after": "person"}}
     with translation.override("zh-hans"):
         rows = audit_views.change_rows(changes, "customers.customer")
-    assert [row["field"] for row in rows] == ["负责人", "cf_code"]
-    assert [row["field"] for row in audit_views.change_rows(changes)] == ["owner", "cf_code"]
+        kinds = dict(Customer._meta.get_field("kind").flatchoices)
+        expected = (str(kinds["company"]), str(kinds["person"]))
+    assert [row["field"] for row in rows][:2] == ["负责人", "cf_code"]
+    assert (rows[2]["before"], rows[2]["after"]) == expected and expected != ("company", "person")
+    assert (rows[0]["before"], rows[0]["after"]) == ("1", "2")  # no choices: as stored
+    assert [row["field"] for row in audit_views.change_rows(changes)] == ["owner", "cf_code", "kind"]
+    assert audit_views.change_rows(changes)[2]["after"] == "person"
 
 
 @pytest.mark.django_db

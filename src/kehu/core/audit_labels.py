@@ -9,7 +9,7 @@ entries to people (the home page's "your recent activity", the administrators' a
   the label of its verb (the part after the last dot: `quote.accept` → "Accepted"), else the code itself;
 - a record type (`app.model`): the model's verbose name;
 - a changed field: the model field's verbose name, else the stored name (a value that is not a column,
-  such as a custom field's key).
+  such as a custom field's key); a value of a field with choices, by its choice's label.
 
 The texts are source strings, translated when asked for, in the reader's language.
 """
@@ -126,13 +126,26 @@ def record_type_label(target_type: str) -> str:
     return str(model._meta.verbose_name) if model is not None else target_type
 
 
+def _field(target_type: str, name: str) -> Any:
+    model = _model(target_type) if target_type and name else None
+    if model is None:
+        return None
+    try:
+        return model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+
+
 def field_label(target_type: str, name: str) -> str:
     """A changed field by its model field's name; the stored name when it is not a field of the model."""
-    model = _model(target_type) if target_type else None
-    if model is None or not name:
-        return name
-    try:
-        field = model._meta.get_field(name)
-    except FieldDoesNotExist:
-        return name
-    return str(getattr(field, "verbose_name", name))
+    field = _field(target_type, name)
+    return str(getattr(field, "verbose_name", name)) if field is not None else name
+
+
+def value_label(target_type: str, name: str, value: Any) -> Any:
+    """A stored value of a field with choices (a status, a kind) by its choice's label; any other as stored."""
+    field = _field(target_type, name)
+    choices = getattr(field, "flatchoices", None) if field is not None else None
+    if not choices or isinstance(value, (list, dict)):
+        return value
+    return next((str(label) for key, label in choices if key == value), value)

@@ -126,23 +126,23 @@ def _ordered(qs: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
 
 def change_rows(changes: Any, target_type: str = "") -> list[dict[str, Any]]:
     """An entry's changes as rows: `field: before -> after` for diffs, `field: value` for facts; with the
-    record's type, each field by its name in the reader's language (audit_labels.field_label)."""
+    record's type, each field and each value of a field with choices by its name in the reader's language
+    (audit_labels.field_label, value_label)."""
     rows = []
     if not isinstance(changes, dict):
         return [{"field": "", "value": _display(changes), "is_diff": False}]
     for name, value in changes.items():
         field = audit_labels.field_label(target_type, name)
+
+        def shown(stored: Any, name: str = name) -> str:
+            return _display(audit_labels.value_label(target_type, name, stored))
+
         if isinstance(value, dict) and set(value) == {"before", "after"}:
             rows.append(
-                {
-                    "field": field,
-                    "before": _display(value["before"]),
-                    "after": _display(value["after"]),
-                    "is_diff": True,
-                }
+                {"field": field, "before": shown(value["before"]), "after": shown(value["after"]), "is_diff": True}
             )
         else:
-            rows.append({"field": field, "value": _display(value), "is_diff": False})
+            rows.append({"field": field, "value": shown(value), "is_diff": False})
     return rows
 
 
