@@ -132,6 +132,18 @@ class TicketQuerySet(BusinessQuerySet):
         qs = self.filter(organization_id=actor.organization_id, deleted_at__isnull=True)
         return qs.filter(ticket_scope_q(actor))
 
+    def visible_parts(self, actor: Any) -> list[TicketQuerySet]:
+        """visible_to(actor) as querysets whose union it is, one per branch of its scope
+        (ticket_visibility.ticket_scope_branches; they may overlap): for a list that reads each part by its
+        own index and merges them. Empty when the actor sees no ticket."""
+        from kehu.core.permissions import can
+        from kehu.service.ticket_visibility import ticket_scope_branches
+
+        if actor is None or not can(actor, "view", self.model):
+            return []
+        qs = self.filter(organization_id=actor.organization_id, deleted_at__isnull=True)
+        return [qs.filter(branch) for branch in ticket_scope_branches(actor)]
+
     def in_recycle_bin_for(self, actor: Any) -> TicketQuerySet:
         from kehu.core.permissions import can
         from kehu.service.ticket_visibility import ticket_scope_q
@@ -267,6 +279,17 @@ class Ticket(BusinessModel):
                 F("queue"),
                 condition=LIVE & Q(status__in=["new", "open", "pending"]),
                 name="ticket_active_due",
+            ),
+            # A search for 1-2 characters walks each part of the actor's scope newest first
+            # (ticket_selectors.newest_search_ids, topic "ticketsearch"): an assignee's tickets, and the
+            # unassigned ones (a queue's members see those; few, so one small index for all queues).
+            models.Index(
+                fields=["organization", "owner", "updated_at", "id"], condition=LIVE, name="ticket_org_owner_updated"
+            ),
+            models.Index(
+                fields=["organization", "updated_at", "id"],
+                condition=LIVE & Q(owner__isnull=True),
+                name="ticket_org_unassigned",
             ),
         ]
 

@@ -7,6 +7,8 @@ sees every ticket of the queue, whoever has it. Nothing else widens it.
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
@@ -48,18 +50,29 @@ def forget_queues(actor: Any) -> None:
     actor.__dict__.pop("_kehu_ticket_queues", None)
 
 
-def ticket_scope_q(actor: Any) -> Q:
-    """The condition on tickets of the actor's organisation (the caller adds the organisation)."""
+def ticket_scope_branches(actor: Any) -> list[Q]:
+    """The conditions on tickets of the actor's organisation whose OR is ticket_scope_q(actor): the role's
+    data scope on the assignee, the unassigned tickets of the queues the actor is a member of, every ticket of
+    the queues they manage ([Q()] for the whole organisation).
+
+    A list can read each branch newest first by an index of its own and merge them
+    (TicketQuerySet.visible_parts): as one OR, PostgreSQL either walks every ticket of the organisation or
+    collects all of an agent's tickets before it sorts them (RESULTS.md, ticketsearch)."""
     scope = actor.grant_for(MODULE).scope
     if scope == Scope.ORGANIZATION:
-        return Q()
-    q = scope_filter(actor, scope)
+        return [Q()]
+    branches = [scope_filter(actor, scope)]
     member, managed = queue_ids_for(actor)
     if member:
-        q |= Q(owner__isnull=True, queue_id__in=sorted(member))
+        branches.append(Q(owner__isnull=True, queue_id__in=sorted(member)))
     if managed:
-        q |= Q(queue_id__in=sorted(managed))
-    return q
+        branches.append(Q(queue_id__in=sorted(managed)))
+    return branches
+
+
+def ticket_scope_q(actor: Any) -> Q:
+    """The condition on tickets of the actor's organisation (the caller adds the organisation)."""
+    return reduce(operator.or_, ticket_scope_branches(actor))
 
 
 def ticket_in_view(actor: Any, ticket: Any) -> bool:
