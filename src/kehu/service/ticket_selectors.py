@@ -291,9 +291,12 @@ def keyset_page(
     cursor: str | None,
     limit: int,
     fetch: Callable[[QuerySet, list[int]], dict[int, Any]] | None = None,
+    keys: list[int] | None = None,
 ) -> Page:
     """Rows after (or, for a "previous" cursor, before) the cursor's row, in `ordering` then id; no COUNT.
-    `fetch(qs, ids)` reads the page's rows by id ({id: row}, each with its `sort_key`); by default the models."""
+    `fetch(qs, ids)` reads the page's rows by id ({id: row}, each with its `sort_key`); by default the models.
+    `keys`: the ids of the `limit` + 1 rows after the cursor, in that order, when the caller found them (a
+    search's walk, newest_search_ids): the page's rows are read by them."""
     name, descending = parse_ordering(ordering)
     ordering = f"-{name}" if descending else name
     limit = max(1, min(int(limit or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
@@ -311,7 +314,9 @@ def keyset_page(
     # Two steps: the page's ids in order first, then those rows with their relations. The first is answered
     # from an index alone when one holds the sort key and the scope's columns (ticket_active_due,
     # ticket_org_updated), so the database does not read the full row of every candidate it passes over.
-    keys = list(qs.order_by(*order).values_list("pk", flat=True)[: limit + 1])
+    if keys is None:
+        keys = list(qs.order_by(*order).values_list("pk", flat=True)[: limit + 1])
+    keys = keys[: limit + 1]
     found = (fetch(qs, keys) if fetch else qs.order_by().in_bulk(keys)) if keys else {}
     rows = [found[pk] for pk in keys if pk in found]
     has_more = len(rows) > limit
@@ -464,17 +469,17 @@ def ticket_list_for(
         filters = TicketFilters.from_mapping(filters)
     ordering = ordering or DEFAULT_ORDERING
     qs = ticket_queryset_for(actor=actor, filters=filters)
-    ids = _searched_page_ids(actor=actor, filters=filters, ordering=ordering, cursor=cursor, limit=limit)
-    if ids is not None:
-        qs = qs.filter(pk__in=ids)
-    return keyset_page(qs, ordering=ordering, cursor=cursor, limit=limit, fetch=_list_rows(actor.organization_id))
+    keys = _searched_page_ids(actor=actor, filters=filters, ordering=ordering, cursor=cursor, limit=limit)
+    return keyset_page(
+        qs, ordering=ordering, cursor=cursor, limit=limit, fetch=_list_rows(actor.organization_id), keys=keys
+    )
 
 
 def _searched_page_ids(
     *, actor: Any, filters: TicketFilters, ordering: str, cursor: str | None, limit: int
 ) -> list[int] | None:
-    """The ids a searched list page is cut from, newest first (the default order) and forward: the `limit` + 1
-    newest matches after the cursor (newest_search_ids). None when the page reads them itself (no search of
+    """The ids of a searched list page, newest first (the default order) and forward: the `limit` + 1 newest
+    matches after the cursor (newest_search_ids). None when the page reads them itself (no search of
     1-2 characters, another order, a "previous" link: one statement, as before)."""
     name, descending = parse_ordering(ordering)
     if not _searches_short_fragment(filters) or (name, descending) != ("updated_at", True):
