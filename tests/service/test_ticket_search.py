@@ -174,3 +174,28 @@ def test_a_whole_organisation_scope_and_my_tickets_have_one_part(tenant_a, ticke
         ticket_selectors.ticket_queryset_for(actor=agent, filters={"search": "发票", "assignee": "me"})
     )
     assert Ticket.objects.visible_parts(tenant_a.users["sales_rep"]) == []  # no service grant: nothing
+
+
+def test_the_search_box_walks_the_newest_tickets_only_and_links_to_the_list(
+    tenant_a, tickets, monkeypatch, django_assert_num_queries
+):
+    """A rare fragment must not make the box read every ticket (the general statement): each part is walked
+    among its newest rows, and when that did not see them all, the group links to the list's search."""
+    from kehu.core import search_backends
+
+    agent = tenant_a.users["service_agent"]
+    queue_ids_for(agent)
+    complete = ticket_selectors.search_provider(actor=agent, query="发票", limit=4)
+    assert complete and not complete.more_url  # the walks saw every ticket here
+    monkeypatch.setattr(search_backends, "BOX_WALK_ROWS", 2)
+    with django_assert_num_queries(3):  # a walk per part (own, queue's unassigned), then the hits' rows
+        hits = ticket_selectors.search_provider(actor=agent, query="发票", limit=4)
+    assert hits.more_url == "/service/tickets/?search=%E5%8F%91%E7%A5%A8"
+    newest_two = {
+        pk
+        for part in Ticket.objects.visible_parts(agent)
+        for pk in part.order_by("-updated_at", "-pk").values_list("pk", flat=True)[:2]
+    }
+    found = {int(hit.url.rstrip("/").rsplit("/", 1)[1]) for hit in hits}
+    assert found and found <= newest_two
+    assert all("发票" in hit.title for hit in hits)

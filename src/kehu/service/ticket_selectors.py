@@ -24,7 +24,7 @@ from kehu.core import custom_fields, search_backends
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
-from kehu.core.search import SearchHit
+from kehu.core.search import Hits, SearchHit, bounded_hits
 from kehu.customers import timeline
 from kehu.customers.models import Contact, Customer, Tag
 from kehu.service.ticket_models import (
@@ -141,7 +141,7 @@ def newest_search_ids(
     parts = ticket_parts_for(actor=actor, filters=replace(filters, search=""))
     if older_than is not None:
         parts = [search_backends.older_than(part, older_than) for part in parts]
-    found: dict[int, datetime] = {}
+    found: list[tuple] = []
     for part in parts:
         try:
             rows = search_backends.walk_then_index(
@@ -154,10 +154,33 @@ def newest_search_ids(
             if older_than is not None:
                 qs = search_backends.older_than(qs, older_than)
             return list(qs.order_by("-updated_at", "-pk").values_list("pk", flat=True)[:limit])
-        for pk, updated_at in rows:
-            found[pk] = search_backends.as_datetime(updated_at)
-    newest = sorted(found.items(), key=lambda item: (item[1], item[0]), reverse=True)
-    return [pk for pk, _ in newest[:limit]]
+        found += rows
+    return _newest_ids(found, limit)
+
+
+def newest_walked_ids(*, actor: Any, filters: TicketFilters, limit: int) -> tuple[list[int], bool]:
+    """The search box's bounded form of newest_search_ids: each part of the actor's scope walked among its
+    newest rows only (search_backends.newest_walked), never the unbounded statement; and whether the walks saw
+    every row of their parts (else older matches may exist: the box links to the list). A rare fragment made
+    the general statement walk the organisation's every ticket: 2.3 s at 1,000,000 for the administrator."""
+    condition = _search_q(filters)
+    found: list[tuple] = []
+    complete = True
+    for part in ticket_parts_for(actor=actor, filters=replace(filters, search="")):
+        try:
+            rows, seen_all = search_backends.newest_walked(part, condition, limit=limit)
+        except EmptyResultSet:  # a part no row can match
+            continue
+        found += rows
+        complete = complete and seen_all
+    return _newest_ids(found, limit), complete
+
+
+def _newest_ids(rows: list[tuple], limit: int) -> list[int]:
+    """The ids of the newest `limit` of (id, updated_at) rows that several parts found (a ticket once)."""
+    newest = {pk: search_backends.as_datetime(updated_at) for pk, updated_at in rows}
+    ordered = sorted(newest.items(), key=lambda item: (item[1], item[0]), reverse=True)
+    return [pk for pk, _ in ordered[:limit]]
 
 
 def _ticket_key(search: str) -> int | None:
@@ -773,11 +796,15 @@ def customer_ticket_timeline(
 # Global search ---------------------------------------------------------------------------------------------
 
 
-def search_provider(*, actor: Any, query: str, limit: int = 10) -> list[SearchHit]:
+def search_provider(*, actor: Any, query: str, limit: int = 10) -> Hits:
+    """The newest matching tickets. For 1-2 characters, each part of the actor's scope is walked among its
+    newest tickets only (newest_walked_ids); when that did not see them all, the group links to the list, which
+    searches every ticket (as the quotes' and orders' groups do)."""
     filters = TicketFilters(search=query)
     qs = ticket_queryset_for(actor=actor, filters=filters).select_related("customer")
-    if _searches_short_fragment(filters):  # as the list's first page: each part of the scope walked by itself
-        ids = newest_search_ids(actor=actor, filters=filters, limit=limit)
+    complete = True
+    if _searches_short_fragment(filters):
+        ids, complete = newest_walked_ids(actor=actor, filters=filters, limit=limit)
         found = qs.in_bulk(ids)
         tickets = [found[pk] for pk in ids if pk in found]
     else:
@@ -794,7 +821,7 @@ def search_provider(*, actor: Any, query: str, limit: int = 10) -> list[SearchHi
             if p
         )
         hits.append(SearchHit(title=str(ticket), subtitle=subtitle, url=ticket.get_absolute_url(), kind="ticket"))
-    return hits
+    return bounded_hits(hits, complete=complete, list_url=reverse("service:ticket_list"), query=query)
 
 
 # Queues, canned replies, agents ---------------------------------------------------------------------------
