@@ -29,15 +29,15 @@ from typing import Any
 from django.db import connections
 from django.db.models import QuerySet
 
+from kehu.core.search_backends import LIST_LIMIT as LIST_LIMIT  # the lists' cap, shared with sales
 from kehu.core.search_backends import SearchSpec, get_backend, parse
 
 FTS_TABLE = "customers_customer_fts"
 SHORT_FTS_TABLE = "customers_customer_names3"  # the names tripled, for 1-2 character fragments
 SPEC = SearchSpec(fts_table=FTS_TABLE, short_fts_table=SHORT_FTS_TABLE)
-# The global search box shows a handful; a searched list pages through at most this many matches when
-# it is sorted by anything but recency (newest-first lists page through every match).
+# The global search box shows a handful; a searched list sorted by anything but recency pages through the
+# LIST_LIMIT most relevant matches (core.search_backends: the one cap of every searched list).
 BOX_LIMIT = 10
-LIST_LIMIT = 500
 
 
 def search_ids(qs: QuerySet, query: str, *, limit: int = 50, rank: bool = True) -> list[int]:

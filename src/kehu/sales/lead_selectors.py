@@ -258,12 +258,13 @@ def lead_list_for(
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> Page:
     """One page of the leads the actor may see: filtered, sorted on the whitelist, keyset-paginated (one
-    query: the rows with their owners; a search newest first adds one or two, see _search_page_ids)."""
+    query: the rows with their owners; a search adds one or two, see _search_page_ids)."""
     if not isinstance(filters, LeadFilters):
         filters = LeadFilters.from_mapping(filters)
     ordering = ordering or DEFAULT_ORDERING
+    parse_ordering(ordering)  # off the whitelist: refused before any search
     qs = lead_queryset_for(actor=actor, filters=filters)
-    if filters.search.strip() and ordering == DEFAULT_ORDERING:
+    if filters.search.strip():
         base = lead_queryset_for(actor=actor, filters=replace(filters, search=""))
         ids = _search_page_ids(base, filters.search, ordering=ordering, cursor=cursor, limit=limit)
         if ids is not None:
@@ -272,11 +273,14 @@ def lead_list_for(
 
 
 def _search_page_ids(base: QuerySet, query: str, *, ordering: str, cursor: str | None, limit: int) -> list[int] | None:
-    """The ids a searched page, newest first, is cut from: the limit + 1 newest matches after the cursor,
+    """The ids a searched page is cut from. Newest first: the limit + 1 newest matches after the cursor,
     by the search module (a walk of the newest leads, then the gram and trigram indexes:
     core.search_backends.walk_then_index). The indexes alone read and sort every match of a fragment most
     leads hold (有限公司: 459 ms at 100,000 leads). None for a "previous" page, which reads upwards: the plain
-    filter serves it."""
+    filter serves it. Any other order pages through the sales_search.LIST_LIMIT newest matches, as the
+    customer list does (its most relevant: leads have no name index to rank by)."""
+    if parse_ordering(ordering) != ("updated_at", True):
+        return sales_search.search_ids(base, query, sales_search.LEAD_SPEC, limit=sales_search.LIST_LIMIT)
     limit = max(1, min(int(limit or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
     if cursor:
         direction, value, pk = _decode_cursor(cursor, ordering, "updated_at")

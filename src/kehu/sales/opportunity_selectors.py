@@ -313,11 +313,11 @@ def opportunity_list_for(
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> Page:
     """One page of the opportunities the actor may see: filtered, sorted on the whitelist, keyset-paginated
-    (one query, with customer, owner, stage and pipeline joined; a search newest first adds two to four,
-    see _search_page_ids)."""
+    (one query, with customer, owner, stage and pipeline joined; a search adds two to four, see
+    _search_page_ids)."""
     if not isinstance(filters, OpportunityFilters):
         filters = OpportunityFilters.from_mapping(filters)
-    if filters.search.strip() and parse_ordering(ordering) == ("updated_at", True):
+    if filters.search.strip():
         base = opportunity_queryset_for(actor=actor, filters=replace(filters, search=""))
         ids = _search_page_ids(base, filters.search, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit)
         return keyset_page(_with_list_relations(base.filter(pk__in=ids)), ordering=ordering, cursor=cursor, limit=limit)
@@ -326,10 +326,12 @@ def opportunity_list_for(
 
 
 def _search_page_ids(base: QuerySet, query: str, *, ordering: str, cursor: str | None, limit: Any) -> list[int]:
-    """The ids a searched page, newest first, is cut from: the limit + 1 newest matches after the cursor,
-    by the search module (a walk of the newest opportunities, then the indexes: core.search_backends), so
-    every match is reachable page by page. Other orders filter every match (search_filter): a rare fragment
-    is a bitmap of the gram index, then sorted."""
+    """The ids a searched page is cut from. Newest first: the limit + 1 newest matches after the cursor, by
+    the search module (a walk of the newest opportunities, then the indexes: core.search_backends), so every
+    match is reachable page by page. Any other order pages through the sales_search.LIST_LIMIT newest
+    matches, as the customer list does (its most relevant: opportunities have no name index to rank by)."""
+    if parse_ordering(ordering) != ("updated_at", True):
+        return sales_search.search_ids(base, query, sales_search.OPPORTUNITY_SPEC, limit=sales_search.LIST_LIMIT)
     try:
         limit = max(1, min(int(limit or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
     except (TypeError, ValueError):

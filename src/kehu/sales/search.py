@@ -33,6 +33,7 @@ from typing import Any
 from django.db import connections
 from django.db.models import QuerySet
 
+from kehu.core.search_backends import LIST_LIMIT as LIST_LIMIT  # the lists' cap, as customers' lists
 from kehu.core.search_backends import SearchSpec, get_backend, parse
 from kehu.customers.search import name_grams
 
