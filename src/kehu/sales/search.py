@@ -33,7 +33,6 @@ from typing import Any
 from django.db import connections
 from django.db.models import QuerySet
 
-from kehu.core.search_backends import LIST_LIMIT as LIST_LIMIT  # the lists' cap, as customers' lists
 from kehu.core.search_backends import SearchSpec, get_backend, parse
 from kehu.customers.search import name_grams
 
@@ -160,10 +159,26 @@ INDEXES = {
 # first, with everything it reads (the scope's owner, the title, the search columns), so that it reads a few
 # index pages instead of one heap page per row. Walking the newest 2,000 leads for a rare fragment as a
 # manager: 3,463 buffers and 19 ms from the table (benchmarks/RESULTS.md, salesgrams).
+#
+# A sales rep (scope "own") walks their own rows: the organisation-led index makes them read ~20 entries per own
+# row where a rep owns 1/20 of it, so a 500-match walk of a common fragment (a searched list sorted by name or
+# amount: core.search_backends.capped_ids) read most of the organisation's index (460 ms; RESULTS.md,
+# searchtune). The owner-led ones give the planner the rep's rows newest first (owner_id = X is an equality on
+# the second column; a team's owner_id IN (...) cannot be read in recency order from it, so managers keep the
+# organisation's walk, filtering the owner in the index). The leads' lead_org_owner_updated has the same key
+# but no INCLUDE: its walk read the heap, one page per row.
+# name: (table, key columns, included columns)
 WALK_INDEXES = {
-    "opp_search_walk": ("sales_opportunity", "owner_id, name, search_names"),
-    "lead_search_walk": ("sales_lead", "owner_id, name, search_names, search_text"),
+    "opp_search_walk": ("sales_opportunity", "organization_id, updated_at, id", "owner_id, name, search_names"),
+    "lead_search_walk": ("sales_lead", "organization_id, updated_at, id", "owner_id, name, search_names, search_text"),
+    "opp_search_owner_walk": ("sales_opportunity", "organization_id, owner_id, updated_at, id", "name, search_names"),
+    "lead_search_owner_walk": (
+        "sales_lead",
+        "organization_id, owner_id, updated_at, id",
+        "name, search_names, search_text",
+    ),
 }
+OWNER_WALK_INDEXES = ("opp_search_owner_walk", "lead_search_owner_walk")  # added by migration 0012_salescap
 _PG_UNINSTALL = [
     "DROP TRIGGER IF EXISTS sales_lead_search_upd ON sales_lead",
     "DROP TRIGGER IF EXISTS sales_lead_search_ins ON sales_lead",
@@ -223,16 +238,38 @@ def install_indexes(cursor: Any) -> None:
     again)."""
     for name, (table, columns) in INDEXES.items():
         cursor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin ({columns}) WHERE deleted_at IS NULL")
-    for name, (table, included) in WALK_INDEXES.items():
-        cursor.execute(
-            f"CREATE INDEX IF NOT EXISTS {name} ON {table} (organization_id, updated_at, id) INCLUDE ({included})"
-            " WHERE deleted_at IS NULL"
-        )
+    for name in WALK_INDEXES:
+        cursor.execute(_walk_index_sql(name))
+
+
+def _walk_index_sql(name: str) -> str:
+    table, key, included = WALK_INDEXES[name]
+    return f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({key}) INCLUDE ({included}) WHERE deleted_at IS NULL"
+
+
+def install_owner_walk_indexes(connection: Any) -> None:
+    """PostgreSQL: the owner-led walk indexes (migration 0012_salescap, for databases made before it; newer
+    ones got them from install_indexes), then fresh statistics for the planner's choice between the walks."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for name in OWNER_WALK_INDEXES:
+            cursor.execute(_walk_index_sql(name))
+        cursor.execute("ANALYZE sales_opportunity")
+        cursor.execute("ANALYZE sales_lead")
+
+
+def uninstall_owner_walk_indexes(connection: Any) -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for name in OWNER_WALK_INDEXES:
+            cursor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 def drop_indexes(cursor: Any, table: str) -> None:
     """PostgreSQL: drop `table`'s search indexes (a bulk load builds them again after, in one sorted pass)."""
-    for name, (indexed_table, _columns) in (*INDEXES.items(), *WALK_INDEXES.items()):
+    for name, (indexed_table, *_columns) in (*INDEXES.items(), *WALK_INDEXES.items()):
         if indexed_table == table:
             cursor.execute(f"DROP INDEX IF EXISTS {name}")
 
