@@ -6,6 +6,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 
+from kehu.core import search_backends
 from kehu.core.search_backends import SearchBackend, get_backend, parse
 from kehu.core.search_backends.postgres import PostgresSearchBackend, like_pattern
 from kehu.core.search_backends.sqlite import SqliteSearchBackend, fts_phrase
@@ -334,3 +335,18 @@ def test_next_walk_step_probes_only_when_noise_could_explain_the_miss():
     # The bound itself: the chi-square bound's values at 95%, within 0.1.
     for count, exact in [(0, 2.996), (1, 4.744), (8, 14.435), (10, 16.962), (20, 29.062)]:
         assert abs(poisson_upper(count) - exact) < 0.1
+
+
+def test_capped_ids_asks_one_more_than_the_cap_to_tell_whether_it_cut(monkeypatch):
+    """No database: the list's cap (capped_ids) keeps LIST_LIMIT ids and says it cut only when there were more."""
+    monkeypatch.setattr(search_backends, "LIST_LIMIT", 3)
+    asked = []
+
+    def search(n: int, found: int) -> list[int]:
+        asked.append(n)
+        return list(range(min(n, found)))
+
+    assert search_backends.capped_ids(lambda n: search(n, 10)) == ([0, 1, 2], 3)
+    assert search_backends.capped_ids(lambda n: search(n, 3)) == ([0, 1, 2], None)
+    assert search_backends.capped_ids(lambda n: search(n, 0)) == ([], None)
+    assert asked == [4, 4, 4]

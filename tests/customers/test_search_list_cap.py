@@ -1,6 +1,7 @@
-"""A searched customer list sorted by anything but recency pages through at most customer_search.LIST_LIMIT
-matches (the most relevant), in the API and the UI alike: every page is cut from the same capped set, in the
-order asked; newest first pages through every match. Nothing on the page or in the API says so (yet)."""
+"""A searched customer list sorted by anything but recency pages through at most LIST_LIMIT matches (the most
+relevant; core.search_backends.capped_ids), in the API and the UI alike: every page is cut from the same capped
+set, in the order asked; newest first pages through every match. The API's `capped_at` and the page's notice say
+so (tests/sales/test_search_list_cap.py tests them for the three lists)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from kehu.customers import search as customer_search
+from kehu.core import search_backends
 from kehu.customers.models import Customer
 from tests.conftest import login_client
 from tests.customers.factories import make_customer
@@ -24,7 +25,7 @@ CAP = 3
 def matches(tenant_a, monkeypatch):
     """Five customers matching 星辰 (and one that does not), newest first, their names falling with age
     ("9号" the newest), the fragment never a name prefix (prefixes rank first)."""
-    monkeypatch.setattr(customer_search, "LIST_LIMIT", CAP)
+    monkeypatch.setattr(search_backends, "LIST_LIMIT", CAP)
     made = [make_customer(tenant_a, name=f"{9 - n}号星辰") for n in range(5)]
     make_customer(tenant_a, name="太阳")
     now = timezone.now()
@@ -47,11 +48,14 @@ def test_the_api_pages_through_the_capped_matches_in_another_order(tenant_a, api
     assert paged(client, f"/api/v1/customers/?search={quote('星辰')}") == matches  # newest first: all
     by_name = paged(client, f"/api/v1/customers/?search={quote('星辰')}&ordering=name")
     assert by_name == list(reversed(matches[:CAP]))  # the CAP newest (all rank alike), by name
+    body = client.get(f"/api/v1/customers/?search={quote('星辰')}&ordering=name").json()
+    assert body["capped_at"] == CAP
 
 
 def test_the_list_page_shows_the_same_capped_matches(tenant_a, client, matches):
     login_client(client, tenant_a.admin)
     page = client.get(reverse("customers:list"), {"search": "星辰", "ordering": "name"}).content.decode()
     assert [pk for pk in matches if f"/customers/{pk}/" in page] == matches[:CAP]
+    assert 'data-testid="search-cap"' in page
     page = client.get(reverse("customers:list"), {"search": "星辰"}).content.decode()
     assert [pk for pk in matches if f"/customers/{pk}/" in page] == matches

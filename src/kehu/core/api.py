@@ -136,6 +136,33 @@ class CursorPagination(pagination.CursorPagination):
         }
 
 
+class SearchedListSerializer(serializers.Serializer):
+    """The envelope of the keyset-paginated lists with `?search=` (customers, opportunities, leads), for the
+    schema: subclasses add `results`. The responses are built by searched_list_envelope."""
+
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    capped_at = serializers.IntegerField(
+        allow_null=True,
+        help_text=(
+            "Not null when a search sorted by anything but -updated_at matched more than this many records: the "
+            "list pages through only this many (the most relevant), in the order asked. Sort by -updated_at "
+            "(the default) to page through every match. Null otherwise."
+        ),
+    )
+
+
+def searched_list_envelope(results: list[Any], *, page: Any, page_url: Any) -> dict[str, Any]:
+    """{"results", "next", "previous", "capped_at"} of a list page (a selectors Page: its cursors as links by
+    `page_url`, and its capped_at, core.search_backends.capped_ids): one shape for every searched list."""
+    return {
+        "results": results,
+        "next": page_url(page.next_cursor),
+        "previous": page_url(page.previous_cursor),
+        "capped_at": page.capped_at,
+    }
+
+
 class IsOrganizationMember(permissions.BasePermission):
     """Signed in, active, member of an organisation, and (on module routes) the module is enabled.
 

@@ -22,7 +22,7 @@ from rest_framework.utils.urls import replace_query_param
 
 from kehu.accounts import selectors as account_selectors
 from kehu.core import choice_lists
-from kehu.core.api import ErrorSerializer, RecordField
+from kehu.core.api import ErrorSerializer, RecordField, SearchedListSerializer, searched_list_envelope
 from kehu.core.errors import ValidationFailed
 from kehu.core.viewsets import ScopedViewSet
 from kehu.customers import export_api, selectors, services
@@ -237,10 +237,8 @@ FILTER_PARAMETERS = [
 ]
 
 
-class CustomerListSerializer(serializers.Serializer):
+class CustomerListSerializer(SearchedListSerializer):
     results = CustomerOutputSerializer(many=True)
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
 
 
 class CustomerViewSet(ScopedViewSet):
@@ -277,13 +275,8 @@ class CustomerViewSet(ScopedViewSet):
             cursor=params.get("cursor"),
             limit=limit,
         )
-        return Response(
-            {
-                "results": [customer_data(customer) for customer in page.items],
-                "next": self._page_url(page.next_cursor),
-                "previous": self._page_url(page.previous_cursor),
-            }
-        )
+        results = [customer_data(customer) for customer in page.items]
+        return Response(searched_list_envelope(results, page=page, page_url=self._page_url))
 
     @extend_schema(responses={200: CustomerOutputSerializer, **errors(401, 403, 404)})
     def retrieve(self, request: Request, pk: str | None = None) -> Response:

@@ -25,6 +25,7 @@ from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry, owner_in_scope
 from kehu.core.permissions import can
 from kehu.core.search import SearchHit
+from kehu.core.search_backends import capped_ids
 from kehu.customers import search as customer_search
 from kehu.customers import timeline
 from kehu.customers.list_columns import CUSTOMER_TYPE
@@ -121,6 +122,9 @@ class Page:
     previous_cursor: str | None = None
     limit: int = DEFAULT_PAGE_SIZE
     extra: dict[str, Any] = field(default_factory=dict)
+    # A searched list in another order than newest first pages through at most this many matches, and the
+    # search found more (core.search_backends.capped_ids): the page and the API say so. None otherwise.
+    capped_at: int | None = None
 
     def __iter__(self) -> Any:
         return iter(self.items)
@@ -309,9 +313,13 @@ def customer_list_for(
         filters = CustomerFilters.from_mapping(filters)
     if filters.search.strip():
         base = customer_queryset_for(actor=actor, filters=replace(filters, search=""))
-        ids = _search_page_ids(base, filters.search, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit)
+        ids, capped_at = _search_page_ids(
+            base, filters.search, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit
+        )
         qs = relations(base.filter(pk__in=ids))
-        return keyset_page(qs, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit, wrap=wrap)
+        page = keyset_page(qs, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit, wrap=wrap)
+        page.capped_at = capped_at
+        return page
     # --- end search -----------------------------------------------------------------------------------
     qs = relations(customer_queryset_for(actor=actor, filters=filters))
     return keyset_page(qs, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit, wrap=wrap)
@@ -321,22 +329,26 @@ def _as_rows(qs: QuerySet[Customer]) -> QuerySet:
     return qs.values(*CustomerRow.VALUES)
 
 
-def _search_page_ids(base: QuerySet, query: str, *, ordering: str, cursor: str | None, limit: int) -> list[int]:
-    """The ids a searched list page is cut from. Newest first (the default), the search itself pages:
-    each page asks for the `limit` + 1 newest matches after the cursor, so every match is reachable.
-    In any other order, the list pages through the customer_search.LIST_LIMIT most relevant matches."""
+def _search_page_ids(
+    base: QuerySet, query: str, *, ordering: str, cursor: str | None, limit: int
+) -> tuple[list[int], int | None]:
+    """The ids a searched list page is cut from, and the cap when it cut the matches (else None). Newest
+    first (the default), the search itself pages: each page asks for the `limit` + 1 newest matches after the
+    cursor, so every match is reachable. In any other order, the list pages through the LIST_LIMIT most
+    relevant matches (core.search_backends.capped_ids, the one cap of every searched list)."""
     name, descending = parse_ordering(ordering)
     limit = max(1, min(int(limit or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
     if (name, descending) != ("updated_at", True):
-        return customer_search.search_ids(base, query, limit=customer_search.LIST_LIMIT)
+        return capped_ids(lambda n: customer_search.search_ids(base, query, limit=n))
     if not cursor:
-        return customer_search.search_ids(base, query, limit=limit + 1, rank=False)
+        return customer_search.search_ids(base, query, limit=limit + 1, rank=False), None
     direction, value, pk = _decode_cursor(cursor, ordering, name)
     if direction == "n":
         older = base.filter(Q(updated_at__lt=value) | Q(updated_at=value, pk__lt=pk))
-        return customer_search.search_ids(older, query, limit=limit + 1, rank=False)
+        return customer_search.search_ids(older, query, limit=limit + 1, rank=False), None
+    # A previous page reads upwards: the nearest LIST_LIMIT newer matches hold it (keyset_page takes them).
     newer = base.filter(Q(updated_at__gt=value) | Q(updated_at=value, pk__gt=pk))
-    return customer_search.search_ids(newer, query, limit=customer_search.LIST_LIMIT, rank=False)
+    return customer_search.search_ids(newer, query, limit=customer_search.LIST_LIMIT, rank=False), None
 
 
 def customer_get_for(*, actor: Any, pk: Any, tags: bool = True, timeline_presence: bool = False) -> Customer:

@@ -21,7 +21,7 @@ from rest_framework.utils.urls import replace_query_param
 
 from kehu.accounts import selectors as account_selectors
 from kehu.core import export_api
-from kehu.core.api import ErrorSerializer, RecordField, RefSerializer
+from kehu.core.api import ErrorSerializer, RecordField, RefSerializer, SearchedListSerializer, searched_list_envelope
 from kehu.core.errors import ValidationFailed
 from kehu.core.services import require
 from kehu.core.viewsets import ScopedViewSet
@@ -193,10 +193,8 @@ class CustomerMatchSerializer(serializers.Serializer):
         return {"id": match.customer.pk, "name": match.customer.name} if match.visible else None
 
 
-class LeadListSerializer(serializers.Serializer):
+class LeadListSerializer(SearchedListSerializer):
     results = LeadOutputSerializer(many=True)
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
 
 
 FILTER_PARAMETERS = [
@@ -261,13 +259,8 @@ class LeadViewSet(ScopedViewSet):
             limit=limit,
         )
         context = {"source_labels": lead_selectors.source_labels(request.user.organization_id)}
-        return Response(
-            {
-                "results": LeadOutputSerializer(page.items, many=True, context=context).data,
-                "next": self._page_url(page.next_cursor),
-                "previous": self._page_url(page.previous_cursor),
-            }
-        )
+        results = LeadOutputSerializer(page.items, many=True, context=context).data
+        return Response(searched_list_envelope(results, page=page, page_url=self._page_url))
 
     @extend_schema(
         parameters=[*export_api.parameters("leads"), *FILTER_PARAMETERS[:-3]], responses=export_api.RESPONSES

@@ -23,6 +23,8 @@ from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
 from kehu.core.search import Hits, SearchHit
+from kehu.core.search_backends import capped_ids
+from kehu.customers.selectors import Page  # the lists' one page (and its capped_at)
 from kehu.sales import search as sales_search
 from kehu.sales.lead_models import AssignmentRule, Lead, LeadSettings, LeadSource, WebForm
 
@@ -149,23 +151,6 @@ def lead_queryset_for(*, actor: Any, filters: LeadFilters | dict | None = None) 
 # Keyset pagination ------------------------------------------------------------------------------------
 
 
-@dataclass
-class Page:
-    """One page of a keyset-paginated list: no COUNT, and the cursors are opaque strings."""
-
-    items: list[Any]
-    ordering: str
-    next_cursor: str | None = None
-    previous_cursor: str | None = None
-    limit: int = DEFAULT_PAGE_SIZE
-
-    def __iter__(self) -> Any:
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-
 def parse_ordering(value: str | None) -> tuple[str, bool]:
     """("name", descending) from "name" / "-name"; anything off the whitelist is a validation error."""
     value = (value or DEFAULT_ORDERING).strip()
@@ -266,28 +251,34 @@ def lead_list_for(
     qs = lead_queryset_for(actor=actor, filters=filters)
     if filters.search.strip():
         base = lead_queryset_for(actor=actor, filters=replace(filters, search=""))
-        ids = _search_page_ids(base, filters.search, ordering=ordering, cursor=cursor, limit=limit)
+        ids, capped_at = _search_page_ids(base, filters.search, ordering=ordering, cursor=cursor, limit=limit)
         if ids is not None:
             qs = base.filter(pk__in=ids)
+        page = keyset_page(qs.select_related("owner"), ordering=ordering, cursor=cursor, limit=limit)
+        page.capped_at = capped_at
+        return page
     return keyset_page(qs.select_related("owner"), ordering=ordering, cursor=cursor, limit=limit)
 
 
-def _search_page_ids(base: QuerySet, query: str, *, ordering: str, cursor: str | None, limit: int) -> list[int] | None:
-    """The ids a searched page is cut from. Newest first: the limit + 1 newest matches after the cursor,
-    by the search module (a walk of the newest leads, then the gram and trigram indexes:
-    core.search_backends.walk_then_index). The indexes alone read and sort every match of a fragment most
-    leads hold (有限公司: 459 ms at 100,000 leads). None for a "previous" page, which reads upwards: the plain
-    filter serves it. Any other order pages through the sales_search.LIST_LIMIT newest matches, as the
-    customer list does (its most relevant: leads have no name index to rank by)."""
+def _search_page_ids(
+    base: QuerySet, query: str, *, ordering: str, cursor: str | None, limit: int
+) -> tuple[list[int] | None, int | None]:
+    """The ids a searched page is cut from, and the cap when it cut the matches (else None). Newest first:
+    the limit + 1 newest matches after the cursor, by the search module (a walk of the newest leads, then the
+    gram and trigram indexes: core.search_backends.walk_then_index). The indexes alone read and sort every
+    match of a fragment most leads hold (有限公司: 459 ms at 100,000 leads). None for a "previous" page, which
+    reads upwards: the plain filter serves it. Any other order pages through the LIST_LIMIT newest matches
+    (core.search_backends.capped_ids), as the customer list does with its most relevant (leads have no name
+    index to rank by). A sales rep's walk reads their own rows by an owner-led index (sales/search.py)."""
     if parse_ordering(ordering) != ("updated_at", True):
-        return sales_search.search_ids(base, query, sales_search.LEAD_SPEC, limit=sales_search.LIST_LIMIT)
+        return capped_ids(lambda n: sales_search.search_ids(base, query, sales_search.LEAD_SPEC, limit=n))
     limit = max(1, min(int(limit or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
     if cursor:
         direction, value, pk = _decode_cursor(cursor, ordering, "updated_at")
         if direction != "n":
-            return None
+            return None, None
         base = base.filter(Q(updated_at__lt=value) | Q(updated_at=value, pk__lt=pk))
-    return sales_search.search_ids(base, query, sales_search.LEAD_SPEC, limit=limit + 1)
+    return sales_search.search_ids(base, query, sales_search.LEAD_SPEC, limit=limit + 1), None
 
 
 def lead_get_for(*, actor: Any, pk: Any) -> Lead:

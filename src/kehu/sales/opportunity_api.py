@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from kehu.accounts import selectors as account_selectors
-from kehu.core.api import CursorPagination, RecordField, RefSerializer
+from kehu.core.api import CursorPagination, RecordField, RefSerializer, SearchedListSerializer, searched_list_envelope
 from kehu.core.errors import ValidationFailed
 from kehu.core.viewsets import ScopedViewSet
 from kehu.customers import selectors as customer_selectors
@@ -462,10 +462,8 @@ class OpportunityAssignedSerializer(serializers.Serializer):
     assigned = serializers.ListField(child=serializers.IntegerField())
 
 
-class OpportunityListSerializer(serializers.Serializer):
+class OpportunityListSerializer(SearchedListSerializer):
     results = OpportunityOutputSerializer(many=True)
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
 
 
 FILTER_PARAMETERS = [
@@ -531,13 +529,8 @@ class OpportunityViewSet(ScopedViewSet):
             cursor=params.get("cursor"),
             limit=limit,
         )
-        return Response(
-            {
-                "results": OpportunityOutputSerializer(page.items, many=True).data,
-                "next": self._page_url(page.next_cursor),
-                "previous": None,
-            }
-        )
+        results = OpportunityOutputSerializer(page.items, many=True).data
+        return Response(searched_list_envelope(results, page=page, page_url=self._page_url))
 
     @extend_schema(responses={200: OpportunityDetailSerializer, **errors(401, 403, 404)})
     def retrieve(self, request: Request, pk: str | None = None) -> Response:

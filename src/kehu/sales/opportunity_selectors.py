@@ -25,6 +25,7 @@ from kehu.core import audit_selectors, custom_fields
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
+from kehu.core.search_backends import capped_ids
 from kehu.customers import timeline
 from kehu.customers.selectors import Page
 from kehu.sales import search as sales_search
@@ -319,19 +320,27 @@ def opportunity_list_for(
         filters = OpportunityFilters.from_mapping(filters)
     if filters.search.strip():
         base = opportunity_queryset_for(actor=actor, filters=replace(filters, search=""))
-        ids = _search_page_ids(base, filters.search, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit)
-        return keyset_page(_with_list_relations(base.filter(pk__in=ids)), ordering=ordering, cursor=cursor, limit=limit)
+        ids, capped_at = _search_page_ids(
+            base, filters.search, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit
+        )
+        page = keyset_page(_with_list_relations(base.filter(pk__in=ids)), ordering=ordering, cursor=cursor, limit=limit)
+        page.capped_at = capped_at
+        return page
     qs = _with_list_relations(opportunity_queryset_for(actor=actor, filters=filters))
     return keyset_page(qs, ordering=ordering, cursor=cursor, limit=limit)
 
 
-def _search_page_ids(base: QuerySet, query: str, *, ordering: str, cursor: str | None, limit: Any) -> list[int]:
-    """The ids a searched page is cut from. Newest first: the limit + 1 newest matches after the cursor, by
-    the search module (a walk of the newest opportunities, then the indexes: core.search_backends), so every
-    match is reachable page by page. Any other order pages through the sales_search.LIST_LIMIT newest
-    matches, as the customer list does (its most relevant: opportunities have no name index to rank by)."""
+def _search_page_ids(
+    base: QuerySet, query: str, *, ordering: str, cursor: str | None, limit: Any
+) -> tuple[list[int], int | None]:
+    """The ids a searched page is cut from, and the cap when it cut the matches (else None). Newest first:
+    the limit + 1 newest matches after the cursor, by the search module (a walk of the newest opportunities,
+    then the indexes: core.search_backends), so every match is reachable page by page. Any other order pages
+    through the LIST_LIMIT newest matches (core.search_backends.capped_ids), as the customer list does with its
+    most relevant (opportunities have no name index to rank by). A sales rep's walk reads their own rows by an
+    owner-led index (sales/search.py, WALK_INDEXES), not the organisation's."""
     if parse_ordering(ordering) != ("updated_at", True):
-        return sales_search.search_ids(base, query, sales_search.OPPORTUNITY_SPEC, limit=sales_search.LIST_LIMIT)
+        return capped_ids(lambda n: sales_search.search_ids(base, query, sales_search.OPPORTUNITY_SPEC, limit=n))
     try:
         limit = max(1, min(int(limit or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
     except (TypeError, ValueError):
@@ -339,7 +348,7 @@ def _search_page_ids(base: QuerySet, query: str, *, ordering: str, cursor: str |
     if cursor:
         value, pk = _decode_cursor(cursor, "-updated_at", "updated_at")
         base = base.filter(Q(updated_at__lt=value) | Q(updated_at=value, pk__lt=pk))
-    return sales_search.search_ids(base, query, sales_search.OPPORTUNITY_SPEC, limit=limit + 1)
+    return sales_search.search_ids(base, query, sales_search.OPPORTUNITY_SPEC, limit=limit + 1), None
 
 
 def opportunity_get_for(*, actor: Any, pk: Any) -> Opportunity:

@@ -375,6 +375,17 @@ def newest_walked(
     return matches, start is None
 
 
+def capped_ids(search: Callable[[int], list[int]]) -> tuple[list[int], int | None]:
+    """The ids a searched list sorted by anything but recency pages through: `search(n)` (the first `n` matches
+    in the search's own order) asked for LIST_LIMIT + 1, so that the one more tells whether the cap was
+    reached; and the cap when it was (the list then says so: Page.capped_at, the API's `capped_at`), else None.
+    Every list with a search (customers, opportunities, leads) caps through here, with the same limit."""
+    ids = search(LIST_LIMIT + 1)
+    if len(ids) > LIST_LIMIT:
+        return ids[:LIST_LIMIT], LIST_LIMIT
+    return ids, None
+
+
 def get_backend(using: str = "default") -> SearchBackend:
     """The backend for the database behind `using` (connection.vendor)."""
     vendor = connections[using].vendor
