@@ -21,6 +21,28 @@ pytestmark = pytest.mark.django_db
 CAP = 3
 
 
+def aged(model, records: list) -> list[int]:
+    """Give `records` decreasing recency in their order (the first the newest); their ids."""
+    now = timezone.now()
+    for n, record in enumerate(records):
+        model.objects.filter(pk=record.pk).update(updated_at=now - timedelta(minutes=n))
+    return [record.pk for record in records]
+
+
+def pages(client, url: str) -> list[dict]:
+    """Every page of an API list (pages of 2), following its next links."""
+    bodies, url = [], f"{url}&limit=2"
+    while url:
+        body = client.get(url).json()
+        bodies.append(body)
+        url = body["next"]
+    return bodies
+
+
+def paged(client, url: str) -> list[int]:
+    return [item["id"] for body in pages(client, url) for item in body["results"]]
+
+
 @pytest.fixture
 def matches(tenant_a, monkeypatch):
     """Five customers matching 星辰 (and one that does not), newest first, their names falling with age
@@ -28,19 +50,7 @@ def matches(tenant_a, monkeypatch):
     monkeypatch.setattr(search_backends, "LIST_LIMIT", CAP)
     made = [make_customer(tenant_a, name=f"{9 - n}号星辰") for n in range(5)]
     make_customer(tenant_a, name="太阳")
-    now = timezone.now()
-    for n, customer in enumerate(made):
-        Customer.objects.filter(pk=customer.pk).update(updated_at=now - timedelta(minutes=n))
-    return [customer.pk for customer in made]
-
-
-def paged(client, url: str) -> list[int]:
-    ids, url = [], f"{url}&limit=2"
-    while url:
-        body = client.get(url).json()
-        ids += [item["id"] for item in body["results"]]
-        url = body["next"]
-    return ids
+    return aged(Customer, made)
 
 
 def test_the_api_pages_through_the_capped_matches_in_another_order(tenant_a, api, matches):

@@ -22,6 +22,7 @@ from kehu.sales.lead_models import Lead
 from kehu.sales.opportunity_models import Opportunity
 from tests.conftest import login_client
 from tests.customers.factories import make_customer
+from tests.customers.test_search_list_cap import aged, paged, pages
 from tests.sales.factories import make_opportunity
 from tests.sales.lead_factories import make_lead
 
@@ -34,28 +35,6 @@ LISTS = [("customers:list", "customers"), ("sales:opportunity_list", "opportunit
 @pytest.fixture
 def capped(monkeypatch):
     monkeypatch.setattr(search_backends, "LIST_LIMIT", CAP)
-
-
-def aged(model, records: list) -> list[int]:
-    """Give `records` decreasing recency in their order (the first the newest); their ids."""
-    now = timezone.now()
-    for n, record in enumerate(records):
-        model.objects.filter(pk=record.pk).update(updated_at=now - timedelta(minutes=n))
-    return [record.pk for record in records]
-
-
-def pages(client, url: str) -> list[dict]:
-    """Every page of an API list (pages of 2), following its next links."""
-    bodies, url = [], f"{url}&limit=2"
-    while url:
-        body = client.get(url).json()
-        bodies.append(body)
-        url = body["next"]
-    return bodies
-
-
-def paged(client, url: str) -> list[int]:
-    return [item["id"] for body in pages(client, url) for item in body["results"]]
 
 
 @pytest.fixture
