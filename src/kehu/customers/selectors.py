@@ -25,7 +25,7 @@ from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry, owner_in_scope
 from kehu.core.permissions import can
 from kehu.core.search import SearchHit
-from kehu.core.search_backends import capped_ids
+from kehu.core.search_backends import among, capped_ids
 from kehu.customers import search as customer_search
 from kehu.customers import timeline
 from kehu.customers.list_columns import CUSTOMER_TYPE
@@ -316,7 +316,7 @@ def customer_list_for(
         ids, capped_at = _search_page_ids(
             base, filters.search, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit
         )
-        qs = relations(base.filter(pk__in=ids))
+        qs = relations(among(base, ids))
         page = keyset_page(qs, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit, wrap=wrap)
         page.capped_at = capped_at
         return page

@@ -23,7 +23,7 @@ from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
 from kehu.core.search import Hits, SearchHit
-from kehu.core.search_backends import capped_ids
+from kehu.core.search_backends import among, capped_ids
 from kehu.customers.selectors import Page  # the lists' one page (and its capped_at)
 from kehu.sales import search as sales_search
 from kehu.sales.lead_models import AssignmentRule, Lead, LeadSettings, LeadSource, WebForm
@@ -253,7 +253,7 @@ def lead_list_for(
         base = lead_queryset_for(actor=actor, filters=replace(filters, search=""))
         ids, capped_at = _search_page_ids(base, filters.search, ordering=ordering, cursor=cursor, limit=limit)
         if ids is not None:
-            qs = base.filter(pk__in=ids)
+            qs = among(base, ids)
         page = keyset_page(qs.select_related("owner"), ordering=ordering, cursor=cursor, limit=limit)
         page.capped_at = capped_at
         return page

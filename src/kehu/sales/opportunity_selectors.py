@@ -25,7 +25,7 @@ from kehu.core import audit_selectors, custom_fields
 from kehu.core.errors import NotFound, ValidationFailed
 from kehu.core.models import AuditEntry
 from kehu.core.permissions import can
-from kehu.core.search_backends import capped_ids
+from kehu.core.search_backends import among, capped_ids
 from kehu.customers import timeline
 from kehu.customers.selectors import Page
 from kehu.sales import search as sales_search
@@ -323,7 +323,7 @@ def opportunity_list_for(
         ids, capped_at = _search_page_ids(
             base, filters.search, ordering=ordering or DEFAULT_ORDERING, cursor=cursor, limit=limit
         )
-        page = keyset_page(_with_list_relations(base.filter(pk__in=ids)), ordering=ordering, cursor=cursor, limit=limit)
+        page = keyset_page(_with_list_relations(among(base, ids)), ordering=ordering, cursor=cursor, limit=limit)
         page.capped_at = capped_at
         return page
     qs = _with_list_relations(opportunity_queryset_for(actor=actor, filters=filters))

@@ -166,6 +166,10 @@ class SearchBackend:
             max_walk_rows=self.max_walk_rows,
             walk_budget=lambda frequency: self.walk_budget(qs, frequency),
         )
+        if not rank:
+            # The walk and every index step return the newest matches newest first, each once: the keyset
+            # order already (for a capped list, 500 Hits and a sort less: ~1 ms of CPU).
+            return [row[0] for row in matches[:limit]]
         hits = {h.pk: h for h in (_rank(terms, *self.row(row)) for row in matches)}
         if rank and terms.mode != "phone":
             for row in self.prefix_matches(qs, terms, spec, limit=limit):
@@ -182,6 +186,10 @@ class SearchBackend:
             q |= Q(**{f"{spec.title_field}__gte": v, f"{spec.title_field}__lt": v + _TOP})
         rows = qs.filter(q).order_by(spec.title_field).values_list("pk", spec.title_field, spec.recency_field)
         return [self.row(r) for r in rows[:limit] if (r[1] or "").lower().startswith(terms.needle)]
+
+    def among(self, qs: QuerySet, pks: list[int]) -> QuerySet:
+        """The rows of `qs` whose primary key is one of `pks` (a list page cut from a search's ids)."""
+        return qs.filter(pk__in=pks)
 
     def index_matches(self, qs: QuerySet, terms: Terms, spec: SearchSpec, *, limit: int) -> list[tuple]:
         """The newest `limit` matches of the whole queryset as (pk, title, recency): the slow-but-simple
@@ -384,6 +392,11 @@ def capped_ids(search: Callable[[int], list[int]]) -> tuple[list[int], int | Non
     if len(ids) > LIST_LIMIT:
         return ids[:LIST_LIMIT], LIST_LIMIT
     return ids, None
+
+
+def among(qs: QuerySet, pks: list[int]) -> QuerySet:
+    """The rows of `qs` among a search's ids (`pks`), as the database behind `qs` reads a list of ids best."""
+    return get_backend(qs.db).among(qs, pks)
 
 
 def get_backend(using: str = "default") -> SearchBackend:

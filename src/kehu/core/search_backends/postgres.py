@@ -97,6 +97,13 @@ class PostgresSearchBackend(SearchBackend):
         matching = self.index_condition(qs, terms, spec).values_list("pk", spec.title_field, spec.recency_field)
         return newest_of_all(matching, order=(3, 1), limit=limit)
 
+    def among(self, qs: QuerySet, pks: list[int]) -> QuerySet:
+        # One array parameter rather than one per id: for a capped list's 500 ids, Django's IN prepares each and
+        # psycopg's client-side binding quotes each into the statement (1.2 ms of CPU of the page's 3.9).
+        meta = qs.model._meta
+        where = f'"{meta.db_table}"."{meta.pk.column}" = ANY(%s)'
+        return qs.extra(where=[where], params=[[int(pk) for pk in pks]])  # noqa: S610 - names from the model, ids bound
+
     def filter(self, qs: QuerySet, terms: Terms, spec: SearchSpec) -> QuerySet:
         # The same rows as the LIKE predicate, in a form the GIN indexes serve.
         return self.index_condition(qs, terms, spec)
