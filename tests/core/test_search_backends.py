@@ -350,3 +350,15 @@ def test_capped_ids_asks_one_more_than_the_cap_to_tell_whether_it_cut(monkeypatc
     assert search_backends.capped_ids(lambda n: search(n, 3)) == ([0, 1, 2], None)
     assert search_backends.capped_ids(lambda n: search(n, 0)) == ([], None)
     assert asked == [4, 4, 4]
+
+
+def test_among_reads_the_ids_given_and_none_for_no_ids(tenant_a, django_assert_num_queries):
+    """A list page cut from a search's ids (PostgreSQL: one array parameter); no ids, no statement."""
+    made = [make_customer(tenant_a, name=f"客户{n}") for n in range(3)]
+    qs = Customer.objects.filter(organization=tenant_a.org)
+    assert set(search_backends.among(qs, [made[0].pk, made[2].pk]).values_list("pk", flat=True)) == {
+        made[0].pk,
+        made[2].pk,
+    }
+    with django_assert_num_queries(0):
+        assert list(search_backends.among(qs, [])) == []

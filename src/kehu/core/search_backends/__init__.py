@@ -34,8 +34,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connections
-from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, TextField, Window
+from django.db.models.functions import Cast, RowNumber
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -165,6 +165,7 @@ class SearchBackend:
             min_sample=self.min_sample,
             max_walk_rows=self.max_walk_rows,
             walk_budget=lambda frequency: self.walk_budget(qs, frequency),
+            recency_as_text=True,  # parsed by self.row() only where ranked
         )
         if not rank:
             # The walk and every index step return the newest matches newest first, each once: the keyset
@@ -217,7 +218,14 @@ def as_datetime(value: Any) -> datetime | None:
 
 
 def walk(
-    qs: QuerySet, condition: Q, *, fields: tuple[str, ...], rows: int, limit: int, recency: str = "updated_at"
+    qs: QuerySet,
+    condition: Q,
+    *,
+    fields: tuple[str, ...],
+    rows: int,
+    limit: int,
+    recency: str = "updated_at",
+    recency_as_text: bool = False,
 ) -> tuple[list[tuple], tuple | None]:
     """`fields` (the pk first, `recency` among them) of the newest rows of `qs` matching `condition`, newest
     first, looking at `rows` rows at most (by `recency`, then pk: an index on (organization, updated_at,
@@ -226,14 +234,19 @@ def walk(
     enough, or it saw every row of `qs`).
 
     One statement, which the database stops as soon as it has `limit` matches: the rows are numbered as
-    the index returns them, and the `rows`-th row comes back as well whether it matches or not."""
+    the index returns them, and the `rows`-th row comes back as well whether it matches or not.
+
+    `recency_as_text`: the matches' recency as the database's text, for callers that parse it only when they
+    use it (as_datetime): psycopg's time-zone-aware loader (Django's, in Python) took ~4 us a value, ~2 ms of
+    CPU for a capped list's 500 matches whose order the walk already gives."""
     hit = ExpressionWrapper(condition, output_field=BooleanField())
     order = (F(recency).desc(), F("pk").desc())
-    newest = (
-        qs.annotate(_hit=hit, _n=Window(RowNumber(), order_by=order))
-        .order_by(*order)
-        .values_list(*fields, "_hit", "_n")[:rows]
-    )
+    annotations = {"_hit": hit, "_n": Window(RowNumber(), order_by=order)}
+    selected = fields
+    if recency_as_text:
+        annotations["_recency_text"] = Cast(recency, output_field=TextField())
+        selected = tuple("_recency_text" if name == recency else name for name in fields)
+    newest = qs.annotate(**annotations).order_by(*order).values_list(*selected, "_hit", "_n")[:rows]
     sql, params = newest.query.sql_with_params()
     width = len(fields)
     statement = f"SELECT * FROM ({sql}) w WHERE _hit OR _n = %s LIMIT %s"  # noqa: S608 - compiled by the ORM
@@ -318,6 +331,7 @@ def walk_then_index(
     min_sample: int = 8,
     max_walk_rows: int = 8000,
     walk_budget: Callable[[float], int] | None = None,
+    recency_as_text: bool = False,
 ) -> list[tuple]:
     """The newest `limit` rows of `qs` matching `condition` (as `fields`), found in bounded work whatever
     the fragment's frequency (module docstring, steps 1 and 2):
@@ -335,7 +349,15 @@ def walk_then_index(
     def budget(frequency: float) -> int:
         return max_walk_rows if walk_budget is None else max(max_walk_rows, walk_budget(frequency))
 
-    matches, start = walk(qs, condition, fields=fields, rows=walk_rows, limit=limit, recency=recency_field)
+    matches, start = walk(
+        qs,
+        condition,
+        fields=fields,
+        rows=walk_rows,
+        limit=limit,
+        recency=recency_field,
+        recency_as_text=recency_as_text,
+    )
     walked, probe_rows = walk_rows, walk_rows
     while start is not None:
         step = next_walk_step(
@@ -345,7 +367,13 @@ def walk_then_index(
             return index()
         rest = older_than(qs, start, recency_field)
         more, start = walk(
-            rest, condition, fields=fields, rows=step.rows, limit=limit - len(matches), recency=recency_field
+            rest,
+            condition,
+            fields=fields,
+            rows=step.rows,
+            limit=limit - len(matches),
+            recency=recency_field,
+            recency_as_text=recency_as_text,
         )
         matches += more
         walked += step.rows

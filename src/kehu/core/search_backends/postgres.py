@@ -100,6 +100,8 @@ class PostgresSearchBackend(SearchBackend):
     def among(self, qs: QuerySet, pks: list[int]) -> QuerySet:
         # One array parameter rather than one per id: for a capped list's 500 ids, Django's IN prepares each and
         # psycopg's client-side binding quotes each into the statement (1.2 ms of CPU of the page's 3.9).
+        if not pks:
+            return qs.none()  # as Django's IN with no ids: no statement at all
         meta = qs.model._meta
         where = f'"{meta.db_table}"."{meta.pk.column}" = ANY(%s)'
         return qs.extra(where=[where], params=[[int(pk) for pk in pks]])  # noqa: S610 - names from the model, ids bound
