@@ -38,6 +38,7 @@ from kehu.service.ticket_models import (
     TicketAttachment,
     TicketMessage,
     TicketTag,
+    search_grams_sql,
 )
 from kehu.service.ticket_services import TICKET_TYPE
 
@@ -136,20 +137,26 @@ def newest_search_ids(
     search does (kehu.core.search_backends.walk_then_index), each part of the actor's scope is walked newest
     first by its own index (ticket_org_updated, ticket_org_owner_updated, ticket_org_unassigned), a bounded
     number of rows, stopping at `limit` matches: a common fragment ends there. When a walk cannot decide (a
-    rare fragment: few matches in what it saw), the one general statement answers for every part."""
+    rare fragment: few matches in what it saw), the part's newest matches come from the grams' index
+    (_gram_index_ids; PostgreSQL). Without it (SQLite) the one general statement answers for every part."""
     condition = _search_q(filters)
     parts = ticket_parts_for(actor=actor, filters=replace(filters, search=""))
     if older_than is not None:
         parts = [search_backends.older_than(part, older_than) for part in parts]
     found: list[tuple] = []
     for part in parts:
+        matching = part.order_by().filter(condition)
         try:
             rows = search_backends.walk_then_index(
-                part.order_by(), condition, limit=limit, fields=("pk", "updated_at"), index=lambda: None
+                part.order_by(),
+                condition,
+                limit=limit,
+                fields=("pk", "updated_at"),
+                index=lambda matching=matching: _gram_index_ids(matching, filters, limit=limit),
             )
         except EmptyResultSet:  # a part no row can match (nothing visible, an empty list of ids)
             continue
-        if rows is None:  # the walk could not decide: the general statement instead
+        if rows is None:  # the walk could not decide and no index can: the general statement instead
             qs = ticket_queryset_for(actor=actor, filters=filters)
             if older_than is not None:
                 qs = search_backends.older_than(qs, older_than)
@@ -174,6 +181,23 @@ def newest_walked_ids(*, actor: Any, filters: TicketFilters, limit: int) -> tupl
         found += rows
         complete = complete and seen_all
     return _newest_ids(found, limit), complete
+
+
+def _gram_index_ids(matching: QuerySet[Ticket], filters: TicketFilters, *, limit: int) -> list[tuple] | None:
+    """(id, updated_at) of the newest `limit` tickets of `matching` (a part of the scope with the search's exact
+    condition): those whose subject, requester's name or email holds the 1-2 characters by the GIN index over
+    their grams (ticket_search_grams), and the bare number's ticket, each by its index; the exact condition
+    then decides, so the result is what the condition alone gives. None without such an index (SQLite)."""
+    search = filters.search.strip()[:SEARCH_MAX_LENGTH]
+    number = _bare_number(search)
+    return search_backends.get_backend(matching.db).gram_matches(
+        matching,
+        search_grams_sql(Ticket._meta.db_table),
+        search,
+        fold="upper",  # as the grams are, and as icontains compares
+        limit=limit,
+        also=None if number is None else Q(number=number),
+    )
 
 
 def _newest_ids(rows: list[tuple], limit: int) -> list[int]:
@@ -237,15 +261,21 @@ def _search_q(filters: TicketFilters) -> Q | None:
     number = _ticket_key(search)
     if number is not None:
         return Q(number=number)
-    term = search.lstrip("#")
     q = (
         Q(subject__icontains=search)
         | Q(requester_email__icontains=search.lower())
         | Q(requester_name__icontains=search)
     )
-    if term.isdigit() and len(term) <= 9:
-        q |= Q(number=int(term))
+    number = _bare_number(search)
+    if number is not None:
+        q |= Q(number=number)
     return q
+
+
+def _bare_number(search: str) -> int | None:
+    """The ticket number a search also means when it is a number, with or without "#" (_search_q)."""
+    term = search.lstrip("#")
+    return int(term) if term.isdigit() and len(term) <= 9 else None
 
 
 # Keyset pages ---------------------------------------------------------------------------------------------

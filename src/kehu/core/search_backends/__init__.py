@@ -99,6 +99,24 @@ def parse(query: str | None) -> Terms | None:
     return Terms(raw=text, needle=lowered, mode="names" if len(lowered) < MIN_TRIGRAM_LENGTH else "text")
 
 
+def name_grams(names: str) -> list[str]:
+    """Every 1- and 2-character substring of each line that holds no whitespace, sorted: what a GIN index over
+    them finds a 1-2 character fragment by. The Python twin of PostgreSQL's kehu_name_grams()
+    (postgres.GRAMS_FUNCTION), for writers that compute the grams themselves (bulk inserts, seeds)."""
+    grams = set()
+    for line in names.split("\n"):
+        previous = ""
+        for ch in line:
+            if ch.isspace():
+                previous = ""
+                continue
+            grams.add(ch)
+            if previous:
+                grams.add(previous + ch)
+            previous = ch
+    return sorted(grams)
+
+
 @dataclass(frozen=True)
 class Hit:
     pk: int
@@ -176,6 +194,24 @@ class SearchBackend:
             q |= Q(**{f"{spec.title_field}__gte": v, f"{spec.title_field}__lt": v + _TOP})
         rows = qs.filter(q).order_by(spec.title_field).values_list("pk", spec.title_field, spec.recency_field)
         return [self.row(r) for r in rows[:limit] if (r[1] or "").lower().startswith(terms.needle)]
+
+    def gram_matches(
+        self,
+        qs: QuerySet,
+        grams: str,
+        needle: str,
+        *,
+        fold: str = "",
+        limit: int,
+        fields: tuple[str, ...] = ("pk", "updated_at"),
+        also: Q | None = None,
+    ) -> list[tuple] | None:
+        """`fields` (the pk, then the recency) of the newest `limit` rows of `qs` (which holds the exact
+        condition) whose 1-2 character grams, the SQL expression `grams` (kehu_name_grams() of the searched
+        text, folded by the SQL function `fold` that is applied to `needle` too: postgres.holds_gram), hold
+        `needle`, or that match `also`: the index step of a short fragment for a model without search columns of its own. None
+        when this database keeps no such index (SQLite): the caller answers with one plain statement."""
+        return None
 
     def index_matches(self, qs: QuerySet, terms: Terms, spec: SearchSpec, *, limit: int) -> list[tuple]:
         """The newest `limit` matches of the whole queryset as (pk, title, recency): the slow-but-simple

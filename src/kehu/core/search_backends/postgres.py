@@ -11,9 +11,34 @@ from __future__ import annotations
 import time
 
 from django.db import connections, transaction
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from kehu.core.search_backends import SearchBackend, SearchSpec, Terms
+
+# Every 1- and 2-character substring of each line of `names` that holds no whitespace, sorted (the SQL twin of
+# kehu.core.search_backends.name_grams). One definition for every table that keeps grams or indexes them: the
+# customers', opportunities' and leads' name_grams columns (their triggers) and the tickets' expression index
+# (service migration 0008). IMMUTABLE, as an index expression requires: changing what it returns means
+# recomputing those columns and rebuilding that index.
+GRAMS_FUNCTION = r"""
+    CREATE OR REPLACE FUNCTION kehu_name_grams(names text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+      SELECT coalesce(array_agg(DISTINCT g ORDER BY g), '{}')
+      FROM unnest(string_to_array(names, E'\n')) AS line,
+           generate_series(1, char_length(line)) AS i,
+           LATERAL (VALUES (substr(line, i, 1)), (substr(line, i, 2))) AS v(g)
+      WHERE g <> '' AND g !~ '\s'
+    $$
+    """
+
+
+def holds_gram(grams: str, needle: str, *, fold: str = "") -> RawSQL:
+    """The condition "the gram array `grams` (a column or the expression of an index) holds `needle`", which a
+    GIN index over `grams` serves. `fold` ("upper", "lower" or "") is applied to the needle in SQL, by the same
+    function the grams were folded with."""
+    value = f"{fold}(%s)" if fold else "%s"
+    return RawSQL(f"{grams} @> ARRAY[{value}]::text[]", [needle], output_field=BooleanField())  # noqa: S611
 
 
 def like_pattern(needle: str) -> str:
@@ -84,8 +109,7 @@ class PostgresSearchBackend(SearchBackend):
         names_col = qs.model._meta.get_field(spec.names_field).column
         if terms.short:
             # 1-2 characters: the names' gram array holds every 1- and 2-character substring of each line.
-            where = f'"{table}"."{spec.grams_column}" @> ARRAY[%s]::text[]'
-            return qs.extra(where=[where], params=[terms.needle])  # noqa: S610 - names from the model, value bound
+            return qs.filter(holds_gram(f'"{table}"."{spec.grams_column}"', terms.needle))
         where = [f'"{table}"."{text_col}" LIKE %s']
         params = [like_pattern(terms.needle)]
         if terms.mode == "names":  # "123": the trigram index narrows, the names decide
@@ -96,6 +120,21 @@ class PostgresSearchBackend(SearchBackend):
     def index_matches(self, qs: QuerySet, terms: Terms, spec: SearchSpec, *, limit: int) -> list[tuple]:
         matching = self.index_condition(qs, terms, spec).values_list("pk", spec.title_field, spec.recency_field)
         return newest_of_all(matching, order=(3, 1), limit=limit)
+
+    def gram_matches(
+        self,
+        qs: QuerySet,
+        grams: str,
+        needle: str,
+        *,
+        fold: str = "",
+        limit: int,
+        fields: tuple[str, ...] = ("pk", "updated_at"),
+        also: Q | None = None,
+    ) -> list[tuple] | None:
+        found = Q(holds_gram(grams, needle, fold=fold))
+        matching = qs.filter(found | also if also is not None else found).values_list(*fields)
+        return newest_of_all(matching, order=(2, 1), limit=limit)
 
     def filter(self, qs: QuerySet, terms: Terms, spec: SearchSpec) -> QuerySet:
         # The same rows as the LIKE predicate, in a form the GIN indexes serve.
