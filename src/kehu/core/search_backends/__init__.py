@@ -205,12 +205,16 @@ class SearchBackend:
         limit: int,
         fields: tuple[str, ...] = ("pk", "updated_at"),
         also: Q | None = None,
+        exact: Q | None = None,
+        most: int | None = None,
     ) -> list[tuple] | None:
-        """`fields` (the pk, then the recency) of the newest `limit` rows of `qs` (which holds the exact
-        condition) whose 1-2 character grams, the SQL expression `grams` (kehu_name_grams() of the searched
-        text, folded by the SQL function `fold` that is applied to `needle` too: postgres.holds_gram), hold
-        `needle`, or that match `also`: the index step of a short fragment for a model without search columns of its own. None
-        when this database keeps no such index (SQLite): the caller answers with one plain statement."""
+        """`fields` (the pk, then the recency) of the newest `limit` rows of `qs` matching `exact` (the search's
+        own condition, which decides) among those whose 1-2 character grams hold `needle` or that match `also`:
+        `grams` is the SQL expression of a GIN index (kehu_name_grams() of the searched text, folded by the SQL
+        function `fold`, which is applied to `needle` too: postgres.holds_gram). The index step of a short fragment for a model without search columns of
+        its own. None when this database keeps no such index (SQLite), or when the planner expects more than
+        `most` (if given) rows of `qs` to hold the gram: the step would read them all, and a walk of the newest
+        rows by recency finds `limit` of so common a fragment sooner (the caller's plain statement)."""
         return None
 
     def index_matches(self, qs: QuerySet, terms: Terms, spec: SearchSpec, *, limit: int) -> list[tuple]:
