@@ -217,7 +217,7 @@ def _newest_ids(rows: list[tuple], limit: int) -> list[int]:
 def _ticket_key(search: str) -> int | None:
     """The number of a search for a ticket key ("#123"), else None."""
     term = search.lstrip("#")
-    return int(term) if search.startswith("#") and term.isdigit() and len(term) <= 9 else None
+    return int(term) if search.startswith("#") and term.isdecimal() and len(term) <= 9 else None
 
 
 def _searches_short_fragment(filters: TicketFilters) -> bool:
@@ -280,9 +280,10 @@ def _search_q(filters: TicketFilters) -> Q | None:
 
 
 def _bare_number(search: str) -> int | None:
-    """The ticket number a search also means when it is a number, with or without "#" (_search_q)."""
+    """The ticket number a search also means when it is a number, with or without "#" (_search_q). Decimal
+    digits only: "²" is a digit to isdigit() that int() refuses (it raised: a 500 for a search)."""
     term = search.lstrip("#")
-    return int(term) if term.isdigit() and len(term) <= 9 else None
+    return int(term) if term.isdecimal() and len(term) <= 9 else None
 
 
 # Keyset pages ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from kehu.service.ticket_models import search_grams_sql
 # An expression index rather than a column kept by triggers: every path that writes a ticket (the services,
 # QuerySet.update, seed_service's COPY with triggers off) keeps it right by construction, and building it is
 # the whole backfill (no rewrite of the table and its other indexes). PostgreSQL only: on SQLite the walk's
-# undecided cases run the one plain statement, as before (benchmarks/RESULTS.md, ticketgrams).
+# undecided cases run one plain statement per part of the scope (benchmarks/RESULTS.md, ticketgrams).
 # Not partial (the recycle bin's few tickets are in it too): PostgreSQL uses the statistics of an expression
 # index's expression only when the index is not partial, and the search asks the planner how many tickets hold
 # a gram before it reads them (ticket_selectors._gram_index_ids): a partial one estimated 0.5% for every gram.
