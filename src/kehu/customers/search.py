@@ -30,7 +30,8 @@ from django.db import connections
 from django.db.models import QuerySet
 
 from kehu.core.search_backends import LIST_LIMIT as LIST_LIMIT  # the lists' cap, shared with sales
-from kehu.core.search_backends import SearchSpec, get_backend, parse
+from kehu.core.search_backends import SearchSpec, get_backend, name_grams, parse
+from kehu.core.search_backends.postgres import GRAMS_FUNCTION
 
 FTS_TABLE = "customers_customer_fts"
 SHORT_FTS_TABLE = "customers_customer_names3"  # the names tripled, for 1-2 character fragments
@@ -99,38 +100,13 @@ def search_data_exact(
     return search_data(name=name, short_name=short_name, phone=phone, email=email, contacts=contacts)
 
 
-def name_grams(names: str) -> list[str]:
-    """Every 1- and 2-character substring of each line that holds no whitespace, sorted."""
-    grams = set()
-    for line in names.split("\n"):
-        previous = ""
-        for ch in line:
-            if ch.isspace():
-                previous = ""
-                continue
-            grams.add(ch)
-            if previous:
-                grams.add(previous + ch)
-            previous = ch
-    return sorted(grams)
-
-
 # DDL ---------------------------------------------------------------------------------------------------
 
 _PG_INSTALL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "CREATE EXTENSION IF NOT EXISTS btree_gin",
     "ALTER TABLE customers_customer ADD COLUMN IF NOT EXISTS name_grams text[] NOT NULL DEFAULT '{}'",
-    r"""
-    CREATE OR REPLACE FUNCTION kehu_name_grams(names text) RETURNS text[]
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-      SELECT coalesce(array_agg(DISTINCT g ORDER BY g), '{}')
-      FROM unnest(string_to_array(names, E'\n')) AS line,
-           generate_series(1, char_length(line)) AS i,
-           LATERAL (VALUES (substr(line, i, 1)), (substr(line, i, 2))) AS v(g)
-      WHERE g <> '' AND g !~ '\s'
-    $$
-    """,
+    GRAMS_FUNCTION,
     r"""
     CREATE OR REPLACE FUNCTION customers_customer_search() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
@@ -302,7 +278,7 @@ def install_functions(connection: Any) -> None:
         return
     with connection.cursor() as cursor:
         for statement in _PG_INSTALL:
-            if "CREATE OR REPLACE FUNCTION" in statement:
+            if "CREATE OR REPLACE FUNCTION" in statement:  # GRAMS_FUNCTION among them
                 cursor.execute(statement)
 
 

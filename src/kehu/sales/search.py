@@ -33,8 +33,7 @@ from typing import Any
 from django.db import connections
 from django.db.models import QuerySet
 
-from kehu.core.search_backends import SearchSpec, get_backend, parse
-from kehu.customers.search import name_grams
+from kehu.core.search_backends import SearchSpec, get_backend, name_grams, parse
 
 OPPORTUNITY_SPEC = SearchSpec(text_field="search_names", names_field="search_names")
 LEAD_SPEC = SearchSpec()

@@ -46,6 +46,16 @@ KINDS = "ticket_kind"  # the editable list of ticket types (kehu.core.choice_lis
 FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 
 
+def search_grams_sql(table: str = "") -> str:
+    """PostgreSQL: the 1- and 2-character grams of what a ticket search matches (subject, requester's name and
+    email, one line each), upper-cased as the search's `icontains` compares (UPPER(column) LIKE UPPER(...)), so
+    that a 1-2 character fragment is in the grams exactly when it is in one of the three. The expression of the
+    GIN index ticket_search_grams (migration 0008): a query must use this same expression (its columns may be
+    qualified by `table`) for the planner to use the index."""
+    t = f'"{table}".' if table else ""
+    return f"kehu_name_grams(upper({t}subject || E'\\n' || {t}requester_name || E'\\n' || {t}requester_email))"
+
+
 class Queue(models.Model):
     """Where tickets wait for an agent (售后, 技术支持, 投诉): members, an assignment method, a mailbox."""
 

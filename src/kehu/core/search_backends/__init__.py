@@ -105,6 +105,24 @@ def parse(query: str | None) -> Terms | None:
     return Terms(raw=text, needle=lowered, mode="names" if len(lowered) < MIN_TRIGRAM_LENGTH else "text")
 
 
+def name_grams(names: str) -> list[str]:
+    """Every 1- and 2-character substring of each line that holds no whitespace, sorted: what a GIN index over
+    them finds a 1-2 character fragment by. The Python twin of PostgreSQL's kehu_name_grams()
+    (postgres.GRAMS_FUNCTION), for writers that compute the grams themselves (bulk inserts, seeds)."""
+    grams = set()
+    for line in names.split("\n"):
+        previous = ""
+        for ch in line:
+            if ch.isspace():
+                previous = ""
+                continue
+            grams.add(ch)
+            if previous:
+                grams.add(previous + ch)
+            previous = ch
+    return sorted(grams)
+
+
 @dataclass(frozen=True)
 class Hit:
     pk: int
@@ -191,6 +209,28 @@ class SearchBackend:
     def among(self, qs: QuerySet, pks: list[int]) -> QuerySet:
         """The rows of `qs` whose primary key is one of `pks` (a list page cut from a search's ids)."""
         return qs.filter(pk__in=pks)
+
+    def gram_matches(
+        self,
+        qs: QuerySet,
+        grams: str,
+        needle: str,
+        *,
+        fold: str = "",
+        limit: int,
+        fields: tuple[str, ...] = ("pk", "updated_at"),
+        also: Q | None = None,
+        exact: Q | None = None,
+        most: int | None = None,
+    ) -> list[tuple] | None:
+        """`fields` (the pk, then the recency) of the newest `limit` rows of `qs` matching `exact` (the search's
+        own condition, which decides) among those whose 1-2 character grams hold `needle` or that match `also`:
+        `grams` is the SQL expression of a GIN index (kehu_name_grams() of the searched text, folded by the SQL
+        function `fold`, which is applied to `needle` too: postgres.holds_gram). The index step of a short fragment for a model without search columns of
+        its own. None when this database keeps no such index (SQLite), or when the planner expects more than
+        `most` (if given) rows of `qs` to hold the gram: the step would read them all, and a walk of the newest
+        rows by recency finds `limit` of so common a fragment sooner (the caller's plain statement)."""
+        return None
 
     def index_matches(self, qs: QuerySet, terms: Terms, spec: SearchSpec, *, limit: int) -> list[tuple]:
         """The newest `limit` matches of the whole queryset as (pk, title, recency): the slow-but-simple

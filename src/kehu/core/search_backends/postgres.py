@@ -8,12 +8,38 @@ which made these millisecond queries slower on 2 cores.
 
 from __future__ import annotations
 
+import json
 import time
 
 from django.db import connections, transaction
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 
 from kehu.core.search_backends import SearchBackend, SearchSpec, Terms
+
+# Every 1- and 2-character substring of each line of `names` that holds no whitespace, sorted (the SQL twin of
+# kehu.core.search_backends.name_grams). One definition for every table that keeps grams or indexes them: the
+# customers', opportunities' and leads' name_grams columns (their triggers) and the tickets' expression index
+# (service migration 0008). IMMUTABLE, as an index expression requires: changing what it returns means
+# recomputing those columns and rebuilding that index.
+GRAMS_FUNCTION = r"""
+    CREATE OR REPLACE FUNCTION kehu_name_grams(names text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+      SELECT coalesce(array_agg(DISTINCT g ORDER BY g), '{}')
+      FROM unnest(string_to_array(names, E'\n')) AS line,
+           generate_series(1, char_length(line)) AS i,
+           LATERAL (VALUES (substr(line, i, 1)), (substr(line, i, 2))) AS v(g)
+      WHERE g <> '' AND g !~ '\s'
+    $$
+    """
+
+
+def holds_gram(grams: str, needle: str, *, fold: str = "") -> RawSQL:
+    """The condition "the gram array `grams` (a column or the expression of an index) holds `needle`", which a
+    GIN index over `grams` serves. `fold` ("upper", "lower" or "") is applied to the needle in SQL, by the same
+    function the grams were folded with."""
+    value = f"{fold}(%s)" if fold else "%s"
+    return RawSQL(f"{grams} @> ARRAY[{value}]::text[]", [needle], output_field=BooleanField())  # noqa: S611
 
 
 def like_pattern(needle: str) -> str:
@@ -84,8 +110,7 @@ class PostgresSearchBackend(SearchBackend):
         names_col = qs.model._meta.get_field(spec.names_field).column
         if terms.short:
             # 1-2 characters: the names' gram array holds every 1- and 2-character substring of each line.
-            where = f'"{table}"."{spec.grams_column}" @> ARRAY[%s]::text[]'
-            return qs.extra(where=[where], params=[terms.needle])  # noqa: S610 - names from the model, value bound
+            return qs.filter(holds_gram(f'"{table}"."{spec.grams_column}"', terms.needle))
         where = [f'"{table}"."{text_col}" LIKE %s']
         params = [like_pattern(terms.needle)]
         if terms.mode == "names":  # "123": the trigram index narrows, the names decide
@@ -105,6 +130,41 @@ class PostgresSearchBackend(SearchBackend):
         meta = qs.model._meta
         where = f'"{meta.db_table}"."{meta.pk.column}" = ANY(%s)'
         return qs.extra(where=[where], params=[[int(pk) for pk in pks]])  # noqa: S610 - names from the model, ids bound
+
+    def gram_matches(
+        self,
+        qs: QuerySet,
+        grams: str,
+        needle: str,
+        *,
+        fold: str = "",
+        limit: int,
+        fields: tuple[str, ...] = ("pk", "updated_at"),
+        also: Q | None = None,
+        exact: Q | None = None,
+        most: int | None = None,
+    ) -> list[tuple] | None:
+        found = Q(holds_gram(grams, needle, fold=fold))
+        if most is not None and self.estimated_rows(qs.filter(found)) > most:
+            return None
+        candidates = qs.filter(found | also if also is not None else found)
+        if exact is not None:
+            # As a CASE, which no index matches: left bare, the planner ANDed the grams' bitmap with the trigram
+            # indexes' (lossy) ones for the LIKEs, and the recheck computed kehu_name_grams() again on each row
+            # read: 240 ms instead of 11 for 4,187 tickets at 1,000,000 (RESULTS.md, ticketgrams).
+            candidates = candidates.filter(Case(When(exact, then=Value(True)), default=Value(False)))
+        matching = candidates.values_list(*fields)
+        return newest_of_all(matching, order=(2, 1), limit=limit)
+
+    def estimated_rows(self, qs: QuerySet) -> int:
+        """The planner's estimate of the rows `qs` returns (one EXPLAIN, no execution): for a gram, from the
+        element statistics that ANALYZE keeps for the GIN's expression."""
+        sql, params = qs.values_list("pk").query.sql_with_params()
+        with connections[qs.db].cursor() as cursor:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return int(plan[0]["Plan"]["Plan Rows"])
 
     def filter(self, qs: QuerySet, terms: Terms, spec: SearchSpec) -> QuerySet:
         # The same rows as the LIKE predicate, in a form the GIN indexes serve.
