@@ -131,8 +131,8 @@ def newest_search_ids(
     """The ids of the newest `limit` tickets of ticket_queryset_for(actor, filters) (by updated_at, then id;
     after `older_than` = (updated_at, id) when given), for a search of 1-2 characters (_searches_short_fragment).
 
-    No index holds the fragments Chinese users type (发票), so every candidate's row is tested, and PostgreSQL
-    misjudges how many match (48 estimated, 5,647 real for an agent's 发票): it collected all of an agent's
+    No trigram holds the fragments Chinese users type (发票), so a plain statement tests every candidate's row,
+    and PostgreSQL misjudges how many match (48 estimated, 5,647 real for an agent's 发票): it collected all of an agent's
     tickets (50,000: the OR of their scope's branches) and sorted the matches, 100+ ms. So, as the customers'
     search does (kehu.core.search_backends.walk_then_index), each part of the actor's scope is walked newest
     first by its own index (ticket_org_updated, ticket_org_owner_updated, ticket_org_unassigned), a bounded
@@ -216,14 +216,14 @@ def _newest_ids(rows: list[tuple], limit: int) -> list[int]:
 
 def _ticket_key(search: str) -> int | None:
     """The number of a search for a ticket key ("#123"), else None."""
-    term = search.lstrip("#")
-    return int(term) if search.startswith("#") and term.isdecimal() and len(term) <= 9 else None
+    return _bare_number(search) if search.startswith("#") else None
 
 
 def _searches_short_fragment(filters: TicketFilters) -> bool:
-    """Whether `filters` search the subjects, emails and names for 1-2 characters (发票, 张), which no index
-    serves: newest_search_ids walks the newest tickets for them. Longer fragments are one statement through
-    the trigram indexes (migration service/0006), "#123" through the number's."""
+    """Whether `filters` search the subjects, emails and names for 1-2 characters (发票, 张), which the trigram
+    indexes cannot serve: newest_search_ids walks the newest tickets for them (then the grams' index). Longer
+    fragments are one statement through the trigram indexes (migration service/0006), "#123" through the
+    number's."""
     search = filters.search.strip()[:SEARCH_MAX_LENGTH]
     return bool(search) and _ticket_key(search) is None and len(search) < search_backends.MIN_TRIGRAM_LENGTH
 

@@ -226,8 +226,8 @@ class SearchBackend:
         """`fields` (the pk, then the recency) of the newest `limit` rows of `qs` matching `exact` (the search's
         own condition, which decides) among those whose 1-2 character grams hold `needle` or that match `also`:
         `grams` is the SQL expression of a GIN index (kehu_name_grams() of the searched text, folded by the SQL
-        function `fold`, which is applied to `needle` too: postgres.holds_gram). The index step of a short fragment for a model without search columns of
-        its own. None when this database keeps no such index (SQLite), or when the planner expects more than
+        function `fold`, which is applied to `needle` too: postgres.holds_gram). The index step of a short
+        fragment for a model without search columns of its own. None when this database keeps no such index (SQLite), or when the planner expects more than
         `most` (if given) rows of `qs` to hold the gram: the step would read them all, and a walk of the newest
         rows by recency finds `limit` of so common a fragment sooner (the caller's plain statement)."""
         return None
